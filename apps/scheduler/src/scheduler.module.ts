@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { TasksModule } from '@app/tasks';
+import { JobsModule, loggerParams } from '@app/jobs';
+
+@Module({
+  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(), JobsModule],
+})
+export class SchedulerModule {}

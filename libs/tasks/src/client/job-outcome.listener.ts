@@ -1,0 +1,147 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { QueueEvents, type Job, type Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TASKS_OPTIONS, TASKS_QUEUE } from '../tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+import { TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
+import { jobVanished, waitTimedOut } from '../tasks.messages.js';
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Delivers job outcomes to `waitResult()` callers. One QueueEvents stream
+ * reader serves every waiter of the process, and a waiter checks the job's
+ * stored state only after it is registered, so an outcome can never fall
+ * between the two (the race behind BullMQ's "Missing key ... isFinished").
+ */
+@Injectable()
+export class JobOutcomeListener implements OnApplicationShutdown {
+  private readonly logger = new Logger(JobOutcomeListener.name);
+  private events?: Promise<QueueEvents>;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+
+  constructor(
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    @InjectQueue(TASKS_QUEUE) private readonly queue: Queue,
+  ) {}
+
+  async wait(jobId: string, taskName: string, timeoutMs?: number): Promise<unknown> {
+    await this.listen();
+    return new Promise<unknown>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        resolve: (value) => {
+          this.forget(jobId, waiter, timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          this.forget(jobId, waiter, timer);
+          reject(error);
+        },
+      };
+      let set = this.waiters.get(jobId);
+      if (!set) this.waiters.set(jobId, (set = new Set()));
+      set.add(waiter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => waiter.reject(new TaskWaitTimeoutError(waitTimedOut(taskName, jobId, timeoutMs), taskName, jobId)),
+          timeoutMs,
+        );
+      }
+      this.settleFromStoredState(jobId, taskName, waiter).catch((error: unknown) => waiter.reject(error as Error));
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const events = this.events;
+    this.events = undefined;
+    if (events) await (await events).close();
+  }
+
+  private async settleFromStoredState(jobId: string, taskName: string, waiter: Waiter): Promise<void> {
+    const job = (await this.queue.getJob(jobId)) as Job | undefined;
+    if (!job) {
+      waiter.reject(new TaskNotFoundError(jobVanished(jobId)));
+      return;
+    }
+    // finishedOn is set only when a job completes or fails for good.
+    if (!job.finishedOn) return;
+    const state = await job.getState();
+    if (state === 'completed') waiter.resolve(job.returnvalue);
+    else if (state === 'failed') waiter.reject(failure(taskName, jobId, job.failedReason, job.attemptsMade, job.stacktrace ?? undefined));
+  }
+
+  private listen(): Promise<QueueEvents> {
+    this.events ??= this.openEvents();
+    return this.events;
+  }
+
+  private async openEvents(): Promise<QueueEvents> {
+    // Start reading right after the newest event that exists now, not at '$'
+    // when the first XREAD happens to run: nothing in between is missed.
+    const connection = redisOptionsFromUrl(this.options.redisUrl);
+    const probe = new Redis(connection);
+    let newest: [string, string[]][];
+    try {
+      newest = await probe.xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1);
+    } finally {
+      probe.disconnect();
+    }
+    const events = new QueueEvents(TASKS_QUEUE, {
+      connection,
+      prefix: this.options.prefix,
+      lastEventId: newest[0]?.[0] ?? '0-0',
+    });
+    events.on('completed', ({ jobId, returnvalue }) => {
+      for (const waiter of this.waitersOf(jobId)) waiter.resolve(returnvalue);
+    });
+    events.on('failed', ({ jobId, failedReason }) => {
+      const waiters = this.waitersOf(jobId);
+      if (waiters.length === 0) return;
+      // The event carries only the reason; the job has the attempts and stack.
+      void this.queue.getJob(jobId).then(
+        (job?: Job) => {
+          const error = failure(job?.name ?? 'unknown', jobId, failedReason, job?.attemptsMade ?? 0, job?.stacktrace ?? undefined);
+          for (const waiter of waiters) waiter.reject(error);
+        },
+        (error: unknown) => waiters.forEach((w) => w.reject(error as Error)),
+      );
+    });
+    // ioredis reconnects by itself; say so rather than stay silent.
+    events.on('error', (error) => this.logger.warn(`Result listener lost Redis: ${error.message}`));
+    await events.waitUntilReady();
+    return events;
+  }
+
+  private waitersOf(jobId: string): Waiter[] {
+    return [...(this.waiters.get(jobId) ?? [])];
+  }
+
+  private forget(jobId: string, waiter: Waiter, timer: NodeJS.Timeout | undefined): void {
+    if (timer) clearTimeout(timer);
+    const set = this.waiters.get(jobId);
+    set?.delete(waiter);
+    if (set?.size === 0) this.waiters.delete(jobId);
+  }
+}
+
+function failure(
+  taskName: string,
+  jobId: string,
+  reason: string,
+  attemptsMade: number,
+  stacktrace: string[] | undefined,
+): TaskFailedError {
+  return new TaskFailedError(
+    `Task "${taskName}" (job ${jobId}) failed after ${attemptsMade} attempt(s): ${reason}`,
+    taskName,
+    jobId,
+    attemptsMade,
+    stacktrace?.at(-1),
+  );
+}

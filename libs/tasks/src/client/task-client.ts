@@ -1,0 +1,150 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
+import { TASKS_OPTIONS, TASKS_QUEUE } from '../tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TaskRegistry } from '../registry/task.registry.js';
+import { getTaskMetadata } from '../discovery/task-metadata.accessor.js';
+import type { TaskMetadata } from '../decorators/task.decorator.js';
+import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
+import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
+import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
+import { JobOutcomeListener } from './job-outcome.listener.js';
+import { EnqueuedTask } from './task-handle.js';
+import type {
+  EnqueueOptions,
+  TaskClass,
+  TaskHandle,
+  TaskJobInfo,
+  TaskJobState,
+  TaskMethodName,
+  TaskPayload,
+  TaskResult,
+} from './task-client.types.js';
+
+/** One job of `enqueueMany`. */
+export interface EnqueueManyItem {
+  name: string;
+  payload: JsonValue;
+  options?: EnqueueOptions;
+}
+
+/** Enqueues tasks and reads their outcome. Inject it anywhere in an app that imports `TasksModule`. */
+@Injectable()
+export class TaskClient {
+  constructor(
+    @InjectQueue(TASKS_QUEUE) private readonly queue: Queue,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly registry: TaskRegistry,
+    private readonly outcomes: JobOutcomeListener,
+  ) {}
+
+  /** Typed form: the payload must match the method's first parameter; the handle resolves with its return type. */
+  enqueue<T, K extends TaskMethodName<T>>(
+    taskClass: TaskClass<T>,
+    method: K,
+    payload: TaskPayload<T, K>,
+    options?: EnqueueOptions,
+  ): Promise<TaskHandle<TaskResult<T, K>>>;
+  /** By name, for producers that do not import the task's class. */
+  enqueue<R = unknown>(name: string, payload: JsonValue, options?: EnqueueOptions): Promise<TaskHandle<R>>;
+  async enqueue(
+    target: string | TaskClass<unknown>,
+    ...args: [string, unknown, EnqueueOptions?] | [unknown, EnqueueOptions?]
+  ): Promise<TaskHandle<unknown>> {
+    // The class form carries its task's metadata, so it works in producers
+    // that import the class without registering it as a provider.
+    const [declared, payload, options] =
+      typeof target === 'string'
+        ? ([undefined, args[0], args[1]] as [undefined, unknown, EnqueueOptions | undefined])
+        : ([this.metadataOf(target, args[0] as string), args[1], args[2]] as [TaskMetadata, unknown, EnqueueOptions | undefined]);
+    const name = declared?.name ?? (target as string);
+    const jobOptions = this.prepare(name, payload, options, declared);
+    const job = await this.queue.add(name, payload, jobOptions);
+    return new EnqueuedTask(job.id as string, name, this.outcomes);
+  }
+
+  /** Adds many jobs in one Redis round trip (BullMQ `addBulk`); each item is validated like `enqueue`. */
+  async enqueueMany(items: readonly EnqueueManyItem[]): Promise<TaskHandle<unknown>[]> {
+    const bulk = items.map((item) => ({
+      name: item.name,
+      data: item.payload,
+      opts: this.prepare(item.name, item.payload, item.options),
+    }));
+    const jobs = await this.queue.addBulk(bulk);
+    return jobs.map((job) => new EnqueuedTask(job.id as string, job.name, this.outcomes));
+  }
+
+  /** State, result or error of a job; undefined when no such job is retained. */
+  async getJob(jobId: string): Promise<TaskJobInfo | undefined> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return undefined;
+    const state = (await job.getState()) as TaskJobState;
+    return {
+      id: job.id as string,
+      name: job.name,
+      state,
+      attemptsMade: job.attemptsMade,
+      progress: job.progress,
+      ...(state === 'completed' ? { result: job.returnvalue as unknown } : {}),
+      ...(state === 'failed' ? { error: job.failedReason } : {}),
+      enqueuedAt: new Date(job.timestamp),
+      ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn) } : {}),
+    };
+  }
+
+  /** Names of the tasks registered in this process. */
+  knownTasks(): string[] {
+    return this.registry.names();
+  }
+
+  private metadataOf(taskClass: TaskClass<unknown>, method: string): TaskMetadata {
+    const metadata = getTaskMetadata((taskClass.prototype as Record<string, unknown>)[method]);
+    if (!metadata) throw new TasksError(notATaskMethod(taskClass.name, method));
+    return metadata;
+  }
+
+  private prepare(
+    name: string,
+    payload: unknown,
+    options: EnqueueOptions = {},
+    declared?: TaskMetadata,
+  ): JobsOptions {
+    const task = this.registry.get(name) ?? declared;
+    if (!task && !this.options.allowUnregisteredTasks) {
+      const known = this.registry.names();
+      throw new UnknownTaskError(unknownTaskOnEnqueue(name, known), name, known);
+    }
+    assertJsonPayload(name, payload);
+    assertEnqueueOptions(name, options);
+    const backoff = task?.backoff ?? this.options.defaultBackoff;
+    const { keepCompleted, keepFailed } = this.options;
+    return {
+      jobId: options.jobId,
+      delay: options.delayMs,
+      priority: options.priority,
+      attempts: options.attempts ?? task?.attempts ?? this.options.defaultAttempts,
+      backoff: { type: backoff.type, delay: backoff.delayMs },
+      removeOnComplete: { age: keepCompleted.ageSeconds, count: keepCompleted.count },
+      removeOnFail: { age: keepFailed.ageSeconds, count: keepFailed.count },
+    };
+  }
+}
+
+function assertEnqueueOptions(task: string, o: EnqueueOptions): void {
+  const where = `enqueue("${task}")`;
+  if (o.jobId !== undefined) {
+    if (typeof o.jobId !== 'string' || o.jobId === '') throw new TasksError(invalidJobId(String(o.jobId), 'it must be a non-empty string'));
+    if (o.jobId.includes(':')) throw new TasksError(invalidJobId(o.jobId, 'it must not contain ":"'));
+    if (/^\d+$/.test(o.jobId)) throw new TasksError(invalidJobId(o.jobId, 'an all-digit id could collide with generated ids'));
+  }
+  if (o.delayMs !== undefined && (!Number.isInteger(o.delayMs) || o.delayMs < 0)) {
+    throw new TasksError(invalidTaskOption(where, 'delayMs', o.delayMs, 'a non-negative integer'));
+  }
+  if (o.priority !== undefined && (!Number.isInteger(o.priority) || o.priority < 1 || o.priority > 2_097_152)) {
+    throw new TasksError(invalidTaskOption(where, 'priority', o.priority, 'an integer from 1 (highest) to 2097152'));
+  }
+  if (o.attempts !== undefined && (!Number.isInteger(o.attempts) || o.attempts < 1)) {
+    throw new TasksError(invalidTaskOption(where, 'attempts', o.attempts, 'a positive integer'));
+  }
+}

@@ -1,0 +1,72 @@
+import type { TaskContext } from '../context/task-context.interface.js';
+
+/** A class whose instances have task methods (used for the typed `enqueue` overload). */
+export type TaskClass<T> = abstract new (...args: never[]) => T;
+
+/** Method names of `T` that take a payload (and optionally a `TaskContext`). */
+export type TaskMethodName<T> = {
+  [K in keyof T & string]: T[K] extends (payload: never, context: TaskContext) => unknown ? K : never;
+}[keyof T & string];
+
+/** The payload type a task method takes: its first parameter. */
+export type TaskPayload<T, K extends keyof T> = T[K] extends (payload: infer P, ...rest: never[]) => unknown
+  ? P
+  : never;
+
+/** The result a task method resolves with. */
+export type TaskResult<T, K extends keyof T> = T[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
+
+/** Options of one `enqueue` call. */
+export interface EnqueueOptions {
+  /** Run no earlier than this many ms from now. */
+  delayMs?: number;
+  /**
+   * Idempotency key: enqueueing the same key again, while the first job is
+   * still retained, returns the first job instead of adding a second one.
+   */
+  jobId?: string;
+  /** 1 is the highest priority; jobs without one run before prioritized jobs (BullMQ semantics). */
+  priority?: number;
+  /** Overrides the task's attempts for this job. */
+  attempts?: number;
+}
+
+export interface WaitResultOptions {
+  /** Reject with `TaskWaitTimeoutError` after this many ms. Default: wait as long as it takes. */
+  timeoutMs?: number;
+}
+
+/** What `enqueue` returns: the job's id and a way to wait for its result. */
+export interface TaskHandle<R> {
+  readonly id: string;
+  readonly name: string;
+  /**
+   * Resolves with the handler's return value; rejects with `TaskFailedError`
+   * once the task has failed for good, or `TaskWaitTimeoutError` after `timeoutMs`.
+   */
+  waitResult(options?: WaitResultOptions): Promise<R>;
+}
+
+export type TaskJobState =
+  | 'waiting'
+  | 'delayed'
+  | 'prioritized'
+  | 'active'
+  | 'completed'
+  | 'failed'
+  | 'waiting-children'
+  | 'unknown';
+
+/** A job as `TaskClient.getJob()` reports it. */
+export interface TaskJobInfo {
+  id: string;
+  name: string;
+  state: TaskJobState;
+  /** Runs so far that ended (failed attempts, or the one that completed). */
+  attemptsMade: number;
+  progress: unknown;
+  result?: unknown;
+  error?: string;
+  enqueuedAt: Date;
+  finishedAt?: Date;
+}

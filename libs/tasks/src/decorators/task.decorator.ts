@@ -1,0 +1,63 @@
+import { TASK_METADATA } from '../tasks.constants.js';
+import type { BackoffOptions } from '../options/tasks-options.interface.js';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { invalidTaskOption } from '../tasks.messages.js';
+
+/** Options of `@Task()`. */
+export interface TaskOptions {
+  /** Wire name of the task; defaults to the method name. Must be unique in the application. */
+  name?: string;
+  /** Total runs before the task fails for good. Default 3 (`TasksModule` `defaultAttempts`). */
+  attempts?: number;
+  /** Delay between attempts; a number means exponential backoff starting at that many ms. */
+  backoff?: number | BackoffOptions;
+  /** Abort the run after this many ms; the attempt fails with `TaskTimeoutError`. */
+  timeoutMs?: number;
+}
+
+export interface TaskMetadata {
+  name: string;
+  attempts?: number;
+  backoff?: BackoffOptions;
+  timeoutMs?: number;
+}
+
+/**
+ * Marks a provider method as a background task. The method receives the
+ * payload and a `TaskContext`; its return value is the task's result.
+ */
+export function Task(options: TaskOptions = {}): MethodDecorator {
+  return (target, key, descriptor) => {
+    const where = `@Task() on ${target.constructor.name}.${String(key)}`;
+    const metadata: TaskMetadata = {
+      name: options.name ?? String(key),
+      attempts: options.attempts,
+      backoff: normalizeBackoff(where, options.backoff),
+      timeoutMs: options.timeoutMs,
+    };
+    assertTaskOptions(where, metadata);
+    Reflect.defineMetadata(TASK_METADATA, metadata, descriptor.value as object);
+    return descriptor;
+  };
+}
+
+function normalizeBackoff(where: string, backoff: TaskOptions['backoff']): BackoffOptions | undefined {
+  if (backoff === undefined) return undefined;
+  const value = typeof backoff === 'number' ? { type: 'exponential' as const, delayMs: backoff } : backoff;
+  if (!Number.isInteger(value.delayMs) || value.delayMs < 0) {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'backoff', value.delayMs, 'a non-negative integer of ms'));
+  }
+  return value;
+}
+
+function assertTaskOptions(where: string, m: TaskMetadata): void {
+  if (typeof m.name !== 'string' || m.name.trim() === '') {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'name', m.name, 'a non-empty string'));
+  }
+  if (m.attempts !== undefined && (!Number.isInteger(m.attempts) || m.attempts < 1)) {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'attempts', m.attempts, 'a positive integer'));
+  }
+  if (m.timeoutMs !== undefined && (!Number.isInteger(m.timeoutMs) || m.timeoutMs < 1)) {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'timeoutMs', m.timeoutMs, 'a positive integer of ms'));
+  }
+}

@@ -1,0 +1,70 @@
+/** Base class of every error the library throws, so callers can catch them as one family. */
+export class TasksError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Boot-time configuration problem: a duplicate task name, a bad option, a missing module. */
+export class TasksConfigurationError extends TasksError {}
+
+/** `enqueue` of a task name that no module in this process registered. */
+export class UnknownTaskError extends TasksError {
+  constructor(
+    message: string,
+    readonly taskName: string,
+    readonly knownTasks: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** A payload that would not survive a JSON round trip; `path` points at the offending value. */
+export class InvalidPayloadError extends TasksError {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Throw from a task to fail it at once, without the remaining retries
+ * (bad input, a missing record: anything a retry cannot fix).
+ */
+export class NonRetriableError extends TasksError {}
+
+/** `waitResult()` saw the task fail for good; carries the remote error's name and message. */
+export class TaskFailedError extends TasksError {
+  constructor(
+    message: string,
+    readonly taskName: string,
+    readonly jobId: string,
+    readonly attemptsMade: number,
+    readonly remoteStack?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `waitResult({ timeoutMs })` gave up waiting; the job itself is unaffected. */
+export class TaskWaitTimeoutError extends TasksError {
+  constructor(
+    message: string,
+    readonly taskName: string,
+    readonly jobId: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The handler ran longer than its `@Task({ timeoutMs })`. */
+export class TaskTimeoutError extends TasksError {}
+
+/** The job disappeared (removed, or retention expired) before its outcome was read. */
+export class TaskNotFoundError extends TasksError {}
+
+/** A dependency (Redis, Postgres) cannot be reached at start-up. */
+export class ServiceUnreachableError extends TasksError {}

@@ -1,0 +1,14 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { TASKS_OPTIONS } from '../tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { assertRedisReachable } from './redis-connection.js';
+
+/** Fails the boot within seconds, naming Redis and how to start it, when it is not reachable. */
+@Injectable()
+export class RedisPreflight implements OnModuleInit {
+  constructor(@Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions) {}
+
+  onModuleInit(): Promise<void> {
+    return assertRedisReachable(this.options.redisUrl);
+  }
+}

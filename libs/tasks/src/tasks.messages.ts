@@ -1,0 +1,67 @@
+// Every message a user can provoke lives here, so wording stays consistent and
+// each one names the culprit and the fix.
+
+export const duplicateTaskName = (name: string, first: string, second: string) =>
+  `Two tasks are named "${name}": ${first} and ${second}. ` +
+  `Task names are the wire contract between producers and workers and must be unique; ` +
+  `rename one method or pass a distinct name with @Task({ name: '...' }).`;
+
+export const unknownTaskOnEnqueue = (name: string, known: readonly string[]) =>
+  `Cannot enqueue unknown task "${name}". Tasks registered in this process: ${listNames(known)}. ` +
+  `Check the spelling, make sure the provider with the @Task() method is part of a module this app imports, ` +
+  `or set TasksModule.forRoot({ allowUnregisteredTasks: true }) if only a remote worker knows this task.`;
+
+export const unknownTaskOnWorker = (name: string, known: readonly string[]) =>
+  `No handler for task "${name}" in this worker. Tasks this worker knows: ${listNames(known)}. ` +
+  `The job fails without retries; deploy a worker whose modules include the @Task() provider, then re-enqueue it.`;
+
+export const notATaskMethod = (className: string, method: string) =>
+  `${className}.${method} is not a task: decorate it with @Task() (and register ${className} as a provider).`;
+
+export const invalidPayload = (task: string, path: string, problem: string) =>
+  `Payload of task "${task}" is not JSON: ${path} ${problem}. ` +
+  `Payloads travel as JSON; pass plain objects, arrays, strings, finite numbers, booleans and null.`;
+
+export const invalidJobId = (jobId: string, problem: string) =>
+  `Invalid jobId "${jobId}": ${problem}. Use a string such as "upload-abc123".`;
+
+export const invalidTaskOption = (where: string, option: string, value: unknown, expected: string) =>
+  `${where}: option ${option} is ${formatValue(value)}, expected ${expected}.`;
+
+export const invalidEnv = (name: string, value: string, expected: string) =>
+  `Environment variable ${name}="${value}" is invalid: expected ${expected}.`;
+
+export const redisUnreachable = (url: string, cause: string) =>
+  `Cannot reach Redis at ${redactUrl(url)} (${cause}). Start it (for example \`docker compose up -d redis\`) ` +
+  `or point REDIS_URL at a running Redis.`;
+
+export const waitTimedOut = (task: string, jobId: string, timeoutMs: number) =>
+  `Task "${task}" (job ${jobId}) did not finish within ${timeoutMs} ms. The job keeps running; ` +
+  `call waitResult() again or look it up with TaskClient.getJob('${jobId}').`;
+
+export const taskTimedOut = (task: string, timeoutMs: number) =>
+  `Task "${task}" exceeded its timeout of ${timeoutMs} ms (set with @Task({ timeoutMs })).`;
+
+export const jobVanished = (jobId: string) =>
+  `Job ${jobId} no longer exists: it was removed or its retention (keepCompleted/keepFailed) expired before its result was read.`;
+
+export const loggerModuleMissing = () =>
+  `TasksModule needs nestjs-pino: import LoggerModule.forRoot() from 'nestjs-pino' in the application's root module.`;
+
+function listNames(names: readonly string[]): string {
+  return names.length === 0 ? '(none)' : names.map((n) => `"${n}"`).join(', ');
+}
+
+function formatValue(value: unknown): string {
+  return typeof value === 'string' ? `"${value}"` : String(value);
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
