@@ -1,3 +1,6 @@
 export { JobsModule } from './jobs.module.js';
 export { UploadTasks, type ProcessUploadPayload, type ProcessUploadResult } from './uploads/upload.tasks.js';
 export { loggerParams } from './logger-params.js';
+export { DatabaseModule } from './database/database.module.js';
+export { databaseOptions, DEFAULT_DATABASE_URL } from './database/database.options.js';
+export { ExpiringRecord } from './maintenance/expiring-record.entity.js';

@@ -42,3 +42,7 @@ export {
   TaskNotFoundError,
   ServiceUnreachableError,
 } from './errors/tasks.errors.js';
+
+export { CronJobRun } from './tracking/cron-job-run.entity.js';
+export { CronRunStatus, type CronRunTrigger } from './tracking/cron-run-status.js';
+export { TASKS_ENTITIES, TASKS_MIGRATIONS } from './tracking/tasks-database.js';

@@ -1,0 +1,34 @@
+import type { DataSourceOptions } from 'typeorm';
+import { TASKS_ENTITIES, TASKS_MIGRATIONS } from '@app/tasks';
+import { ExpiringRecord } from '../maintenance/expiring-record.entity.js';
+import { CreateExpiringRecords1795800001000 } from './migrations/1795800001000-create-expiring-records.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tasks';
+
+/**
+ * The one TypeORM configuration of api, worker, scheduler and the migrate
+ * command. `DATABASE_SCHEMA` (default: the server's search_path) lets tests
+ * and side-by-side deployments keep their tables apart in one database.
+ */
+export function databaseOptions(env: Env = process.env): DataSourceOptions {
+  const schema = env.DATABASE_SCHEMA;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`DATABASE_SCHEMA="${schema}" is invalid: use lowercase letters, digits and "_".`);
+  }
+  return {
+    type: 'postgres',
+    url: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    entities: [...TASKS_ENTITIES, ExpiringRecord],
+    migrations: [...TASKS_MIGRATIONS, CreateExpiringRecords1795800001000],
+    synchronize: false,
+    extra: {
+      max: 10,
+      // Fail fast instead of hanging when Postgres is gone: a cron run that cannot be recorded does not run.
+      connectionTimeoutMillis: 3_000,
+      query_timeout: 10_000,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    },
+  };
+}

@@ -1,0 +1,8 @@
+import { CronJobRun } from './cron-job-run.entity.js';
+import { CreateCronJobRuns1795800000000 } from './migrations/1795800000000-create-cron-job-runs.js';
+
+/** Entities the library needs in the application's TypeORM DataSource. */
+export const TASKS_ENTITIES = [CronJobRun];
+
+/** Migrations that create them; add to the DataSource's `migrations`. */
+export const TASKS_MIGRATIONS = [CreateCronJobRuns1795800000000];
