@@ -4,3 +4,4 @@ export { loggerParams } from './logger-params.js';
 export { DatabaseModule } from './database/database.module.js';
 export { databaseOptions, DEFAULT_DATABASE_URL } from './database/database.options.js';
 export { ExpiringRecord } from './maintenance/expiring-record.entity.js';
+export { MaintenanceJobs } from './maintenance/maintenance.jobs.js';

@@ -1,12 +1,18 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatabaseModule } from './database/database.module.js';
 import { UploadTasks } from './uploads/upload.tasks.js';
+import { ExpiringRecord } from './maintenance/expiring-record.entity.js';
+import { MaintenanceJobs } from './maintenance/maintenance.jobs.js';
 
 /**
  * The application's own tasks and crons. Worker, scheduler and api all import
- * it: the worker to run them, the others to enqueue them by class and name.
+ * it: the worker to run them, the scheduler to fire the crons, the api to
+ * enqueue them by class and name.
  */
 @Module({
-  providers: [UploadTasks],
-  exports: [UploadTasks],
+  imports: [DatabaseModule, TypeOrmModule.forFeature([ExpiringRecord])],
+  providers: [UploadTasks, MaintenanceJobs],
+  exports: [UploadTasks, MaintenanceJobs],
 })
 export class JobsModule {}

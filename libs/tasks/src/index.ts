@@ -1,6 +1,6 @@
 // The public surface of @app/tasks: everything else is internal.
 export { TasksModule } from './tasks.module.js';
-export { TASKS_QUEUE, TASKS_OPTIONS } from './tasks.constants.js';
+export { TASKS_QUEUE, CRON_QUEUE, TASKS_OPTIONS } from './tasks.constants.js';
 export type {
   TasksModuleOptions,
   TasksModuleAsyncOptions,
@@ -46,3 +46,22 @@ export {
 export { CronJobRun } from './tracking/cron-job-run.entity.js';
 export { CronRunStatus, type CronRunTrigger } from './tracking/cron-run-status.js';
 export { TASKS_ENTITIES, TASKS_MIGRATIONS } from './tracking/tasks-database.js';
+
+export { InjectRedis, TASKS_REDIS, appRedisKeyPrefix } from './redis/app-redis.js';
+export { EventPublisher } from './events/event-publisher.js';
+export { EventSubscriber } from './events/event-subscriber.js';
+export {
+  userEventsChannel,
+  MAX_EVENT_BYTES,
+  type TaskEvent,
+  type PublishedEvent,
+} from './events/task-event.js';
+export { InvalidEventError } from './events/event.errors.js';
+export { runInTransaction, type TransactionOptions } from './database/run-in-transaction.js';
+
+export { Cron, type CronOptions } from './cron/cron.decorator.js';
+export type { CronContext } from './cron/cron-context.interface.js';
+export type { CronRunOutcome } from './cron/cron-job-data.js';
+export { runScheduler } from './cron/run-scheduler.js';
+export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
+export { CronRunNotRecordedError } from './errors/tasks.errors.js';

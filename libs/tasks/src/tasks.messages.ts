@@ -65,3 +65,38 @@ export function redactUrl(url: string): string {
     return url;
   }
 }
+
+// ── cron ──────────────────────────────────────────────────────────────────
+
+export const invalidCronExpression = (where: string, expression: string, reason: string) =>
+  `${where}: invalid cron expression "${expression}" (${reason}). ` +
+  `Use five fields "minute hour day month weekday" (e.g. "*/5 * * * *") or six with leading seconds (e.g. "*/10 * * * * *").`;
+
+export const invalidLockTtl = (where: string, value: unknown) =>
+  `${where}: lockTtl is ${String(value)}, expected a positive whole number of seconds (default 300). ` +
+  `It only bounds how long a crashed run can block the job: live runs extend their lock automatically.`;
+
+export const unknownTimeZone = (where: string, timeZone: string) =>
+  `${where}: unknown time zone "${timeZone}". Use an IANA name such as "UTC" or "Europe/Berlin".`;
+
+export const invalidCronName = (where: string, name: string) =>
+  `${where}: cron name "${name}" is invalid; use letters, digits, ".", "_" or "-".`;
+
+export const duplicateCronName = (name: string, first: string, second: string) =>
+  `Two cron jobs are named "${name}": ${first} and ${second}. ` +
+  `Cron names key their lock and their rows in cron_job_runs; rename one method or pass { name: '...' } to @Cron.`;
+
+export const unknownCron = (name: string, known: readonly string[]) =>
+  `Unknown cron job "${name}". Cron jobs registered in this process: ${listNames(known)}.`;
+
+export const cronDatabaseMissing = () =>
+  `Cron jobs need a TypeORM DataSource for run tracking: import TypeOrmModule.forRoot({ ..., ` +
+  `entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) in the worker's root module.`;
+
+export const cronRunNotRecorded = (name: string, cause: string) =>
+  `Cron job "${name}" did not run: its run could not be recorded in cron_job_runs (${cause}). ` +
+  `No run executes untracked; the next tick tries again.`;
+
+export const workerLost = (lockTtlSeconds: number) =>
+  `Worker lost: the run's lock expired without being released (the worker died or lost Redis ` +
+  `for over its lockTtl of ${lockTtlSeconds} s), so the run was marked failed.`;

@@ -1,8 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectQueue } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { TASKS_OPTIONS, TASKS_QUEUE } from '../tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { redisOptionsFromUrl } from '../redis/redis-connection.js';
 import { TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
@@ -14,20 +12,19 @@ interface Waiter {
 }
 
 /**
- * Delivers job outcomes to `waitResult()` callers. One QueueEvents stream
- * reader serves every waiter of the process, and a waiter checks the job's
+ * Delivers a queue's job outcomes to `waitResult()` callers. One QueueEvents
+ * stream reader serves every waiter of the process, and a waiter checks the job's
  * stored state only after it is registered, so an outcome can never fall
  * between the two (the race behind BullMQ's "Missing key ... isFinished").
  */
-@Injectable()
-export class JobOutcomeListener implements OnApplicationShutdown {
+export class JobOutcomeListener {
   private readonly logger = new Logger(JobOutcomeListener.name);
   private events?: Promise<QueueEvents>;
   private readonly waiters = new Map<string, Set<Waiter>>();
 
   constructor(
-    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    @InjectQueue(TASKS_QUEUE) private readonly queue: Queue,
+    private readonly options: ResolvedTasksOptions,
+    private readonly queue: Queue,
   ) {}
 
   async wait(jobId: string, taskName: string, timeoutMs?: number): Promise<unknown> {
@@ -57,7 +54,7 @@ export class JobOutcomeListener implements OnApplicationShutdown {
     });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     const events = this.events;
     this.events = undefined;
     if (events) await (await events).close();
@@ -92,7 +89,7 @@ export class JobOutcomeListener implements OnApplicationShutdown {
     } finally {
       probe.disconnect();
     }
-    const events = new QueueEvents(TASKS_QUEUE, {
+    const events = new QueueEvents(this.queue.name, {
       connection,
       prefix: this.options.prefix,
       lastEventId: newest[0]?.[0] ?? '0-0',

@@ -68,3 +68,6 @@ export class TaskNotFoundError extends TasksError {}
 
 /** A dependency (Redis, Postgres) cannot be reached at start-up. */
 export class ServiceUnreachableError extends TasksError {}
+
+/** A cron run was not executed because its RUNNING row could not be written (Postgres unreachable). */
+export class CronRunNotRecordedError extends TasksError {}

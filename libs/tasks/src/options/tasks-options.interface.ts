@@ -39,6 +39,14 @@ export interface TasksModuleOptions {
   keepCompleted?: RetentionOptions;
   /** Retention of failed jobs. Default 7 days or 10000 jobs. */
   keepFailed?: RetentionOptions;
+  /** Days cron_job_runs rows are kept before the built-in prune cron deletes them. Env `TASKS_CRON_RETENTION_DAYS`, default 30. */
+  cronRunRetentionDays?: number;
+  /**
+   * A scheduler that starts within this many ms after a tick still fires it
+   * (once, whatever the number of replicas), so a restart does not drop the
+   * tick in progress. Older missed ticks are not replayed. Default 10000.
+   */
+  cronCatchUpMs?: number;
 }
 
 export type ResolvedTasksOptions = Required<TasksModuleOptions>;

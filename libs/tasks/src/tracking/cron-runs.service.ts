@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { DataSource, type FindOptionsWhere } from 'typeorm';
+import { CronJobRun } from './cron-job-run.entity.js';
+import type { CronRunStatus } from './cron-run-status.js';
+
+export interface CronRunQuery {
+  /** Only runs of this job. */
+  job?: string;
+  status?: CronRunStatus;
+  /** At most this many, newest first. Default 20, at most 500. */
+  limit?: number;
+}
+
+/** Reads cron_job_runs: the latest runs of a job, runs by status. */
+@Injectable()
+export class CronRunsService {
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  find(query: CronRunQuery = {}): Promise<CronJobRun[]> {
+    const where: FindOptionsWhere<CronJobRun> = {};
+    if (query.job !== undefined) where.jobName = query.job;
+    if (query.status !== undefined) where.status = query.status;
+    return this.repository().find({
+      where,
+      order: { scheduledAt: 'DESC', id: 'DESC' },
+      take: Math.min(Math.max(query.limit ?? 20, 1), 500),
+    });
+  }
+
+  latest(job: string, limit = 20): Promise<CronJobRun[]> {
+    return this.find({ job, limit });
+  }
+
+  byStatus(status: CronRunStatus, limit = 20): Promise<CronJobRun[]> {
+    return this.find({ status, limit });
+  }
+
+  private repository() {
+    return this.moduleRef.get(DataSource, { strict: false }).getRepository(CronJobRun);
+  }
+}

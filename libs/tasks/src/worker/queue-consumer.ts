@@ -1,0 +1,95 @@
+import type { Logger } from '@nestjs/common';
+import { WaitingError, Worker, type Job } from 'bullmq';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+
+/** Runs one job; the controller aborts when shutdown hands the job back. */
+export type JobProcessor = (job: Job, controller: AbortController) => Promise<unknown>;
+
+interface ActiveJob {
+  job: Job;
+  token: string | undefined;
+  controller: AbortController;
+  /** Settles the processor once shutdown has handed the job back to the queue. */
+  handBack: () => void;
+}
+
+/**
+ * One BullMQ Worker with graceful shutdown: on drain it stops taking jobs,
+ * lets running ones finish within the grace period, and hands any still
+ * running back to the queue so another worker runs them at once (rather than
+ * after the stalled-job timeout).
+ */
+export class QueueConsumer {
+  private worker?: Worker;
+  private readonly active = new Map<string, ActiveJob>();
+
+  constructor(
+    private readonly queueName: string,
+    private readonly options: ResolvedTasksOptions,
+    private readonly concurrency: number,
+    private readonly processor: JobProcessor,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { prefix, stalledTimeoutMs, redisUrl } = this.options;
+    this.worker = new Worker(this.queueName, (job, token) => this.process(job, token), {
+      connection: redisOptionsFromUrl(redisUrl),
+      prefix,
+      concurrency: this.concurrency,
+      lockDuration: stalledTimeoutMs,
+      stalledInterval: stalledTimeoutMs,
+    });
+    this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${error.message}`));
+    await this.worker.waitUntilReady();
+  }
+
+  async drain(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    if (this.active.size > 0) this.logger.log(`Draining ${this.active.size} running job(s) of queue ${this.queueName}`);
+    const closed = worker.close();
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace-over'>((resolve) => {
+      graceTimer = setTimeout(() => resolve('grace-over'), this.options.shutdownGraceMs);
+    });
+    const outcome = await Promise.race([closed.then(() => 'drained' as const), graceOver]);
+    clearTimeout(graceTimer);
+    if (outcome === 'grace-over') await this.handBackActiveJobs();
+    await closed;
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<unknown> {
+    const controller = new AbortController();
+    let handBack!: () => void;
+    const handedBack = new Promise<never>((_, reject) => {
+      handBack = () => reject(new WaitingError());
+    });
+    this.active.set(job.id as string, { job, token, controller, handBack });
+    try {
+      return await Promise.race([this.processor(job, controller), handedBack]);
+    } finally {
+      this.active.delete(job.id as string);
+    }
+  }
+
+  private async handBackActiveJobs(): Promise<void> {
+    const jobs = [...this.active.values()];
+    this.logger.warn(`Grace period over: handing ${jobs.length} running job(s) of queue ${this.queueName} back`);
+    await Promise.all(
+      jobs.map(async ({ job, token, controller, handBack }) => {
+        controller.abort(new Error('Worker is shutting down; the job was handed back to the queue'));
+        try {
+          await job.moveToWait(token);
+          this.logger.warn(`Job ${job.id} (${job.name}) handed back to the queue`);
+        } catch (error) {
+          // The lock will expire and stalled-job recovery will rerun it.
+          this.logger.error(`Could not hand job ${job.id} back: ${(error as Error).message}`);
+        }
+        handBack();
+      }),
+    );
+  }
+}
