@@ -41,7 +41,11 @@ export async function pingRedis(url, timeoutMs = 3_000) {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  client.on('error', () => undefined); // surfaced through connect()/ping() instead
+  // ioredis rejects connect() with a bare "Connection is closed."; the cause comes as an event.
+  let cause;
+  client.on('error', (error) => {
+    cause ??= error;
+  });
   try {
     await deadline(
       (async () => {
@@ -51,6 +55,8 @@ export async function pingRedis(url, timeoutMs = 3_000) {
       timeoutMs + 500,
       `no answer within ${timeoutMs} ms`,
     );
+  } catch (error) {
+    throw cause && /Connection is closed/.test(error.message) ? cause : error;
   } finally {
     client.disconnect();
   }

@@ -29,13 +29,17 @@ export async function assertRedisReachable(url: string, timeoutMs = 3_000): Prom
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
-  // Errors surface through connect(); this only keeps ioredis from printing them.
-  client.on('error', () => undefined);
+  // ioredis reports the real cause (ECONNREFUSED, ENOTFOUND) as an 'error'
+  // event and rejects connect() with a bare "Connection is closed".
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => {
+    cause ??= error;
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new ServiceUnreachableError(redisUnreachable(url, (error as Error).message));
+    throw new ServiceUnreachableError(redisUnreachable(url, (cause ?? (error as Error)).message));
   } finally {
     client.disconnect();
   }
