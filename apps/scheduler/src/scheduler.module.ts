@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { TasksModule } from '@app/tasks';
-import { JobsModule, loggerParams } from '@app/jobs';
+import { DatabaseModule, JobsModule, loggerParams } from '@app/jobs';
 
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(), JobsModule],
+  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(), DatabaseModule, JobsModule],
 })
 export class SchedulerModule {}

@@ -1,5 +1,10 @@
 export { JobsModule } from './jobs.module.js';
-export { UploadTasks, type ProcessUploadPayload, type ProcessUploadResult } from './uploads/upload.tasks.js';
+export {
+  UploadTasks,
+  type ProcessUploadPayload,
+  type ProcessUploadResult,
+  type UploadEvent,
+} from './uploads/upload.tasks.js';
 export { loggerParams } from './logger-params.js';
 export { DatabaseModule } from './database/database.module.js';
 export { databaseOptions, DEFAULT_DATABASE_URL } from './database/database.options.js';

@@ -51,7 +51,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     // A tick being enqueued right now is finished, not dropped.
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled(this.inFlight);
   }
 
   // A tick that fell due moments before this scheduler started (e.g. during a

@@ -10,7 +10,8 @@ import { CronScheduler } from './cron-scheduler.js';
 export async function runScheduler(module: Type<unknown>): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(module, { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // Exit 0 after a clean stop, as the worker does.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app.get(CronScheduler).start();
   return app;
 }

@@ -20,6 +20,14 @@ interface Problem {
   what: string;
 }
 
+/**
+ * The first part of `value` that would not survive a JSON round trip, as a
+ * path under `root` and what is wrong with it; undefined when it is JSON.
+ */
+export function findJsonProblem(value: unknown, root: string): Problem | undefined {
+  return findProblem(value, root, new Set());
+}
+
 function findProblem(value: unknown, path: string, ancestors: Set<object>): Problem | undefined {
   switch (typeof value) {
     case 'string':

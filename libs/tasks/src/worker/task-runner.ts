@@ -55,6 +55,13 @@ export class TaskRunner {
       return result;
     } catch (error) {
       const durationMs = Math.round(performance.now() - started);
+      // Aborted by shutdown (not by its timeout): the job goes back to the queue, it did not fail.
+      const { signal } = controller;
+      if (signal.aborted && !(signal.reason instanceof TaskTimeoutError)) {
+        const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+        this.log.warn({ event: 'task.interrupted', durationMs }, `Task ${task.name} interrupted after ${durationMs} ms: ${reason}`);
+        throw error;
+      }
       const final = attempt >= maxAttempts || error instanceof NonRetriableError;
       this.log.error(
         { event: 'task.failed', durationMs, willRetry: !final, err: error },

@@ -1,0 +1,99 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { TASKS_OPTIONS } from '../tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { redisOptionsFromUrl } from './redis-connection.js';
+
+/** Injection token of the shared, namespaced ioredis client; inject it with {@link InjectRedis}. */
+export const TASKS_REDIS = Symbol('TASKS_REDIS');
+
+/**
+ * Injects the application's shared ioredis client (the seed's `get_redis`):
+ *
+ * ```ts
+ * constructor(@InjectRedis() private readonly redis: Redis) {}   // import type { Redis } from 'ioredis'
+ * await this.redis.set('last-import', id);                       // stored as `${TASKS_PREFIX}:app:last-import`
+ * ```
+ *
+ * Every key is namespaced by ioredis `keyPrefix` (see {@link appRedisKeyPrefix}), so
+ * user keys can never collide with the queue keys (`${prefix}:tasks:*`, `${prefix}:cron:*`)
+ * nor with another deployment sharing the Redis. Commands that take patterns
+ * rather than keys (SCAN, KEYS) are not prefixed by ioredis: add the prefix yourself.
+ * Do not call `quit()` on it: the library closes it on shutdown.
+ */
+export const InjectRedis = () => Inject(TASKS_REDIS);
+
+/** The ioredis `keyPrefix` of the {@link InjectRedis} client: `${prefix}:app:`. */
+export function appRedisKeyPrefix(prefix: string): string {
+  return `${prefix}:app:`;
+}
+
+/**
+ * The Redis connections the application's code uses directly: the namespaced
+ * client behind `@InjectRedis()` (also used to publish events) and the one
+ * pub/sub subscriber connection of the process. Both connect on first use, so
+ * an app that never touches them opens no connection, and both close on shutdown,
+ * after the worker has drained (its running tasks may still use them).
+ */
+@Injectable()
+export class AppRedisConnections implements OnApplicationShutdown {
+  private readonly logger = new Logger('AppRedis');
+  readonly client: Redis;
+  private subscriberConnection?: Redis;
+
+  constructor(@Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions) {
+    this.client = this.connect('app', { keyPrefix: appRedisKeyPrefix(options.prefix) });
+  }
+
+  /** The process's one subscriber connection (a connection in subscriber mode can run nothing else). */
+  get subscriber(): Redis {
+    this.subscriberConnection ??= this.connect('events-subscriber', {});
+    return this.subscriberConnection;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([close(this.client), this.subscriberConnection && close(this.subscriberConnection)]);
+  }
+
+  private connect(name: string, extra: { keyPrefix?: string }): Redis {
+    const client = new Redis({
+      ...redisOptionsFromUrl(this.options.redisUrl),
+      ...extra,
+      connectionName: `${this.options.prefix}:${name}`,
+      lazyConnect: true,
+    });
+    // ioredis reconnects by itself; without a listener it would print the error raw.
+    client.on('error', (error: Error) => this.logger.warn(`Redis (${name}) connection error: ${error.message}`));
+    return client;
+  }
+}
+
+async function close(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  // A lazy client that never connected has nothing to QUIT.
+  if (client.status === 'wait') {
+    client.disconnect();
+    return;
+  }
+  const ended = new Promise<void>((resolve) => client.once('end', resolve));
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+  // QUIT resolves on the server's reply; the socket closes just after.
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 2_000);
+  });
+  await Promise.race([ended, stuck]);
+  clearTimeout(timer);
+  // (ioredis changed the status meanwhile; TypeScript still sees the one checked above.)
+  if ((client.status as string) !== 'end') client.disconnect();
+}
+
+/** Providers of TasksModule for the `@InjectRedis()` client. */
+export const appRedisProviders: Provider[] = [
+  AppRedisConnections,
+  { provide: TASKS_REDIS, useFactory: (connections: AppRedisConnections) => connections.client, inject: [AppRedisConnections] },
+];
