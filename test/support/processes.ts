@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { waitFor } from './wait-for.js';
+import { TEST_DATABASE_URL } from './postgres.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -32,7 +33,8 @@ export class AppProcess {
   ) {
     this.child = spawn(process.execPath, [entry], {
       cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      // Every app connects to Postgres at boot: the test database unless the test says otherwise.
+      env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffer = '';
@@ -98,15 +100,20 @@ export class AppProcess {
   }
 }
 
-/** Starts an app and waits until it logs that it is ready. */
+/**
+ * Starts an app and waits until it logs that it is ready. Booting takes a
+ * couple of seconds, but much longer on a loaded two-core machine running
+ * several app processes at once, hence the generous deadline.
+ */
 export async function startApp(
   kind: keyof typeof ENTRY,
   env: Record<string, string | undefined>,
   ready: (line: LogLine) => boolean,
   name: string = kind,
+  readyTimeoutMs = 60_000,
 ): Promise<AppProcess> {
   const app = new AppProcess(name, ENTRY[kind], env);
-  await app.waitForLog(ready, 'ready');
+  await app.waitForLog(ready, 'ready', readyTimeoutMs);
   return app;
 }
 

@@ -59,7 +59,8 @@ export class AppRedisConnections implements OnApplicationShutdown {
     const client = new Redis({
       ...redisOptionsFromUrl(this.options.redisUrl),
       ...extra,
-      connectionName: `${this.options.prefix}:${name}`,
+      // Shown by CLIENT LIST, which allows no spaces in names.
+      connectionName: `${this.options.prefix}:${name}`.replace(/[^\w.:-]/g, '_'),
       lazyConnect: true,
     });
     // ioredis reconnects by itself; without a listener it would print the error raw.
