@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { waitFor } from './wait-for.js';
+import { StopWaiting, waitFor } from './wait-for.js';
 import { TEST_DATABASE_URL } from './postgres.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -18,6 +18,13 @@ export interface LogLine {
   msg: string;
   [key: string]: unknown;
 }
+
+// Children still running when the test process exits (a timed-out or aborted
+// run skips afterAll) are killed rather than left behind holding Redis and Postgres.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
 
 /** A child process running one of the apps, with its JSON log lines collected. */
 export class AppProcess {
@@ -54,7 +61,13 @@ export class AppProcess {
     };
     this.child.stdout?.on('data', onData);
     this.child.stderr?.on('data', onData);
-    this.exited = new Promise((resolveExit) => this.child.on('exit', (code) => resolveExit(code)));
+    live.add(this.child);
+    this.exited = new Promise((resolveExit) =>
+      this.child.on('exit', (code) => {
+        live.delete(this.child);
+        resolveExit(code);
+      }),
+    );
   }
 
   get pid(): number {
@@ -71,7 +84,7 @@ export class AppProcess {
       () => {
         const found = this.lines.find(match);
         if (!found && !this.running) {
-          throw new Error(`${this.name} exited (code ${this.child.exitCode}) before ${what}:\n${this.tail()}`);
+          throw new StopWaiting(`${this.name} exited (code ${this.child.exitCode}) before ${what}:\n${this.tail()}`);
         }
         return found;
       },

@@ -98,5 +98,5 @@ export const cronRunNotRecorded = (name: string, cause: string) =>
   `No run executes untracked; the next tick tries again.`;
 
 export const workerLost = (lockTtlSeconds: number) =>
-  `Worker lost: the run's lock expired without being released (the worker died or lost Redis ` +
-  `for over its lockTtl of ${lockTtlSeconds} s), so the run was marked failed.`;
+  `Worker lost: the run's lock is gone but its outcome was never recorded. The worker died, ` +
+  `lost Redis for over its lockTtl of ${lockTtlSeconds} s, or could not write the outcome to Postgres; the run was marked failed.`;

@@ -26,9 +26,15 @@ export class CronMaintenance {
 
   /**
    * A RUNNING row whose lock is gone lost its worker: a live run keeps its
-   * lock extended and writes its outcome before releasing it.
+   * lock extended and writes its outcome before releasing it. The sweep's own
+   * lockTtl is one interval: a worker killed mid-sweep must not hold off the
+   * sweeps (and so the "within lockTtl + one interval" promise) for long.
    */
-  @Cron(`*/${LOST_RUN_SWEEP_SECONDS} * * * * *`, { name: 'tasks.sweepLostRuns', lockTtl: 60, track: false })
+  @Cron(`*/${LOST_RUN_SWEEP_SECONDS} * * * * *`, {
+    name: 'tasks.sweepLostRuns',
+    lockTtl: LOST_RUN_SWEEP_SECONDS,
+    track: false,
+  })
   async sweepLostRuns(): Promise<{ markedFailed: number }> {
     let markedFailed = 0;
     for (const row of await this.tracker.runningRows()) {

@@ -51,19 +51,24 @@ export class CronRunTrackingInterceptor implements NestInterceptor {
     return result;
   }
 
-  // The handler has run; if its outcome cannot be written now, retry briefly,
-  // then leave the row RUNNING for the lost-run sweep rather than fail the job.
+  // The handler has run: keep trying to record its outcome while the lock is
+  // held (a Postgres blip must not turn a finished run into a lost one), for at
+  // most the cron's lockTtl; after that the lost-run sweep marks it FAILED.
   private async settle(run: CronRunContext, write: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + run.cron.lockTtlSeconds * 1_000;
     for (let attempt = 1; ; attempt++) {
       try {
         await write();
         return;
       } catch (error) {
-        if (attempt >= 3) {
+        if (Date.now() >= deadline) {
           this.logger.error(`Could not record the outcome of cron run ${run.runId} (${run.jobName}): ${(error as Error).message}`);
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        if (attempt === 1) {
+          this.logger.warn(`Recording the outcome of cron run ${run.runId} (${run.jobName}) failed, retrying: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 2_000)));
       }
     }
   }

@@ -1,0 +1,113 @@
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach } from 'vitest';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { Logger, LoggerModule } from 'nestjs-pino';
+import { TASKS_QUEUE, TaskWorkerHost, TasksModule, type TasksModuleOptions } from '@app/tasks';
+import type { LogLine } from './processes.js';
+import { deletePrefix, uniquePrefix } from './redis.js';
+import { waitFor } from './wait-for.js';
+
+/** Collects the JSON lines pino writes, parsed. */
+export class LogCapture {
+  readonly lines: LogLine[] = [];
+  readonly stream = new Writable({
+    write: (chunk: Buffer | string, _encoding, callback) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.trim() !== '') this.lines.push(JSON.parse(line) as LogLine);
+      }
+      callback();
+    },
+  });
+
+  /** Waits until a line matches `match` (lines arrive asynchronously through the stream). */
+  waitFor(match: (line: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
+    return waitFor(() => this.lines.find(match), { timeoutMs, what });
+  }
+
+  ofJob(jobId: string): LogLine[] {
+    return this.lines.filter((line) => line.jobId === jobId);
+  }
+}
+
+/**
+ * nestjs-pino builds one root logger per process, on first use, from the first
+ * LoggerModule it meets: every app of a test file therefore writes to this one
+ * capture (Vitest runs each file in its own process).
+ */
+export const logs = new LogCapture();
+
+export interface TasksAppOptions {
+  /** Forwarded to `TasksModule.forRoot()`. */
+  tasks?: TasksModuleOptions;
+  /** The application's own modules (e.g. FixtureTasksModule). */
+  imports?: Array<Type<unknown> | DynamicModule>;
+  /** Start consuming, as `runWorker` does. Default false: a producer, like the api. */
+  worker?: boolean;
+}
+
+/** An in-process Nest application with TasksModule, logging to {@link logs}. */
+export async function createTasksApp({ tasks = {}, imports = [], worker = false }: TasksAppOptions): Promise<TestingModule> {
+  @Module({
+    imports: [LoggerModule.forRoot({ pinoHttp: [{ level: 'info' }, logs.stream] }), TasksModule.forRoot(tasks), ...imports],
+  })
+  class TasksTestAppModule {}
+
+  const moduleRef = await Test.createTestingModule({ imports: [TasksTestAppModule] }).compile();
+  moduleRef.useLogger(moduleRef.get(Logger));
+  await moduleRef.init();
+  if (worker) await moduleRef.get(TaskWorkerHost).start();
+  return moduleRef;
+}
+
+/** Closes apps, ignoring those that failed to start. */
+export async function closeAll(apps: Array<TestingModule | undefined>): Promise<void> {
+  for (const app of apps.reverse()) await app?.close();
+}
+
+/**
+ * Per test: a fresh TASKS_PREFIX, apps created under it, an empty {@link logs},
+ * and after the test the apps closed and every key under the prefix deleted.
+ */
+export function tasksAppsPerTest(label: string) {
+  let prefix = '';
+  let apps: TestingModule[] = [];
+  beforeEach(() => {
+    prefix = uniquePrefix(label);
+    apps = [];
+    // Job ids restart at 1 under each prefix: keep only this test's lines.
+    logs.lines.length = 0;
+  });
+  afterEach(async () => {
+    await closeAll(apps);
+    await deletePrefix(prefix);
+  });
+  return {
+    get prefix(): string {
+      return prefix;
+    },
+    async create(options: TasksAppOptions = {}): Promise<TestingModule> {
+      const app = await createTasksApp({ ...options, tasks: { prefix, ...options.tasks } });
+      apps.push(app);
+      return app;
+    },
+  };
+}
+
+/** The BullMQ queue of an app, to look at what the library stored. */
+export function tasksQueue(app: TestingModule): Queue {
+  return app.get<Queue>(getQueueToken(TASKS_QUEUE));
+}
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    const value = await promise;
+    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`, { cause: 'resolved' });
+  } catch (error) {
+    if (error instanceof Error && error.cause === 'resolved') throw error;
+    return error as Error;
+  }
+}
