@@ -105,9 +105,14 @@ export class TaskClient implements OnApplicationShutdown {
 
   /** State, result or error of a job; undefined when no such job is retained. */
   async getJob(jobId: string): Promise<TaskJobInfo | undefined> {
+    // State first, then the job: a job read after it was seen completed or failed
+    // has its result or error (one script stores both), whereas a job read first
+    // can be a snapshot from before it finished, paired with the newer state.
+    let state = (await this.queue.getJobState(jobId)) as TaskJobState;
     const job = await this.queue.getJob(jobId);
     if (!job) return undefined;
-    const state = (await job.getState()) as TaskJobState;
+    // Added between the two reads.
+    if (state === 'unknown') state = (await job.getState()) as TaskJobState;
     return {
       id: job.id as string,
       name: job.name,
@@ -146,15 +151,15 @@ export class TaskClient implements OnApplicationShutdown {
     assertJsonPayload(name, payload);
     assertEnqueueOptions(name, options);
     const backoff = task?.backoff ?? this.options.defaultBackoff;
-    const { keepCompleted, keepFailed } = this.options;
+    // Retention (keepCompleted/keepFailed) is not set here but by the worker
+    // (QueueConsumer): per-job options are stored in every job's hash and cost
+    // Redis about 15% more CPU per add.
     return {
       jobId: options.jobId,
       delay: options.delayMs,
       priority: options.priority,
       attempts: options.attempts ?? task?.attempts ?? this.options.defaultAttempts,
       backoff: { type: backoff.type, delay: backoff.delayMs },
-      removeOnComplete: { age: keepCompleted.ageSeconds, count: keepCompleted.count },
-      removeOnFail: { age: keepFailed.ageSeconds, count: keepFailed.count },
     };
   }
 }

@@ -35,9 +35,9 @@ export interface TasksModuleOptions {
   defaultAttempts?: number;
   /** Backoff of a task that does not set its own. Default exponential from 1000 ms. */
   defaultBackoff?: BackoffOptions;
-  /** Retention of completed jobs. Default 1 hour or 10000 jobs. */
+  /** Retention of completed jobs, applied by the worker when a job finishes. Default 1 hour or 10000 jobs. */
   keepCompleted?: RetentionOptions;
-  /** Retention of failed jobs. Default 7 days or 10000 jobs. */
+  /** Retention of failed jobs, applied by the worker when a job finishes. Default 7 days or 10000 jobs. */
   keepFailed?: RetentionOptions;
   /** Days cron_job_runs rows are kept before the built-in prune cron deletes them. Env `TASKS_CRON_RETENTION_DAYS`, default 30. */
   cronRunRetentionDays?: number;

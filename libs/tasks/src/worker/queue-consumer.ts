@@ -10,6 +10,8 @@ interface ActiveJob {
   job: Job;
   token: string | undefined;
   controller: AbortController;
+  /** Set when shutdown starts handing the job back: from then on the handler's own outcome is ignored. */
+  handingBack: boolean;
   /** Settles the processor once shutdown has handed the job back to the queue. */
   handBack: () => void;
 }
@@ -33,13 +35,17 @@ export class QueueConsumer {
   ) {}
 
   async start(): Promise<void> {
-    const { prefix, stalledTimeoutMs, redisUrl } = this.options;
+    const { prefix, stalledTimeoutMs, redisUrl, keepCompleted, keepFailed } = this.options;
     this.worker = new Worker(this.queueName, (job, token) => this.process(job, token), {
       connection: redisOptionsFromUrl(redisUrl),
       prefix,
       concurrency: this.concurrency,
       lockDuration: stalledTimeoutMs,
       stalledInterval: stalledTimeoutMs,
+      // Retention of finished jobs, for jobs that do not carry their own (TaskClient's
+      // do not: set here once rather than stored in every job's hash).
+      removeOnComplete: { age: keepCompleted.ageSeconds, count: keepCompleted.count },
+      removeOnFail: { age: keepFailed.ageSeconds, count: keepFailed.count },
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${error.message}`));
     await this.worker.waitUntilReady();
@@ -67,9 +73,16 @@ export class QueueConsumer {
     const handedBack = new Promise<never>((_, reject) => {
       handBack = () => reject(new WaitingError());
     });
-    this.active.set(job.id as string, { job, token, controller, handBack });
+    const entry: ActiveJob = { job, token, controller, handingBack: false, handBack };
+    this.active.set(job.id as string, entry);
+    // The abort that comes with a hand-back usually makes the handler reject
+    // first; BullMQ must not record that as a failure of a job that went back.
+    const run = this.processor(job, controller).then(
+      (result) => (entry.handingBack ? handedBack : result),
+      (error: unknown) => (entry.handingBack ? handedBack : Promise.reject(error)),
+    );
     try {
-      return await Promise.race([this.processor(job, controller), handedBack]);
+      return await Promise.race([run, handedBack]);
     } finally {
       this.active.delete(job.id as string);
     }
@@ -79,7 +92,9 @@ export class QueueConsumer {
     const jobs = [...this.active.values()];
     this.logger.warn(`Grace period over: handing ${jobs.length} running job(s) of queue ${this.queueName} back`);
     await Promise.all(
-      jobs.map(async ({ job, token, controller, handBack }) => {
+      jobs.map(async (entry) => {
+        const { job, token, controller, handBack } = entry;
+        entry.handingBack = true;
         controller.abort(new Error('Worker is shutting down; the job was handed back to the queue'));
         try {
           await job.moveToWait(token);

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { Injectable, Module, type Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { Task } from '../decorators/task.decorator.js';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { TaskRegistry } from '../registry/task.registry.js';
+import { CronRegistry } from '../cron/cron.registry.js';
+import type { TaskContext } from '../context/task-context.interface.js';
+import { TasksExplorer } from './tasks.explorer.js';
+
+@Injectable()
+class Greeter {
+  greeting = 'hello';
+}
+
+@Injectable()
+class MailTasks {
+  constructor(private readonly greeter: Greeter) {}
+
+  @Task()
+  async sendWelcome(payload: { to: string }, ctx: TaskContext): Promise<string> {
+    return `${this.greeter.greeting} ${payload.to} (${ctx.taskName})`;
+  }
+
+  @Task({ name: 'mail.digest', attempts: 7, backoff: 250, timeoutMs: 5_000 })
+  async weeklyDigest(): Promise<void> {}
+
+  /** Not a task: must not be registered. */
+  async helper(): Promise<void> {}
+}
+
+/** A feature module the root imports: discovery must reach it without registration. */
+@Module({ providers: [Greeter, MailTasks] })
+class MailModule {}
+
+@Injectable()
+class BillingTasks {
+  @Task()
+  async sendWelcome(): Promise<void> {}
+}
+
+@Injectable()
+class RenamedBillingTasks {
+  @Task({ name: 'mail.digest' })
+  async invoice(): Promise<void> {}
+}
+
+async function boot(...imports: Array<Type<unknown>>): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [DiscoveryModule, ...imports],
+    providers: [TaskRegistry, CronRegistry, TasksExplorer],
+  }).compile();
+  return moduleRef.init();
+}
+
+describe('task discovery', () => {
+  it('finds every @Task() method of the application through DiscoveryService, and nothing else', async () => {
+    const app = await boot(MailModule);
+    try {
+      expect(app.get(TaskRegistry).names()).toEqual(['mail.digest', 'sendWelcome']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('names a task after its method unless @Task({ name }) overrides it, and keeps its options', async () => {
+    const app = await boot(MailModule);
+    try {
+      const registry = app.get(TaskRegistry);
+      const welcome = registry.get('sendWelcome');
+      expect(welcome).toMatchObject({ name: 'sendWelcome', source: 'MailTasks.sendWelcome' });
+      expect(registry.get('weeklyDigest')).toBeUndefined();
+      expect(registry.get('mail.digest')).toMatchObject({
+        source: 'MailTasks.weeklyDigest',
+        attempts: 7,
+        backoff: { type: 'exponential', delayMs: 250 },
+        timeoutMs: 5_000,
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('registers handlers bound to the provider instance Nest built, with its dependencies', async () => {
+    const app = await boot(MailModule);
+    try {
+      app.get(Greeter).greeting = 'hi';
+      const handler = app.get(TaskRegistry).get('sendWelcome')?.handler;
+      const ctx = { taskName: 'sendWelcome' } as TaskContext;
+      await expect(handler?.({ to: 'ada' }, ctx)).resolves.toBe('hi ada (sendWelcome)');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it.each([
+    ['a method name', BillingTasks, 'sendWelcome', 'MailTasks.sendWelcome', 'BillingTasks.sendWelcome'],
+    ['an explicit name', RenamedBillingTasks, 'mail.digest', 'MailTasks.weeklyDigest', 'RenamedBillingTasks.invoice'],
+  ])('fails the boot when two tasks share %s, naming both Class.method', async (_kind, other, name, first, second) => {
+    @Module({ providers: [other] })
+    class OtherModule {}
+
+    const booting = boot(MailModule, OtherModule);
+    await expect(booting).rejects.toThrow(TasksConfigurationError);
+    await expect(booting).rejects.toThrow(`Two tasks are named "${name}"`);
+    const message = await booting.then(
+      () => '',
+      (error: Error) => error.message,
+    );
+    expect(message).toContain(first);
+    expect(message).toContain(second);
+  });
+});
+
+describe('@Task() options', () => {
+  it.each([
+    [{ name: ' ' }, 'option name'],
+    [{ attempts: 0 }, 'option attempts is 0'],
+    [{ attempts: 1.5 }, 'option attempts is 1.5'],
+    [{ timeoutMs: 0 }, 'option timeoutMs is 0'],
+    [{ backoff: -1 }, 'option backoff is -1'],
+  ])('rejects %o where it is declared', (options, problem) => {
+    const declare = () => {
+      class Bad {
+        @Task(options)
+        async run(): Promise<void> {}
+      }
+      return Bad;
+    };
+    expect(declare).toThrow(TasksConfigurationError);
+    expect(declare).toThrow(`@Task() on Bad.run: ${problem}`);
+  });
+});
