@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   cronScenarios,
-  duplicated,
-  iso,
-  missingTicks,
-  overlapping,
-  skippedWithoutRunInProgress,
-  untracked,
   type CronRunRow,
-  type Execution,
+  expectOneRowPerTick,
 } from '../support/cron.js';
 
 // Real processes boot slowly on a busy two-core machine.
@@ -18,27 +12,6 @@ const TICK = 'fixture.tick';
 const byNumber = (a: number, b: number) => a - b;
 const completed = (rows: CronRunRow[]) => rows.filter((row) => row.status === 'COMPLETED');
 
-/**
- * One row per tick from the first to the last; every tick ran, except one
- * skipped because the previous tick's run was still going (a catch-up tick
- * fired moments before the next one, or a slow first run); every run that
- * executed is exactly one COMPLETED row, and no two executions overlapped.
- */
-function expectOneRunPerTick(rows: CronRunRow[], executions: Execution[]): void {
-  expect(missingTicks(rows).map(iso)).toEqual([]);
-  expect(duplicated(rows).map(iso)).toEqual([]);
-  expect(rows.filter((row) => row.status !== 'COMPLETED' && row.status !== 'SKIPPED')).toEqual([]);
-  expect(skippedWithoutRunInProgress(rows)).toEqual([]);
-  expect(duplicated(executions).map(iso)).toEqual([]);
-  expect(untracked(executions, rows)).toEqual([]);
-  expect(executions.map((e) => e.runId).sort(byNumber)).toEqual(
-    completed(rows)
-      .map((row) => row.id)
-      .sort(byNumber),
-  );
-  expect(executions.filter((e) => e.end === undefined || e.outcome !== 'returned')).toEqual([]);
-  expect(overlapping(executions)).toEqual([]);
-}
 
 // Real scheduler and worker processes (test/fixtures/cron-fixture) on Redis and Postgres.
 describe('each tick of a cron job runs exactly once', PROCESS_TIMEOUT, () => {
@@ -63,7 +36,7 @@ describe('each tick of a cron job runs exactly once', PROCESS_TIMEOUT, () => {
       const rows = await s.runs(TICK);
       const executions = await s.executions(TICK);
       expect(completed(rows).length).toBeGreaterThanOrEqual(22);
-      expectOneRunPerTick(rows, executions);
+      expectOneRowPerTick(rows, executions);
       expect(rows.every((row) => row.trigger === 'schedule')).toBe(true);
       expect(completed(rows).map((row) => row.result)).toEqual(
         completed(rows).map((row) => ({ tick: row.scheduledAt })),
@@ -96,7 +69,7 @@ describe('each tick of a cron job runs exactly once', PROCESS_TIMEOUT, () => {
       await s.waitForIdleQueue();
 
       const rows = await s.runs(TICK);
-      expectOneRunPerTick(rows, await s.executions(TICK));
+      expectOneRowPerTick(rows, await s.executions(TICK));
       expect(completed(rows).length).toBeGreaterThanOrEqual(8);
     },
   );

@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   cronScenarios,
-  duplicated,
   iso,
   missingTicks,
-  overlapping,
   skippedWithoutRunInProgress,
   untracked,
   type CronRunRow,
   type CronScenario,
   type Execution,
+  expectOneRowPerTick,
 } from '../support/cron.js';
 
 // Real processes boot slowly on a busy two-core machine.
@@ -25,25 +24,6 @@ async function settle(s: CronScenario, job: string): Promise<{ rows: CronRunRow[
   return { rows: await s.runs(job), executions: await s.executions(job) };
 }
 
-/**
- * A run that outlasts the ticks after it: one row per tick; the ticks that
- * came while a run held the lock are SKIPPED (and did not execute), the
- * others executed as one COMPLETED row each, and no two runs overlapped.
- */
-function expectSkippedWhileRunning(rows: CronRunRow[], executions: Execution[]): void {
-  expect(missingTicks(rows).map(iso)).toEqual([]);
-  expect(duplicated(rows).map(iso)).toEqual([]);
-  expect(rows.filter((row) => row.status !== 'COMPLETED' && row.status !== 'SKIPPED')).toEqual([]);
-  expect(untracked(executions, rows)).toEqual([]);
-  expect(executions.map((e) => e.runId).sort(byNumber)).toEqual(
-    withStatus(rows, 'COMPLETED')
-      .map((row) => row.id)
-      .sort(byNumber),
-  );
-  expect(executions.filter((e) => e.end === undefined)).toEqual([]);
-  expect(overlapping(executions)).toEqual([]);
-  expect(skippedWithoutRunInProgress(rows)).toEqual([]);
-}
 
 // Real scheduler and worker processes (test/fixtures/cron-fixture) on Redis and Postgres.
 describe('the cron lock', PROCESS_TIMEOUT, () => {
@@ -63,7 +43,7 @@ describe('the cron lock', PROCESS_TIMEOUT, () => {
       );
 
       const { rows, executions } = await settle(s, 'fixture.slow');
-      expectSkippedWhileRunning(rows, executions);
+      expectOneRowPerTick(rows, executions);
       expect(withStatus(rows, 'COMPLETED').length).toBeGreaterThanOrEqual(3);
       // Each run spans more than two ticks, so ticks were skipped between runs.
       expect(withStatus(rows, 'SKIPPED').length).toBeGreaterThanOrEqual(2);
@@ -115,7 +95,7 @@ describe('the cron lock', PROCESS_TIMEOUT, () => {
       );
 
       const { rows, executions } = await settle(s, 'fixture.outlives');
-      expectSkippedWhileRunning(rows, executions);
+      expectOneRowPerTick(rows, executions);
       const lockTtlMs = 1_000;
       // Ticks skipped after a run's lockTtl had passed and while it was still going: without
       // extension its lock would have expired and those ticks would have run alongside it.

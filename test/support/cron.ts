@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { onTestFailed, onTestFinished, type TestContext } from 'vitest';
+import { expect, onTestFailed, onTestFinished, type TestContext } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CRON_QUEUE } from '@app/tasks';
@@ -358,3 +358,27 @@ export function skippedWithoutRunInProgress(rows: readonly CronRunRow[], release
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The cron contract over one job's rows and executions: one row per tick from
+ * the first to the last, none duplicated; a tick is SKIPPED only while an
+ * earlier run held the lock (and then did not execute); every other tick
+ * executed once, as one COMPLETED row, returning normally; no two executions overlapped.
+ */
+export function expectOneRowPerTick(rows: CronRunRow[], executions: Execution[]): void {
+  const byNumber = (a: number, b: number) => a - b;
+  expect(missingTicks(rows).map(iso)).toEqual([]);
+  expect(duplicated(rows).map(iso)).toEqual([]);
+  expect(rows.filter((row) => row.status !== 'COMPLETED' && row.status !== 'SKIPPED')).toEqual([]);
+  expect(skippedWithoutRunInProgress(rows)).toEqual([]);
+  expect(duplicated(executions).map(iso)).toEqual([]);
+  expect(untracked(executions, rows)).toEqual([]);
+  expect(executions.map((e) => e.runId).sort(byNumber)).toEqual(
+    rows
+      .filter((row) => row.status === 'COMPLETED')
+      .map((row) => row.id)
+      .sort(byNumber),
+  );
+  expect(executions.filter((e) => e.end === undefined || e.outcome !== 'returned')).toEqual([]);
+  expect(overlapping(executions)).toEqual([]);
+}
