@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
+import { runScheduler, runWorker } from '@app/tasks';
+import type { LibRole } from '../shared/protocol.js';
+import { serveOrchestrator } from '../shared/samples.js';
+import { BenchTaskWorkerModule } from './bench-tasks.js';
+import { BenchCronModule } from './bench-cron.js';
+
+// Children of `npm run bench` that run the library exactly as apps/worker and
+// apps/scheduler do (runWorker / runScheduler, LOG_LEVEL info to stdout).
+const role = process.env.BENCH_ROLE as LibRole;
+
+async function boot(): Promise<INestApplicationContext> {
+  switch (role) {
+    case 'lib-worker':
+      return runWorker(BenchTaskWorkerModule);
+    case 'lib-cron-worker':
+      return runWorker(BenchCronModule);
+    case 'lib-scheduler':
+      return runScheduler(BenchCronModule);
+    default:
+      throw new Error(`Unknown BENCH_ROLE "${String(role)}"`);
+  }
+}
+
+const app = await boot();
+serveOrchestrator(() => app.close());

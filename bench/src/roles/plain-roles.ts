@@ -1,0 +1,120 @@
+import { Queue, Worker, type Job, type Processor } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Redlock } from '@sesamecare-oss/redlock';
+import pg from 'pg';
+import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
+import { preciseNow } from '../shared/clock.js';
+import { NAMES, type PlainRole } from '../shared/protocol.js';
+import { recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
+
+// The baseline children of `npm run bench`: plain BullMQ as a team would
+// write it without the library, with the connection and lock settings the
+// library's worker uses (BullMQ's defaults for lockDuration/stalledInterval).
+const role = process.env.BENCH_ROLE as PlainRole;
+const prefix = process.env.TASKS_PREFIX ?? 'bench';
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 10);
+const connection = redisOptionsFromUrl(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const workerOptions = { connection, prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000 };
+
+const taskProcessor: Processor = async (job: Job) => {
+  switch (job.name) {
+    case NAMES.stamp:
+      recordLatency([(job.data as { sentAt: number }).sentAt, preciseNow()]);
+      return undefined;
+    case NAMES.echo:
+      return job.data as unknown;
+    default:
+      return undefined;
+  }
+};
+
+/** Redlock and a pg pool, for the baseline of what the library's lock and run record cost. */
+interface RawTracking {
+  redlock: Redlock;
+  pool: pg.Pool;
+  table: string;
+}
+
+/** Creates the baseline's own durable runs table (like cron_job_runs) in BENCH_RAW_SCHEMA. */
+async function rawTracking(redis: Redis): Promise<RawTracking> {
+  const schema = pg.escapeIdentifier(process.env.BENCH_RAW_SCHEMA ?? 'public');
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+  const table = `${schema}.raw_runs`;
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ${table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_name varchar(200) NOT NULL,
+       status varchar(16) NOT NULL, scheduled_at timestamptz NOT NULL, started_at timestamptz, completed_at timestamptz,
+       duration_ms integer, result jsonb, lock_token varchar(64), UNIQUE (job_name, scheduled_at))`,
+  );
+  return { redlock: new Redlock([redis], { retryCount: 0, automaticExtensionThreshold: 0 }), pool, table };
+}
+
+/** The baseline of the cron scenario: a BullMQ job scheduler, and a worker in the same process. */
+const cronProcessor =
+  (raw: RawTracking): Processor =>
+  async (job: Job) => {
+    const handlerStart = preciseNow();
+    // A scheduler's job carries its tick as prevMillis (and at the end of its id).
+    const tick = Number((job.opts as { prevMillis?: number }).prevMillis ?? String(job.id).split(':').at(-1));
+    const handlerEnd = preciseNow();
+    // After the timestamps: the lock and the run record by hand, as the library does them.
+    const t0 = preciseNow();
+    const lock = await raw.redlock.acquire([`${prefix}:raw-lock:${NAMES.cron}`], 30_000);
+    const { rows } = await raw.pool.query<{ id: string }>(
+      `INSERT INTO ${raw.table} (job_name, status, scheduled_at, started_at, lock_token) VALUES ($1, 'RUNNING', $2, now(), $3)
+       ON CONFLICT (job_name, scheduled_at) DO NOTHING RETURNING id`,
+      [NAMES.cron, new Date(tick), lock.value],
+    );
+    const t1 = preciseNow();
+    await raw.pool.query(`UPDATE ${raw.table} SET status = 'COMPLETED', completed_at = now(), duration_ms = 0, result = $2::jsonb WHERE id = $1`, [
+      rows[0]?.id,
+      JSON.stringify({ tick }),
+    ]);
+    await lock.release();
+    recordCron({ tick, handlerStart, handlerEnd, rawBefore: t1 - t0, rawAfter: preciseNow() - t1 });
+    return { tick };
+  };
+
+async function boot(): Promise<() => Promise<void>> {
+  switch (role) {
+    case 'plain-worker': {
+      const worker = new Worker('tasks', taskProcessor, workerOptions);
+      await worker.waitUntilReady();
+      return () => worker.close();
+    }
+    case 'plain-cron': {
+      const redis = new Redis(connection);
+      const raw = await rawTracking(redis);
+      const queue = new Queue('cron', { connection, prefix });
+      await queue.upsertJobScheduler(NAMES.cron, { pattern: '* * * * * *' }, { name: NAMES.cron, data: {} });
+      const worker = new Worker('cron', cronProcessor(raw), workerOptions);
+      await worker.waitUntilReady();
+      return async () => {
+        await worker.close();
+        await queue.close();
+        await raw.pool.end();
+        redis.disconnect();
+      };
+    }
+    case 'plain-idle': {
+      // What an idle worker holds without the library: two queues' workers
+      // (tasks and cron), a Redlock client and a connected pg pool.
+      const workers = ['tasks', 'cron'].map((name) => new Worker(name, taskProcessor, workerOptions));
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+      const redis = new Redis(connection);
+      const redlock = new Redlock([redis], { retryCount: 0 });
+      await (await redlock.acquire([`${prefix}:idle-lock`], 1_000)).release();
+      const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+      await pool.query('SELECT 1');
+      return async () => {
+        await Promise.all(workers.map((worker) => worker.close()));
+        redis.disconnect();
+        await pool.end();
+      };
+    }
+    default:
+      throw new Error(`Unknown BENCH_ROLE "${String(role)}"`);
+  }
+}
+
+serveOrchestrator(await boot());
