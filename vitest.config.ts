@@ -15,5 +15,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     typecheck: { enabled: true, include: ['**/*.test-d.ts'], tsconfig: './tsconfig.json' },
     globalSetup: ['./test/global-setup.ts'],
+    // In CI, also a JSON report, from which .ci/run prints its "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: './test-results.json' },
   },
 });
