@@ -116,6 +116,7 @@ export async function enqueueScenario(ctx: BenchContext): Promise<MetricRow[]> {
     inFlight: `enqueue vs add, ${IN_FLIGHT} in flight (${sizes.inFlight})`,
     bulk: `enqueueMany vs addBulk, ${BULK_BATCH}/call (${sizes.bulk})`,
   };
+  const short: Record<Mode, string> = { serial: 'serial', inFlight: `${IN_FLIGHT} in flight`, bulk: 'bulk' };
   const rows: MetricRow[] = [];
   for (const mode of MODES) {
     const pick = (all: Tallies[], f: (t: Tally) => number) => all.map((t) => f(t[mode]));
@@ -130,12 +131,12 @@ export async function enqueueScenario(ctx: BenchContext): Promise<MetricRow[]> {
         at90,
       ),
       row(
-        { scenario, metric: `  producer CPU per job, ${mode}`, unit: 'µs', better: 'lower' },
+        { scenario, metric: `  producer CPU per job, ${short[mode]}`, unit: 'µs', better: 'lower' },
         pick(lib, (t) => t.cpuUs / t.jobs),
         pick(base, (t) => t.cpuUs / t.jobs),
       ),
       row(
-        { scenario, metric: `  Redis CPU per job, ${mode}`, unit: 'µs', better: 'lower' },
+        { scenario, metric: `  Redis CPU per job, ${short[mode]}`, unit: 'µs', better: 'lower' },
         pick(lib, (t) => (t.redisCpuMs * 1_000) / t.jobs),
         pick(base, (t) => (t.redisCpuMs * 1_000) / t.jobs),
       ),
