@@ -36,14 +36,12 @@ dev: export DATABASE_URL ?= $(DEV_DATABASE_URL)
 dev: install
 	@node scripts/check-services.mjs
 	npm run build
-	@node scripts/ensure-database.mjs
 	npm run db:migrate
 	@node scripts/run-apps.mjs $(APPS)
 
 test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: install
 	@node scripts/check-services.mjs
-	@node scripts/ensure-database.mjs
 	npm test $(if $(ARGS),-- $(ARGS))
 
 services:

@@ -62,20 +62,6 @@ export async function pingRedis(url, timeoutMs = 3_000) {
   }
 }
 
-/** The database name in a postgres:// URL. */
-export function databaseName(url) {
-  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  if (!name) throw new Error(`DATABASE_URL ${redact(url)} names no database (expected postgres://user@host:port/name)`);
-  return name;
-}
-
-/** The same server and credentials, another database. */
-export function withDatabase(url, name) {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(name)}`;
-  return parsed.toString();
-}
-
 /** Runs `fn(client)` on a fresh connection to `url`, closed afterwards. */
 export async function withPgClient(url, fn, timeoutMs = 3_000) {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });

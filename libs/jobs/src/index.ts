@@ -10,3 +10,4 @@ export { DatabaseModule } from './database/database.module.js';
 export { databaseOptions, DEFAULT_DATABASE_URL } from './database/database.options.js';
 export { ExpiringRecord } from './maintenance/expiring-record.entity.js';
 export { MaintenanceJobs } from './maintenance/maintenance.jobs.js';
+export { ensureDatabase } from './database/ensure-database.js';
