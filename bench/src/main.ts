@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureDatabase } from '@app/jobs';
 import { BenchContext, type Settings } from './orchestrator/context.js';
 import { ENTRIES } from './orchestrator/children.js';
 import { markdownTable, type MetricRow } from './orchestrator/results.js';
@@ -86,6 +87,8 @@ async function main(): Promise<void> {
     await ctx.redis.ping().catch((error: Error) => {
       throw new Error(`Redis at ${ctx.redisUrl} is not reachable (${error.message}); start it, e.g. \`docker compose up -d redis\`.`);
     });
+    // A fresh machine has no `tasks` database yet; the apps' migrate step would create it, so the bench does too.
+    await ensureDatabase(ctx.databaseUrl);
     const host = await machine(ctx);
     progress(`bench ${ctx.runId}: ${config.rounds} rounds of ${[...config.scenarios].join(', ')}${config.quick ? ' (quick)' : ''}; child logs in ${ctx.logDir}`);
     const metrics: MetricRow[] = [];

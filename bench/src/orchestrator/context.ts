@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { TaskClient } from '@app/tasks';
+import { DEFAULT_DATABASE_URL } from '@app/jobs';
 import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
 import type { RedisOptions } from 'bullmq';
 import { benchClientModule } from '../roles/bench-tasks.js';
@@ -33,7 +34,7 @@ export class BenchContext {
   readonly runId = randomBytes(3).toString('hex');
   readonly logDir = join(tmpdir(), `tasks-bench-${this.runId}`);
   readonly redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  readonly databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tasks';
+  readonly databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
   readonly connection: RedisOptions = redisOptionsFromUrl(this.redisUrl);
   readonly redis: Redis;
   private readonly processes = new Set<BenchProcess>();

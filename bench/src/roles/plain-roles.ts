@@ -5,6 +5,7 @@ import pg from 'pg';
 import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
 import { preciseNow } from '../shared/clock.js';
 import { NAMES, type PlainRole } from '../shared/protocol.js';
+import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 import { recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
 
 // The baseline children of `npm run bench`: plain BullMQ as a team would
@@ -14,7 +15,9 @@ const role = process.env.BENCH_ROLE as PlainRole;
 const prefix = process.env.TASKS_PREFIX ?? 'bench';
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 10);
 const connection = redisOptionsFromUrl(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-const workerOptions = { connection, prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000 };
+// The processing scenario sets BENCH_PLAIN_POLICY (shared/plain-policy.ts); BullMQ's defaults otherwise.
+const policy = plainSettings((process.env.BENCH_PLAIN_POLICY as PlainPolicy | undefined) ?? 'defaults');
+const workerOptions = { connection, prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, ...policy.worker };
 
 const taskProcessor: Processor = async (job: Job) => {
   switch (job.name) {

@@ -7,6 +7,7 @@ import type { BenchContext } from '../orchestrator/context.js';
 import type { RoleProcess } from '../orchestrator/children.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';
+import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 
 const BATCH = 1_000;
 const CONFIGS = [
@@ -17,6 +18,15 @@ const CONFIGS = [
   { concurrency: 50, processes: 1 },
   { concurrency: 50, processes: 2 },
 ] as const;
+
+/**
+ * The library; plain BullMQ set up with the library's job and retention
+ * settings (the baseline of the targets); plain BullMQ with its bare defaults,
+ * at one configuration, for reference (shared/plain-policy.ts).
+ */
+type Side = 'lib' | 'plain' | 'plain-defaults';
+/** The configuration that also runs the `plain-defaults` side. */
+const DEFAULTS_REFERENCE = { concurrency: 10, processes: 1 };
 
 interface RunResult {
   rate: number;
@@ -37,11 +47,12 @@ interface Prepared {
  * processes boot. Both sides of a round are prepared together; an idle
  * worker on a paused queue costs nothing measurable while the other side runs.
  */
-async function prepare(ctx: BenchContext, side: 'lib' | 'plain', label: string, jobs: number, concurrency: number, processes: number): Promise<Prepared> {
+async function prepare(ctx: BenchContext, side: Side, label: string, jobs: number, concurrency: number, processes: number): Promise<Prepared> {
   const prefix = ctx.prefix(label);
   const queue = new Queue('tasks', { connection: ctx.connection, prefix });
   await queue.pause();
-  const env = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency) };
+  const policy: PlainPolicy = side === 'plain-defaults' ? 'defaults' : 'library';
+  const env = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency), BENCH_PLAIN_POLICY: policy };
   const role = side === 'lib' ? 'lib-worker' : 'plain-worker';
   const workersStarting = Array.from({ length: processes }, (_, i) => ctx.startRole(role, env, `${label}-w${i + 1}`));
   const prefill = async () => {
@@ -54,8 +65,9 @@ async function prepare(ctx: BenchContext, side: 'lib' | 'plain', label: string, 
       }
       await app.close();
     } else {
+      const opts = plainSettings(policy).job;
       for (let from = 0; from < jobs; from += BATCH) {
-        await queue.addBulk(Array.from({ length: BATCH }, (_, i) => ({ name: NAMES.noop, data: { n: from + i } })));
+        await queue.addBulk(Array.from({ length: BATCH }, (_, i) => ({ name: NAMES.noop, data: { n: from + i }, opts })));
       }
     }
   };
@@ -103,25 +115,27 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
   // BENCH_PROCESSING=10x1,50x2 runs only those configurations (for investigations).
   const only = process.env.BENCH_PROCESSING?.split(',');
   for (const { concurrency, processes } of CONFIGS.filter((c) => !only || only.includes(`${c.concurrency}x${c.processes}`))) {
-    const lib: RunResult[] = [];
-    const base: RunResult[] = [];
+    const withDefaults = concurrency === DEFAULTS_REFERENCE.concurrency && processes === DEFAULTS_REFERENCE.processes;
+    const sides: Side[] = withDefaults ? ['lib', 'plain', 'plain-defaults'] : ['lib', 'plain'];
+    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'plain-defaults': [] };
     for (let round = 1; round <= ctx.settings.rounds; round++) {
       const label = `proc-c${concurrency}x${processes}-r${round}`;
-      const [libSide, plainSide] = await Promise.all([
-        prepare(ctx, 'lib', `${label}-lib`, jobs, concurrency, processes),
-        prepare(ctx, 'plain', `${label}-plain`, jobs, concurrency, processes),
-      ]);
+      const prepared = await Promise.all(sides.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
       await sleep(300);
-      lib.push(await run(ctx, libSide, jobs));
-      base.push(await run(ctx, plainSide, jobs));
-      await Promise.all([teardown(ctx, libSide), teardown(ctx, plainSide)]);
-      const [l, b] = [lib.at(-1) as RunResult, base.at(-1) as RunResult];
+      // Who goes first alternates by round, so a drift of the machine within a round favours neither side.
+      const order = round % 2 === 1 ? sides.keys() : [...sides.keys()].reverse();
+      for (const i of order) results[sides[i] as Side].push(await run(ctx, prepared[i] as Prepared, jobs));
+      await Promise.all(prepared.map((p) => teardown(ctx, p)));
+      const last = (side: Side) => results[side].at(-1) as RunResult;
+      const [l, b] = [last('lib'), last('plain')];
       progress(
         `processing c${concurrency}×${processes} round ${round}: ${l.rate.toFixed(0)} vs ${b.rate.toFixed(0)} jobs/s ` +
           `(ratio ${(l.rate / b.rate).toFixed(2)}; CPU/job worker ${l.workerCpuUs.toFixed(0)} vs ${b.workerCpuUs.toFixed(0)} µs, ` +
-          `redis ${l.redisCpuUs.toFixed(0)} vs ${b.redisCpuUs.toFixed(0)} µs)`,
+          `redis ${l.redisCpuUs.toFixed(0)} vs ${b.redisCpuUs.toFixed(0)} µs)` +
+          (withDefaults ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)} jobs/s` : ''),
       );
     }
+    const { lib, plain: base } = results;
     const scenario = '2 processing';
     const config = `concurrency ${concurrency} × ${processes} process${processes > 1 ? 'es' : ''}`;
     rows.push(
@@ -141,6 +155,21 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
         base.map((r) => r.redisCpuUs),
       ),
     );
+    if (withDefaults) {
+      const bare = results['plain-defaults'];
+      rows.push(
+        row(
+          { scenario, metric: `  vs plain BullMQ at its defaults (no retries, keeps every job), ${config}`, unit: 'jobs/s', better: 'higher' },
+          lib.map((r) => r.rate),
+          bare.map((r) => r.rate),
+        ),
+        row(
+          { scenario, metric: `  Redis CPU per job vs plain BullMQ at its defaults, ${config}`, unit: 'µs', better: 'lower' },
+          lib.map((r) => r.redisCpuUs),
+          bare.map((r) => r.redisCpuUs),
+        ),
+      );
+    }
   }
   return rows;
 }

@@ -2,6 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { CronContext } from './cron-context.interface.js';
 import type { RegisteredCron } from './cron.registry.js';
 import type { CronRunStatus, CronRunTrigger } from '../tracking/cron-run-status.js';
+import type { JobAbort } from '../worker/job-abort.js';
 
 /**
  * The `CronContext` a handler sees, plus what the lock and tracking
@@ -13,13 +14,13 @@ export class CronRunContext implements CronContext {
   lockToken?: string;
   /** How the run ended when it did not execute (SKIPPED, or a duplicate of a tick that already ran). */
   notExecuted?: CronRunStatus.SKIPPED | 'DUPLICATE';
-  readonly controller = new AbortController();
-
   constructor(
     readonly cron: RegisteredCron,
     readonly scheduledAt: Date,
     readonly trigger: CronRunTrigger,
     readonly attempt: number,
+    /** Fired by a lost lock and by shutdown past its grace period. */
+    readonly abort: JobAbort,
   ) {}
 
   get jobName(): string {
@@ -27,7 +28,7 @@ export class CronRunContext implements CronContext {
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return this.abort.signal;
   }
 
   /** The run context of an interceptor's ExecutionContext (the handler's first argument). */

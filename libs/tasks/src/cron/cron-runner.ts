@@ -6,6 +6,7 @@ import { loggerModuleMissing, unknownCron } from '../tasks.messages.js';
 import { CronRegistry } from './cron.registry.js';
 import { CronRunContext } from './cron-run-context.js';
 import type { CronJobData, CronRunOutcome } from './cron-job-data.js';
+import type { JobAbort } from '../worker/job-abort.js';
 
 /**
  * Runs one job of the cron queue: the handler through its interceptor chain
@@ -23,7 +24,7 @@ export class CronRunner {
     if (!pino) throw new TasksConfigurationError(loggerModuleMissing());
   }
 
-  run(job: Job<CronJobData>, controller: AbortController): Promise<CronRunOutcome> {
+  run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
     const { name, scheduledAt, trigger } = job.data;
     const cron = this.registry.get(name);
     if (!cron) {
@@ -31,9 +32,8 @@ export class CronRunner {
       this.logger.error(`${message} The job fails; deploy a worker that has it.`);
       throw new UnrecoverableError(message);
     }
-    const run = new CronRunContext(cron, new Date(scheduledAt), trigger, job.attemptsMade + 1);
-    // Shutdown past the grace period aborts the run's own signal too.
-    controller.signal.addEventListener('abort', () => run.controller.abort(controller.signal.reason), { once: true });
+    // The run shares the job's abort switch: shutdown past the grace period and a lost lock both fire it.
+    const run = new CronRunContext(cron, new Date(scheduledAt), trigger, job.attemptsMade + 1, abort);
     const bindings = { jobName: name, scheduledAt: run.scheduledAt.toISOString(), attempt: run.attempt };
     return (this.pino as PinoLogger).runInContext(() => this.invoke(run), { bindings });
   }

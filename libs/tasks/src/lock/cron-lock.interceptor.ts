@@ -25,7 +25,7 @@ export class CronLockInterceptor implements NestInterceptor {
 
   private async runLocked(run: CronRunContext, next: CallHandler): Promise<unknown> {
     const lock = await this.locks.tryAcquire(run.jobName, run.cron.lockTtlSeconds * 1_000, (error) =>
-      run.controller.abort(new Error(`Lost the lock of cron job "${run.jobName}": ${error.message}`)),
+      run.abort.abort(new Error(`Lost the lock of cron job "${run.jobName}": ${error.message}`)),
     );
     if (!lock) {
       run.notExecuted = CronRunStatus.SKIPPED;

@@ -2,14 +2,15 @@ import type { Logger } from '@nestjs/common';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+import { JobAbort } from './job-abort.js';
 
-/** Runs one job; the controller aborts when shutdown hands the job back. */
-export type JobProcessor = (job: Job, controller: AbortController) => Promise<unknown>;
+/** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
+export type JobProcessor = (job: Job, abort: JobAbort) => Promise<unknown>;
 
 interface ActiveJob {
   job: Job;
   token: string | undefined;
-  controller: AbortController;
+  abort: JobAbort;
   /** Set when shutdown starts handing the job back: from then on the handler's own outcome is ignored. */
   handingBack: boolean;
   /** Settles the processor once shutdown has handed the job back to the queue. */
@@ -67,25 +68,42 @@ export class QueueConsumer {
     await closed;
   }
 
-  private async process(job: Job, token: string | undefined): Promise<unknown> {
-    const controller = new AbortController();
-    let handBack!: () => void;
-    const handedBack = new Promise<never>((_, reject) => {
-      handBack = () => reject(new WaitingError());
+  /**
+   * One promise per job, settled by the handler or by a hand-back, whichever
+   * comes first: this runs for every job, so it avoids the extra promises a
+   * Promise.race would cost (docs/benchmarks.md).
+   */
+  private process(job: Job, token: string | undefined): Promise<unknown> {
+    const id = job.id as string;
+    return new Promise((resolve, reject) => {
+      const entry: ActiveJob = {
+        job,
+        token,
+        abort: new JobAbort(),
+        handingBack: false,
+        handBack: () => {
+          this.active.delete(id);
+          reject(new WaitingError());
+        },
+      };
+      this.active.set(id, entry);
+      // The abort that comes with a hand-back usually makes the handler reject
+      // first; BullMQ must not record that as a failure of a job that went back.
+      const settled = (): boolean => {
+        this.active.delete(id);
+        return !entry.handingBack;
+      };
+      let running: Promise<unknown>;
+      try {
+        running = this.processor(job, entry.abort);
+      } catch (error) {
+        running = Promise.reject(error as Error);
+      }
+      running.then(
+        (result) => settled() && resolve(result),
+        (error: unknown) => settled() && reject(error as Error),
+      );
     });
-    const entry: ActiveJob = { job, token, controller, handingBack: false, handBack };
-    this.active.set(job.id as string, entry);
-    // The abort that comes with a hand-back usually makes the handler reject
-    // first; BullMQ must not record that as a failure of a job that went back.
-    const run = this.processor(job, controller).then(
-      (result) => (entry.handingBack ? handedBack : result),
-      (error: unknown) => (entry.handingBack ? handedBack : Promise.reject(error)),
-    );
-    try {
-      return await Promise.race([run, handedBack]);
-    } finally {
-      this.active.delete(job.id as string);
-    }
   }
 
   private async handBackActiveJobs(): Promise<void> {
@@ -93,9 +111,9 @@ export class QueueConsumer {
     this.logger.warn(`Grace period over: handing ${jobs.length} running job(s) of queue ${this.queueName} back`);
     await Promise.all(
       jobs.map(async (entry) => {
-        const { job, token, controller, handBack } = entry;
+        const { job, token, abort, handBack } = entry;
         entry.handingBack = true;
-        controller.abort(new Error('Worker is shutting down; the job was handed back to the queue'));
+        abort.abort(new Error('Worker is shutting down; the job was handed back to the queue'));
         try {
           await job.moveToWait(token);
           this.logger.warn(`Job ${job.id} (${job.name}) handed back to the queue`);

@@ -1,16 +1,21 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { RegisteredTask } from '../registry/task.registry.js';
-import type { TaskContext } from '../context/task-context.interface.js';
+import { TaskRunContext } from '../context/task-run-context.js';
 import { NonRetriableError, TaskTimeoutError, TasksConfigurationError } from '../errors/tasks.errors.js';
 import { loggerModuleMissing, taskTimedOut } from '../tasks.messages.js';
+import type { JobAbort } from './job-abort.js';
+
+/** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
+const LOG_CONTEXT = 'Tasks';
 
 export interface TaskRun {
   readonly task: RegisteredTask;
   readonly job: Job;
   /** Aborted on timeout or when shutdown hands the job back. */
-  readonly controller: AbortController;
+  readonly abort: JobAbort;
 }
 
 /**
@@ -22,53 +27,54 @@ export interface TaskRun {
 export class TaskRunner {
   constructor(@Optional() private readonly logger?: PinoLogger) {
     if (!logger) throw new TasksConfigurationError(loggerModuleMissing());
-    logger.setContext('Tasks');
   }
 
-  run({ task, job, controller }: TaskRun): Promise<unknown> {
+  run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
     const bindings = { task: task.name, jobId: job.id, attempt };
-    return this.log.runInContext(() => this.invoke(task, job, controller, attempt), { bindings });
+    return this.pino.runInContext(() => this.invoke(task, job, abort, attempt), { bindings });
   }
 
-  private get log(): PinoLogger {
+  private get pino(): PinoLogger {
     return this.logger as PinoLogger;
   }
 
-  private async invoke(task: RegisteredTask, job: Job, controller: AbortController, attempt: number): Promise<unknown> {
+  /**
+   * The run's pino logger (the context's child, with task, jobId and attempt).
+   * The library's own lines go to it directly: PinoLogger's wrapper copies the
+   * arguments of every call, and these two lines are written for every task.
+   */
+  private get log(): Logger {
+    return this.pino.logger;
+  }
+
+  private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, attempt: number): Promise<unknown> {
     const maxAttempts = job.opts.attempts ?? 1;
-    const context: TaskContext = {
-      jobId: job.id as string,
-      taskName: task.name,
-      attempt,
-      maxAttempts,
-      enqueuedAt: new Date(job.timestamp),
-      // Created on first read: an AbortSignal costs about 5 µs (Node 20), a
-      // measurable share of a no-op job, and most handlers never look at it.
-      get signal() {
-        return controller.signal;
-      },
-      updateProgress: (progress) => job.updateProgress(progress),
-    };
+    const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
-    this.log.info({ event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
+    this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
     try {
-      const result = await this.withTimeout(task, controller, () => task.handler(job.data, context));
+      const result =
+        task.timeoutMs === undefined
+          ? await task.handler(job.data, context)
+          : await this.withTimeout(task, task.timeoutMs, abort, () => task.handler(job.data, context));
       const durationMs = Math.round(performance.now() - started);
-      this.log.info({ event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
+      this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
       return result;
     } catch (error) {
       const durationMs = Math.round(performance.now() - started);
       // Aborted by shutdown (not by its timeout): the job goes back to the queue, it did not fail.
-      const { signal } = controller;
-      if (signal.aborted && !(signal.reason instanceof TaskTimeoutError)) {
-        const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-        this.log.warn({ event: 'task.interrupted', durationMs }, `Task ${task.name} interrupted after ${durationMs} ms: ${reason}`);
+      if (abort.aborted && !(abort.reason instanceof TaskTimeoutError)) {
+        const reason = abort.reason instanceof Error ? abort.reason.message : String(abort.reason);
+        this.log.warn(
+          { context: LOG_CONTEXT, event: 'task.interrupted', durationMs },
+          `Task ${task.name} interrupted after ${durationMs} ms: ${reason}`,
+        );
         throw error;
       }
       const final = attempt >= maxAttempts || error instanceof NonRetriableError;
       this.log.error(
-        { event: 'task.failed', durationMs, willRetry: !final, err: error },
+        { context: LOG_CONTEXT, event: 'task.failed', durationMs, willRetry: !final, err: error },
         `Task ${task.name} failed after ${durationMs} ms${final ? '' : `; it will retry`}`,
       );
       if (error instanceof NonRetriableError) {
@@ -80,18 +86,12 @@ export class TaskRunner {
     }
   }
 
-  private async withTimeout(
-    task: RegisteredTask,
-    controller: AbortController,
-    call: () => unknown,
-  ): Promise<unknown> {
-    if (task.timeoutMs === undefined) return await call();
-    const timeoutMs = task.timeoutMs;
+  private async withTimeout(task: RegisteredTask, timeoutMs: number, abort: JobAbort, call: () => unknown): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const error = new TaskTimeoutError(taskTimedOut(task.name, timeoutMs));
-        controller.abort(error);
+        abort.abort(error);
         reject(error);
       }, timeoutMs);
     });

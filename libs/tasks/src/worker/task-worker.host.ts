@@ -9,6 +9,7 @@ import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { unknownTaskOnWorker } from '../tasks.messages.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer } from './queue-consumer.js';
+import type { JobAbort } from './job-abort.js';
 
 /**
  * Consumes the task and cron queues. It exists in every app that imports
@@ -62,13 +63,13 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     this.logger.log('Worker closed');
   }
 
-  private runTask(job: Job, controller: AbortController): Promise<unknown> {
+  private runTask(job: Job, abort: JobAbort): Promise<unknown> {
     const task = this.registry.get(job.name);
     if (!task) {
       const message = unknownTaskOnWorker(job.name, this.registry.names());
       this.logger.error(message);
       throw new UnrecoverableError(message);
     }
-    return this.runner.run({ task, job, controller });
+    return this.runner.run({ task, job, abort });
   }
 }
