@@ -5,33 +5,61 @@ import { CRON_QUEUE, TASKS_OPTIONS } from '../tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronRegistry, type RegisteredCron } from './cron.registry.js';
 import { cronTickJobId, type CronJobData } from './cron-job-data.js';
+import { CronSchedulerLease } from './cron-scheduler-lease.js';
+import { redisOptionsFromUrl } from '../redis/redis-connection.js';
 
 // setTimeout cannot wait longer than this; longer waits re-arm.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+// Node's timers count whole milliseconds and fire up to a millisecond or two
+// late (plus the wake-up). The timer is aimed this much early and the last
+// stretch is waited out on setImmediate, so a tick is enqueued within a
+// fraction of a millisecond of its time (docs/benchmarks.md); the cost is at
+// most this many milliseconds of a busy event loop per tick.
+const EARLY_WAKE_MS = 2;
+// A replica that does not hold the scheduler lease enqueues each tick this
+// much later, as a backup of the lease holder (cron-scheduler-lease.ts).
+const BACKUP_DELAY_MS = 500;
+
+/** The next tick of one cron and the timer that fires it. */
+interface PendingTick {
+  readonly tick: number;
+  timer: NodeJS.Timeout;
+}
 
 /**
  * Fires each cron at its ticks by enqueueing a ready job for a worker. The
  * scheduler times ticks itself (BullMQ's repeatable jobs start late by up to
  * Redis' hz period and can drop a due tick on re-upsert) and derives the job
- * id from (job, tick), so any number of replicas enqueue each tick once. It
- * keeps no state in Redis: a cron removed or changed in code leaves nothing behind.
+ * id from (job, tick), so any number of replicas enqueue each tick once. The
+ * replica holding the scheduler lease enqueues at the tick and the others half
+ * a second later as backups. Beyond that short-lived lease it keeps no state
+ * in Redis: a cron removed or changed in code leaves nothing behind.
  */
 @Injectable()
 export class CronScheduler implements BeforeApplicationShutdown {
   private readonly logger = new Logger('CronScheduler');
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly pending = new Map<string, PendingTick>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly lease: CronSchedulerLease;
   private running = false;
 
   constructor(
     private readonly registry: CronRegistry,
     @InjectQueue(CRON_QUEUE) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-  ) {}
+  ) {
+    this.lease = new CronSchedulerLease(
+      redisOptionsFromUrl(options.redisUrl),
+      `${options.prefix}:cron-scheduler:lease`,
+      () => this.rearmAll(),
+      (error) => this.logger.warn(`Scheduler lease: ${error.message}; firing ticks as a backup meanwhile`),
+    );
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.lease.start();
     const now = Date.now();
     for (const cron of this.registry.all()) {
       this.catchUp(cron, now);
@@ -48,8 +76,9 @@ export class CronScheduler implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    for (const { timer } of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+    await this.lease.stop();
     // A tick being enqueued right now is finished, not dropped.
     await Promise.allSettled(this.inFlight);
   }
@@ -62,17 +91,41 @@ export class CronScheduler implements BeforeApplicationShutdown {
   }
 
   private arm(cron: RegisteredCron, tick: number): void {
-    const delay = Math.min(Math.max(tick - Date.now(), 0), MAX_TIMER_MS);
-    const timer = setTimeout(() => {
-      if (!this.running) return;
-      if (Date.now() < tick) {
-        this.arm(cron, tick);
-        return;
-      }
-      this.arm(cron, cron.schedule.nextTick(tick));
-      this.fire(cron, tick);
-    }, delay);
-    this.timers.set(cron.name, timer);
+    const previous = this.pending.get(cron.name);
+    if (previous) clearTimeout(previous.timer);
+    const delay = Math.min(Math.max(this.fireTime(tick) - Date.now() - EARLY_WAKE_MS, 0), MAX_TIMER_MS);
+    const entry: PendingTick = { tick, timer: setTimeout(() => this.due(cron, entry), delay) };
+    this.pending.set(cron.name, entry);
+  }
+
+  /** Fires the tick once its time has come (never before), unless it was re-armed meanwhile. */
+  private due(cron: RegisteredCron, entry: PendingTick): void {
+    if (!this.running || this.pending.get(cron.name) !== entry) return;
+    const left = this.fireTime(entry.tick) - Date.now();
+    if (left > EARLY_WAKE_MS) {
+      // A wait longer than setTimeout allows, or the clock was set back.
+      this.arm(cron, entry.tick);
+      return;
+    }
+    if (left > 0) {
+      setImmediate(() => this.due(cron, entry));
+      return;
+    }
+    this.arm(cron, cron.schedule.nextTick(entry.tick));
+    this.fire(cron, entry.tick);
+  }
+
+  private fireTime(tick: number): number {
+    return this.lease.isLeader ? tick : tick + BACKUP_DELAY_MS;
+  }
+
+  /** Just took the lease: pending ticks move from the backup time to the tick itself. */
+  private rearmAll(): void {
+    if (!this.running) return;
+    for (const cron of this.registry.all()) {
+      const entry = this.pending.get(cron.name);
+      if (entry) this.arm(cron, entry.tick);
+    }
   }
 
   private fire(cron: RegisteredCron, tick: number): void {

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** How long the lease lives without renewal: a crashed leader's ticks move to the backups for at most this long. */
+export const LEASE_TTL_MS = 10_000;
+/** How often every scheduler renews (the leader) or tries to take (the others) the lease. */
+export const LEASE_RENEW_MS = 2_000;
+
+// Takes the lease when free, renews it when ours; 1 if we hold it afterwards.
+const ACQUIRE_OR_RENEW = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * Which scheduler replica enqueues ticks first. Every replica enqueues every
+ * tick (the job id makes the extra adds no-ops, so a tick survives any replica
+ * dying), but only the lease holder does so at the tick; the others are
+ * backups a little later. Without it every replica wakes and calls Redis at
+ * the same instant, and on a small host they compete with the worker that is
+ * about to start the run (docs/benchmarks.md).
+ *
+ * The lease is only an optimisation: holding it wrongly (two leaders after a
+ * Redis failover) or losing it costs timing, never a tick or a duplicate run.
+ */
+export class CronSchedulerLease {
+  private readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private timer?: NodeJS.Timeout;
+  private held = false;
+  private stopped = false;
+  private refreshing: Promise<void> = Promise.resolve();
+  private client?: Redis;
+  /** Set while Redis does not answer, so an outage is logged once, not at every refresh. */
+  private failing = false;
+
+  constructor(
+    private readonly connection: RedisOptions,
+    private readonly key: string,
+    /** Called when this replica takes the lease, so it can move its pending ticks forward. */
+    private readonly onAcquired: () => void,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.held;
+  }
+
+  start(): void {
+    this.refreshing = this.refresh();
+    this.timer = setInterval(() => (this.refreshing = this.refresh()), LEASE_RENEW_MS);
+    this.timer.unref();
+  }
+
+  /** Gives the lease up, so another replica fires at the tick from its next refresh on. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.refreshing;
+    if (this.held) {
+      this.held = false;
+      try {
+        await this.redis().eval(RELEASE, 1, this.key, this.id);
+      } catch (error) {
+        // It expires by itself; the backups keep firing meanwhile.
+        this.onError(error as Error);
+      }
+    }
+    this.client?.disconnect();
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.stopped) return;
+    const was = this.held;
+    try {
+      this.held = (await this.redis().eval(ACQUIRE_OR_RENEW, 1, this.key, this.id, String(LEASE_TTL_MS))) === 1;
+      this.failing = false;
+    } catch (error) {
+      // Unsure whether we still hold it: behave as a backup until Redis answers.
+      this.held = false;
+      if (!this.failing) this.onError(error as Error);
+      this.failing = true;
+    }
+    if (this.held && !was) this.onAcquired();
+  }
+
+  private redis(): Redis {
+    // One command at a time, every LEASE_RENEW_MS: fail fast rather than queue up while Redis is away.
+    if (!this.client) {
+      this.client = new Redis({ ...this.connection, maxRetriesPerRequest: 1 });
+      // Failures reach refresh() as rejected commands; the connection's own error events would only repeat them.
+      this.client.on('error', () => undefined);
+    }
+    return this.client;
+  }
+}
