@@ -21,12 +21,14 @@ const CONFIGS = [
 
 /**
  * The library; plain BullMQ set up with the library's job and retention
- * settings (the baseline of the targets); plain BullMQ with its bare defaults,
- * at one configuration, for reference (shared/plain-policy.ts).
+ * settings (the baseline of the targets); and, at one configuration, for
+ * reference: plain BullMQ with its bare defaults (shared/plain-policy.ts), and
+ * the library with LOG_LEVEL=warn, which leaves out the two lines it logs per
+ * task at the default level and so tells their cost from the rest.
  */
-type Side = 'lib' | 'plain' | 'plain-defaults';
-/** The configuration that also runs the `plain-defaults` side. */
-const DEFAULTS_REFERENCE = { concurrency: 10, processes: 1 };
+type Side = 'lib' | 'plain' | 'plain-defaults' | 'lib-warn';
+/** The configuration that also runs the reference sides. */
+const REFERENCE_CONFIG = { concurrency: 10, processes: 1 };
 
 interface RunResult {
   rate: number;
@@ -52,11 +54,13 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
   const queue = new Queue('tasks', { connection: ctx.connection, prefix });
   await queue.pause();
   const policy: PlainPolicy = side === 'plain-defaults' ? 'defaults' : 'library';
-  const env = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency), BENCH_PLAIN_POLICY: policy };
-  const role = side === 'lib' ? 'lib-worker' : 'plain-worker';
+  const env: Record<string, string> = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency), BENCH_PLAIN_POLICY: policy };
+  if (side === 'lib-warn') env.LOG_LEVEL = 'warn';
+  const isLib = side === 'lib' || side === 'lib-warn';
+  const role = isLib ? 'lib-worker' : 'plain-worker';
   const workersStarting = Array.from({ length: processes }, (_, i) => ctx.startRole(role, env, `${label}-w${i + 1}`));
   const prefill = async () => {
-    if (side === 'lib') {
+    if (isLib) {
       // Jobs as the library makes them (its attempts and backoff options).
       const { app, client } = await ctx.clientApp(prefix);
       for (let from = 0; from < jobs; from += BATCH) {
@@ -77,24 +81,60 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
   return { label, queue, workers };
 }
 
-/** Resumes the queue and times until no job is waiting or active; boot time is not counted for either side. */
-async function run(ctx: BenchContext, { label, queue, workers }: Prepared, jobs: number): Promise<RunResult> {
-  const cpu = (all: RoleProcess[]) => all.reduce((sum, w) => sum + w.cpuMs(), 0);
-  const workerCpu0 = cpu(workers);
-  const redisCpu0 = await ctx.redisCpuMs();
+/** How many turns each side takes per round: the sides alternate, so a drift of the machine hits all of them alike. */
+const SLICES = 5;
+
+interface Totals {
+  ms: number;
+  jobs: number;
+  workerCpuMs: number;
+  redisCpuMs: number;
+}
+
+const cpuMs = (workers: RoleProcess[]) => workers.reduce((sum, w) => sum + w.cpuMs(), 0);
+
+async function until(probe: () => Promise<boolean>): Promise<void> {
+  while (!(await probe())) await sleep(2);
+}
+
+/**
+ * One turn of one side: resumes its queue until `count` more jobs have been
+ * taken (all that are left on the last turn), pauses it and waits for the
+ * running ones to finish. Boot time is not counted.
+ */
+async function turn(ctx: BenchContext, { queue, workers }: Prepared, count: number, last: boolean, into: Totals): Promise<void> {
+  const waiting = () => queue.getJobCountByTypes('wait', 'prioritized');
+  const before = await waiting();
+  const stopAt = last ? 0 : Math.max(before - count, 0);
+  const cpu0 = cpuMs(workers);
+  const redis0 = await ctx.redisCpuMs();
   const started = preciseNow();
   await queue.resume();
-  for (;;) {
-    const left = await queue.getJobCountByTypes('wait', 'active', 'prioritized', 'delayed');
-    if (left === 0) break;
-    await sleep(5);
+  await until(async () => (await waiting()) <= stopAt);
+  if (!last) await queue.pause();
+  await until(async () => (await queue.getJobCountByTypes('active')) === 0);
+  into.ms += preciseNow() - started;
+  into.jobs += before - (await waiting());
+  into.workerCpuMs += cpuMs(workers) - cpu0;
+  into.redisCpuMs += (await ctx.redisCpuMs()) - redis0;
+}
+
+/** Runs every side's jobs in SLICES alternating turns (A B C, C B A, ...) and sums each side's turns. */
+async function run(ctx: BenchContext, prepared: Prepared[], jobs: number): Promise<RunResult[]> {
+  const totals = prepared.map((): Totals => ({ ms: 0, jobs: 0, workerCpuMs: 0, redisCpuMs: 0 }));
+  for (let slice = 0; slice < SLICES; slice++) {
+    const order = slice % 2 === 0 ? [...prepared.keys()] : [...prepared.keys()].reverse();
+    for (const i of order) await turn(ctx, prepared[i] as Prepared, jobs / SLICES, slice === SLICES - 1, totals[i] as Totals);
   }
-  const elapsedMs = preciseNow() - started;
-  const workerCpuUs = ((cpu(workers) - workerCpu0) * 1_000) / jobs;
-  const redisCpuUs = (((await ctx.redisCpuMs()) - redisCpu0) * 1_000) / jobs;
-  const failed = await queue.getJobCountByTypes('failed');
-  if (failed > 0) throw new Error(`${label}: ${failed} jobs failed`);
-  return { rate: (jobs * 1_000) / elapsedMs, workerCpuUs, redisCpuUs };
+  return Promise.all(
+    prepared.map(async ({ label, queue }, i) => {
+      const t = totals[i] as Totals;
+      const failed = await queue.getJobCountByTypes('failed');
+      if (failed > 0) throw new Error(`${label}: ${failed} jobs failed`);
+      if (t.jobs !== jobs) throw new Error(`${label}: ran ${t.jobs} jobs, expected ${jobs}`);
+      return { rate: (t.jobs * 1_000) / t.ms, workerCpuUs: (t.workerCpuMs * 1_000) / t.jobs, redisCpuUs: (t.redisCpuMs * 1_000) / t.jobs };
+    }),
+  );
 }
 
 async function teardown(ctx: BenchContext, { queue, workers }: Prepared): Promise<void> {
@@ -115,16 +155,16 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
   // BENCH_PROCESSING=10x1,50x2 runs only those configurations (for investigations).
   const only = process.env.BENCH_PROCESSING?.split(',');
   for (const { concurrency, processes } of CONFIGS.filter((c) => !only || only.includes(`${c.concurrency}x${c.processes}`))) {
-    const withDefaults = concurrency === DEFAULTS_REFERENCE.concurrency && processes === DEFAULTS_REFERENCE.processes;
-    const sides: Side[] = withDefaults ? ['lib', 'plain', 'plain-defaults'] : ['lib', 'plain'];
-    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'plain-defaults': [] };
+    const withReferences = concurrency === REFERENCE_CONFIG.concurrency && processes === REFERENCE_CONFIG.processes;
+    const sides: Side[] = withReferences ? ['lib', 'plain', 'plain-defaults', 'lib-warn'] : ['lib', 'plain'];
+    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'plain-defaults': [], 'lib-warn': [] };
     for (let round = 1; round <= ctx.settings.rounds; round++) {
       const label = `proc-c${concurrency}x${processes}-r${round}`;
       const prepared = await Promise.all(sides.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
       await sleep(300);
-      // Who goes first alternates by round, so a drift of the machine within a round favours neither side.
-      const order = round % 2 === 1 ? sides.keys() : [...sides.keys()].reverse();
-      for (const i of order) results[sides[i] as Side].push(await run(ctx, prepared[i] as Prepared, jobs));
+      const ran = await run(ctx, round % 2 === 1 ? prepared : [...prepared].reverse(), jobs);
+      // run() got the sides in reverse on even rounds, so that none always goes first.
+      (round % 2 === 1 ? ran : ran.reverse()).forEach((result, i) => results[sides[i] as Side].push(result));
       await Promise.all(prepared.map((p) => teardown(ctx, p)));
       const last = (side: Side) => results[side].at(-1) as RunResult;
       const [l, b] = [last('lib'), last('plain')];
@@ -132,7 +172,9 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
         `processing c${concurrency}×${processes} round ${round}: ${l.rate.toFixed(0)} vs ${b.rate.toFixed(0)} jobs/s ` +
           `(ratio ${(l.rate / b.rate).toFixed(2)}; CPU/job worker ${l.workerCpuUs.toFixed(0)} vs ${b.workerCpuUs.toFixed(0)} µs, ` +
           `redis ${l.redisCpuUs.toFixed(0)} vs ${b.redisCpuUs.toFixed(0)} µs)` +
-          (withDefaults ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)} jobs/s` : ''),
+          (withReferences
+            ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)}, library at LOG_LEVEL=warn ${last('lib-warn').rate.toFixed(0)} jobs/s`
+            : ''),
       );
     }
     const { lib, plain: base } = results;
@@ -155,9 +197,20 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
         base.map((r) => r.redisCpuUs),
       ),
     );
-    if (withDefaults) {
+    if (withReferences) {
       const bare = results['plain-defaults'];
+      const quiet = results['lib-warn'];
       rows.push(
+        row(
+          { scenario, metric: `  library at LOG_LEVEL=warn (no per-task lines) vs plain, ${config}`, unit: 'jobs/s', better: 'higher' },
+          quiet.map((r) => r.rate),
+          base.map((r) => r.rate),
+        ),
+        row(
+          { scenario, metric: `  worker CPU per job, library at LOG_LEVEL=warn vs plain, ${config}`, unit: 'µs', better: 'lower' },
+          quiet.map((r) => r.workerCpuUs),
+          base.map((r) => r.workerCpuUs),
+        ),
         row(
           { scenario, metric: `  vs plain BullMQ at its defaults (no retries, keeps every job), ${config}`, unit: 'jobs/s', better: 'higher' },
           lib.map((r) => r.rate),
