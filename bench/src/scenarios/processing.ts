@@ -153,7 +153,7 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
   const jobs = ctx.settings.quick ? 2_000 : 20_000;
   const rows: MetricRow[] = [];
   // BENCH_PROCESSING=10x1,50x2 runs only those configurations (for investigations).
-  const only = process.env.BENCH_PROCESSING?.split(',');
+  const only = process.env.BENCH_PROCESSING ? process.env.BENCH_PROCESSING.split(',') : undefined;
   for (const { concurrency, processes } of CONFIGS.filter((c) => !only || only.includes(`${c.concurrency}x${c.processes}`))) {
     const withReferences = concurrency === REFERENCE_CONFIG.concurrency && processes === REFERENCE_CONFIG.processes;
     const sides: Side[] = withReferences ? ['lib', 'plain', 'plain-defaults', 'lib-warn'] : ['lib', 'plain'];
