@@ -15,7 +15,7 @@ import { ExpiringRecord, databaseOptions } from '@app/jobs';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { runTwoSessions } from '../fixtures/dependency-tasks.js';
 import { rejectionOf, tasksAppsPerTest } from '../support/in-process.js';
-import { REDIS_URL } from '../support/redis.js';
+import { REDIS_URL, deletePrefix } from '../support/redis.js';
 import { subscribedProcesses, waitForSubscribedProcesses } from '../support/sse.js';
 import { waitFor } from '../support/wait-for.js';
 import { createTestSchema, type TestSchema } from '../support/database.js';
@@ -120,6 +120,8 @@ describe('EventPublisher and EventSubscriber over Redis pub/sub (in-process apps
       await expect(publisher.publish('erin', { name: 'hello', payload: null })).resolves.toMatchObject({ receivers: 1 });
     } finally {
       await other.close();
+      // The harness deletes keys under its own prefix only.
+      await deletePrefix(`${apps.prefix}-other`);
     }
   });
 
