@@ -57,10 +57,12 @@ export class CronSchedulerLease {
     return this.held;
   }
 
-  start(): void {
+  /** Starts refreshing; resolves once the first attempt has its answer (the scheduler does not wait for it). */
+  start(): Promise<void> {
     this.refreshing = this.refresh();
     this.timer = setInterval(() => (this.refreshing = this.refresh()), LEASE_RENEW_MS);
     this.timer.unref();
+    return this.refreshing;
   }
 
   /** Gives the lease up, so another replica fires at the tick from its next refresh on. */

@@ -59,7 +59,8 @@ export class CronScheduler implements BeforeApplicationShutdown {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.lease.start();
+    // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
+    void this.lease.start();
     const now = Date.now();
     for (const cron of this.registry.all()) {
       this.catchUp(cron, now);
