@@ -1,5 +1,6 @@
 import type { JobsOptions, WorkerOptions } from 'bullmq';
 import { resolveTasksOptions } from '@app/tasks/options/resolve-tasks-options.js';
+import { toBullBackoff, toKeepJobs } from '@app/tasks/options/bullmq-options.js';
 
 /**
  * What a plain BullMQ baseline is configured with.
@@ -23,10 +24,10 @@ export function plainSettings(policy: PlainPolicy): PlainSettings {
   if (policy === 'defaults') return { job: {}, worker: {} };
   const { defaultAttempts, defaultBackoff, keepCompleted, keepFailed } = resolveTasksOptions({}, {});
   return {
-    job: { attempts: defaultAttempts, backoff: { type: defaultBackoff.type, delay: defaultBackoff.delayMs } },
+    job: { attempts: defaultAttempts, backoff: toBullBackoff(defaultBackoff) },
     worker: {
-      removeOnComplete: { age: keepCompleted.ageSeconds, count: keepCompleted.count },
-      removeOnFail: { age: keepFailed.ageSeconds, count: keepFailed.count },
+      removeOnComplete: toKeepJobs(keepCompleted),
+      removeOnFail: toKeepJobs(keepFailed),
     },
   };
 }

@@ -7,6 +7,7 @@ import { CronRegistry } from '../cron/cron.registry.js';
 import { cronJobOptions } from '../cron/cron-scheduler.js';
 import type { CronJobData, CronRunOutcome } from '../cron/cron-job-data.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { toBullBackoff } from '../options/bullmq-options.js';
 import { TaskRegistry } from '../registry/task.registry.js';
 import { getTaskMetadata } from '../discovery/task-metadata.accessor.js';
 import type { TaskMetadata } from '../decorators/task.decorator.js';
@@ -157,7 +158,7 @@ export class TaskClient implements OnApplicationShutdown {
     // passed as undefined, which BullMQ would still carry (about 3 µs per add).
     const jobOptions: JobsOptions = {
       attempts: options.attempts ?? task?.attempts ?? this.options.defaultAttempts,
-      backoff: { type: backoff.type, delay: backoff.delayMs },
+      backoff: toBullBackoff(backoff),
     };
     if (options.jobId !== undefined) jobOptions.jobId = options.jobId;
     if (options.delayMs !== undefined) jobOptions.delay = options.delayMs;

@@ -7,6 +7,7 @@ import { CronRegistry, type RegisteredCron } from './cron.registry.js';
 import { cronTickJobId, type CronJobData } from './cron-job-data.js';
 import { CronSchedulerLease } from './cron-scheduler-lease.js';
 import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+import { toBullBackoff, toKeepJobs } from '../options/bullmq-options.js';
 
 // setTimeout cannot wait longer than this; longer waits re-arm.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -151,8 +152,8 @@ export function cronJobOptions(cron: RegisteredCron, jobId: string, options: Res
   return {
     jobId,
     attempts: cron.attempts,
-    backoff: { type: options.defaultBackoff.type, delay: options.defaultBackoff.delayMs },
+    backoff: toBullBackoff(options.defaultBackoff),
     removeOnComplete: { age: 3_600, count: 100_000 },
-    removeOnFail: { age: options.keepFailed.ageSeconds, count: options.keepFailed.count },
+    removeOnFail: toKeepJobs(options.keepFailed),
   };
 }

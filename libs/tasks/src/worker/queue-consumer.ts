@@ -2,6 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+import { toKeepJobs } from '../options/bullmq-options.js';
 import { JobAbort } from './job-abort.js';
 
 /** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
@@ -45,8 +46,8 @@ export class QueueConsumer {
       stalledInterval: stalledTimeoutMs,
       // Retention of finished jobs, for jobs that do not carry their own (TaskClient's
       // do not: set here once rather than stored in every job's hash).
-      removeOnComplete: { age: keepCompleted.ageSeconds, count: keepCompleted.count },
-      removeOnFail: { age: keepFailed.ageSeconds, count: keepFailed.count },
+      removeOnComplete: toKeepJobs(keepCompleted),
+      removeOnFail: toKeepJobs(keepFailed),
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${error.message}`));
     await this.worker.waitUntilReady();
