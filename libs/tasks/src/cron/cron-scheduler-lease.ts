@@ -44,6 +44,7 @@ export class CronSchedulerLease {
   private client?: Redis;
   /** Set while Redis does not answer, so an outage is logged once, not at every refresh. */
   private failing = false;
+  private busy = false;
 
   constructor(
     private readonly connection: RedisOptions,
@@ -60,7 +61,10 @@ export class CronSchedulerLease {
   /** Starts refreshing; resolves once the first attempt has its answer (the scheduler does not wait for it). */
   start(): Promise<void> {
     this.refreshing = this.refresh();
-    this.timer = setInterval(() => (this.refreshing = this.refresh()), LEASE_RENEW_MS);
+    this.timer = setInterval(() => {
+      // One attempt at a time: while Redis is slow to answer, attempts must not pile up behind it.
+      if (!this.busy) this.refreshing = this.refresh();
+    }, LEASE_RENEW_MS);
     this.timer.unref();
     return this.refreshing;
   }
@@ -84,6 +88,7 @@ export class CronSchedulerLease {
 
   private async refresh(): Promise<void> {
     if (this.stopped) return;
+    this.busy = true;
     const was = this.held;
     try {
       this.held = (await this.redis().eval(ACQUIRE_OR_RENEW, 1, this.key, this.id, String(LEASE_TTL_MS))) === 1;
@@ -94,6 +99,7 @@ export class CronSchedulerLease {
       if (!this.failing) this.onError(error as Error);
       this.failing = true;
     }
+    this.busy = false;
     if (this.held && !was) this.onAcquired();
   }
 
