@@ -13,11 +13,14 @@ ENV npm_config_update_notifier=false \
     npm_config_audit=false
 
 # Every dependency, exactly as locked; this layer is rebuilt only when the lock changes.
+# The library (libs/tasks, the nestjs-tasks workspace) is installed as the apps' dependency.
 FROM base AS deps
 COPY package.json package-lock.json ./
+COPY libs/tasks/package.json libs/tasks/
 RUN npm ci
 
-# Compile all apps into dist/ (rspack bundles our code; packages stay in node_modules).
+# Compile the library into libs/tasks/dist (tsc) and all apps into dist/ (rspack
+# bundles the apps' own code; packages, nestjs-tasks included, stay in node_modules).
 FROM deps AS build
 COPY . .
 RUN npm run build
@@ -25,6 +28,7 @@ RUN npm run build
 # Production dependencies only.
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
+COPY libs/tasks/package.json libs/tasks/
 RUN npm ci --omit=dev && npm cache clean --force
 
 FROM base AS runtime
@@ -32,6 +36,9 @@ ENV NODE_ENV=production
 # package.json carries "type": "module", which the ESM bundles in dist/ need.
 COPY package.json package-lock.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
+# node_modules/nestjs-tasks links to the workspace: its manifest and build.
+COPY --from=build /app/libs/tasks/package.json ./libs/tasks/package.json
+COPY --from=build /app/libs/tasks/dist ./libs/tasks/dist
 COPY --from=build /app/dist ./dist
 USER node
 CMD ["node", "dist/apps/api/main.js"]

@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Injectable, Module } from '@nestjs/common';
-import { Cron, TasksConfigurationError, type CronOptions } from '@app/tasks';
+import { Cron, TasksConfigurationError, type CronOptions } from 'nestjs-tasks';
 import { closeAll, createTasksApp, rejectionOf } from '../support/in-process.js';
 import { CRON_FIXTURE_ENTRY } from '../support/cron.js';
 import { AppProcess } from '../support/processes.js';
@@ -34,7 +34,8 @@ describe('@Cron boot checks', PROCESS_TIMEOUT, () => {
     ['lockTtl 0', '* * * * *', 0, 'lockTtl is 0'],
     ['lockTtl 1.5', '* * * * *', 1.5, 'lockTtl is 1.5'],
     ['lockTtl -1', '* * * * *', -1, 'lockTtl is -1'],
-    ['lockTtl 0 in the options form', '* * * * *', { lockTtl: 0 }, 'lockTtl is 0'],
+    ['lockTtlMs 0 in the options form', '* * * * *', { lockTtlMs: 0 }, 'lockTtlMs is 0'],
+    ['lockTtlMs 99.5 in the options form', '* * * * *', { lockTtlMs: 99.5 }, 'lockTtlMs is 99.5'],
     ['an unknown time zone', '0 9 * * *', { timeZone: 'Mars/Olympus_Mons' }, '"Mars/Olympus_Mons"'],
   ])('rejects %s, naming ReportJobs.nightly and the value', (_case, expression, options, value) => {
     const error = defineReportJobs(expression, options);
@@ -43,10 +44,10 @@ describe('@Cron boot checks', PROCESS_TIMEOUT, () => {
     expect(error?.message).toContain(value);
   });
 
-  it('accepts what the issue’s API shows: five or six fields, lockTtl as a number or in options, a time zone', () => {
+  it('accepts what the issue’s API shows: five or six fields, lockTtl in seconds as a number or lockTtlMs in options, a time zone', () => {
     expect(defineReportJobs('*/5 * * * *', 120)).toBeUndefined();
     expect(
-      defineReportJobs('*/10 * * * * *', { lockTtl: 30, timeZone: 'Europe/Berlin', name: 'nightlyish' }),
+      defineReportJobs('*/10 * * * * *', { lockTtlMs: 30_000, timeZone: 'Europe/Berlin', name: 'nightlyish' }),
     ).toBeUndefined();
     expect(defineReportJobs('0 0 * * 0')).toBeUndefined();
   });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { CronSchedulerLease } from '@app/tasks/cron/cron-scheduler-lease.js';
-import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
+import { CronSchedulerLease } from 'nestjs-tasks/testing';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -21,7 +20,7 @@ describe('scheduler lease', () => {
       { length: count },
       (_, i) =>
         new CronSchedulerLease(
-          redisOptionsFromUrl(REDIS_URL),
+          () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }),
           key,
           () => acquired.push(i),
           (error) => errors.push(error),

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Module } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
-import { TaskClient, UnknownTaskError } from '@app/tasks';
+import { CronRegistry, UnknownTaskError, type CronRunOutcome } from 'nestjs-tasks';
 import { ExecutionRecorder, ManualCron } from '../fixtures/cron-fixture/cron-fixtures.js';
 import { closeAll, createTasksApp, rejectionOf } from '../support/in-process.js';
 import { cronScenarios } from '../support/cron.js';
@@ -15,7 +15,13 @@ const MANUAL = 'fixture.manual';
 class ManualCronModule {}
 
 // An in-process producer (like the api) triggers; a real cron fixture worker process runs the job.
-describe('TaskClient.triggerCron', PROCESS_TIMEOUT, () => {
+/** The outcome of a run that executed (fails the test otherwise). */
+function completed(outcome: CronRunOutcome): Extract<CronRunOutcome, { status: 'COMPLETED' }> {
+  if (outcome.status !== 'COMPLETED') throw new Error(`expected a COMPLETED run, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+describe('CronRegistry.trigger', PROCESS_TIMEOUT, () => {
   const scenarios = cronScenarios();
   let producer: TestingModule | undefined;
   afterEach(async () => {
@@ -27,10 +33,10 @@ describe('TaskClient.triggerCron', PROCESS_TIMEOUT, () => {
     const s = await scenarios.create('cron_trigger');
     const worker = await s.startWorker(['manual']);
     producer = await createTasksApp({ tasks: { prefix: s.prefix }, imports: [ManualCronModule] });
-    const client = producer.get(TaskClient);
-    const trigger = async () => (await client.triggerCron(MANUAL)).waitResult({ timeoutMs: 15_000 });
+    const client = producer.get(CronRegistry);
+    const trigger = async () => (await client.trigger(MANUAL)).waitResult({ timeoutMs: 15_000 });
 
-    const first = await trigger();
+    const first = completed(await trigger());
     expect(first).toMatchObject({ status: 'COMPLETED', runId: expect.any(Number) });
     expect(first.result).toEqual({ runId: first.runId, trigger: 'manual' });
 
@@ -41,7 +47,7 @@ describe('TaskClient.triggerCron', PROCESS_TIMEOUT, () => {
     expect(await s.redis().get(lockKey)).toBe('held-by-the-test');
     await s.redis().del(lockKey);
 
-    const second = await trigger();
+    const second = completed(await trigger());
     expect(second.status).toBe('COMPLETED');
     expect(second.runId).toBeGreaterThan(first.runId as number);
 
@@ -63,7 +69,7 @@ describe('TaskClient.triggerCron', PROCESS_TIMEOUT, () => {
   it('rejects an unknown cron name, listing the known ones', async () => {
     const s = await scenarios.create('cron_trigger_unknown');
     producer = await createTasksApp({ tasks: { prefix: s.prefix }, imports: [ManualCronModule] });
-    const error = await rejectionOf(producer.get(TaskClient).triggerCron('fixture.nope'));
+    const error = await rejectionOf(producer.get(CronRegistry).trigger('fixture.nope'));
     expect(error).toBeInstanceOf(UnknownTaskError);
     expect(error.message).toContain('"fixture.nope"');
     expect(error.message).toContain(`"${MANUAL}"`);

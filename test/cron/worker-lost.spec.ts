@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CronMaintenance, LOST_RUN_SWEEP_SECONDS } from '@app/tasks/tracking/cron-maintenance.js';
-import { getCronMetadata } from '@app/tasks/cron/cron-metadata.accessor.js';
+import { CronMaintenance, LOST_RUN_SWEEP_SECONDS, getCronMetadata } from 'nestjs-tasks/testing';
 import { cronScenarios, overlapping, untracked } from '../support/cron.js';
 
 // Real processes boot slowly on a busy two-core machine.
@@ -74,7 +73,7 @@ describe('a worker killed mid-run', PROCESS_TIMEOUT, () => {
   it('has a lost-run sweep whose own lock blocks it for at most one interval when a worker dies mid-sweep', () => {
     const sweep = getCronMetadata(Object.getOwnPropertyDescriptor(CronMaintenance.prototype, 'sweepLostRuns')?.value);
     expect(sweep).toMatchObject({ name: 'tasks.sweepLostRuns', expression: '*/5 * * * * *', track: false });
-    expect(sweep?.lockTtlSeconds).toBeLessThanOrEqual(LOST_RUN_SWEEP_SECONDS);
+    expect(sweep?.lockTtlMs).toBeLessThanOrEqual(LOST_RUN_SWEEP_SECONDS * 1_000);
     expect(LOST_RUN_SWEEP_SECONDS * 1_000).toBe(SWEEP_INTERVAL_MS);
   });
 });

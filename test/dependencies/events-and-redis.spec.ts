@@ -6,11 +6,12 @@ import {
   EventPublisher,
   EventSubscriber,
   InvalidEventError,
+  TASKS_QUEUE,
   TASKS_REDIS,
   TaskClient,
-  runInTransaction,
   type PublishedEvent,
-} from '@app/tasks';
+} from 'nestjs-tasks';
+import { runInTransaction } from 'nestjs-tasks/typeorm';
 import { ExpiringRecord, databaseOptions } from '@app/jobs';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { runTwoSessions } from '../fixtures/dependency-tasks.js';
@@ -165,18 +166,19 @@ describe('@InjectRedis(): the shared, namespaced ioredis client', () => {
     expect(redis.status).toBe('wait');
 
     // A key name that is also a BullMQ key of the queue (its job id counter).
-    await redis.set('tasks:id', 'not a number');
+    const idKey = `${TASKS_QUEUE}:id`;
+    await redis.set(idKey, 'not a number');
     await redis.hset('reports:1', { state: 'done' });
     const handle = await app.get(TaskClient).enqueue(FixtureTasks, 'echo', { value: 1 });
     await expect(handle.waitResult({ timeoutMs: 10_000 })).resolves.toMatchObject({ value: 1 });
-    expect(await redis.get('tasks:id')).toBe('not a number');
+    expect(await redis.get(idKey)).toBe('not a number');
 
     const raw = new Redis(REDIS_URL);
     try {
-      expect(await raw.get(`${apps.prefix}:app:tasks:id`)).toBe('not a number');
-      expect(await raw.get(`${apps.prefix}:tasks:id`)).toBe(handle.id);
+      expect(await raw.get(`${apps.prefix}:app:${idKey}`)).toBe('not a number');
+      expect(await raw.get(`${apps.prefix}:${idKey}`)).toBe(handle.id);
       expect(await raw.hgetall(`${apps.prefix}:app:reports:1`)).toEqual({ state: 'done' });
-      expect(await raw.exists('tasks:id', 'reports:1')).toBe(0);
+      expect(await raw.exists(idKey, 'reports:1')).toBe(0);
     } finally {
       raw.disconnect();
     }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { TestingModule } from '@nestjs/testing';
-import { EventSubscriber, TaskClient, type PublishedEvent } from '@app/tasks';
+import { EventSubscriber, TaskClient, type PublishedEvent } from 'nestjs-tasks';
 import { ExpiringRecord } from '@app/jobs';
 import { DependencyTasks } from '../fixtures/dependency-tasks.js';
 import { createTasksApp } from '../support/in-process.js';

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { expect, onTestFailed, onTestFinished, type TestContext } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CRON_QUEUE } from '@app/tasks';
-import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
+import { CRON_QUEUE } from 'nestjs-tasks';
+import { bullmqConnection } from 'nestjs-tasks/testing';
 import { executionsKey, type ExecutionRecord } from '../fixtures/cron-fixture/cron-fixtures.js';
 import { createTestSchema, type TestSchema } from './database.js';
 import { AppProcess, ROOT, workerReady, type LogLine } from './processes.js';
@@ -212,7 +212,7 @@ export class CronScenario {
 
   /** Waits until the cron queue has nothing waiting or running (every enqueued tick was handled). */
   async waitForIdleQueue(timeoutMs = 20_000): Promise<void> {
-    this.cronQueue ??= new Queue(CRON_QUEUE, { connection: redisOptionsFromUrl(REDIS_URL), prefix: this.prefix });
+    this.cronQueue ??= new Queue(CRON_QUEUE, { connection: bullmqConnection(REDIS_URL, 'command'), prefix: this.prefix });
     const queue = this.cronQueue;
     await this.poll(
       async () => {

@@ -5,9 +5,10 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { Logger, LoggerModule } from 'nestjs-pino';
-import { TASKS_QUEUE, TaskWorkerHost, TasksModule, type TasksModuleOptions } from '@app/tasks';
+import { TASKS_QUEUE, TasksModule, type TasksModuleOptions } from 'nestjs-tasks';
+import { TaskWorkerHost } from 'nestjs-tasks/testing';
 import type { LogLine } from './processes.js';
-import { deletePrefix, uniquePrefix } from './redis.js';
+import { REDIS_URL, deletePrefix, uniquePrefix } from './redis.js';
 import { waitFor } from './wait-for.js';
 
 /** Collects the JSON lines pino writes, parsed. */
@@ -51,7 +52,7 @@ export interface TasksAppOptions {
 /** An in-process Nest application with TasksModule, logging to {@link logs}. */
 export async function createTasksApp({ tasks = {}, imports = [], worker = false }: TasksAppOptions): Promise<TestingModule> {
   @Module({
-    imports: [LoggerModule.forRoot({ pinoHttp: [{ level: 'info' }, logs.stream] }), TasksModule.forRoot(tasks), ...imports],
+    imports: [LoggerModule.forRoot({ pinoHttp: [{ level: 'info' }, logs.stream] }), TasksModule.forRoot({ redisUrl: REDIS_URL, ...tasks }), ...imports],
   })
   class TasksTestAppModule {}
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
-import { userEventsChannel, type PublishedEvent } from '@app/tasks';
+import { userEventsChannel, type PublishedEvent } from 'nestjs-tasks';
 import { REDIS_URL } from './redis.js';
 import { waitFor } from './wait-for.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TaskClient, TaskWorkerHost } from '@app/tasks';
+import { TaskClient } from 'nestjs-tasks';
+import { TaskWorkerHost } from 'nestjs-tasks/testing';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { tasksAppsPerTest } from '../support/in-process.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TaskClient, TaskFailedError, TaskWaitTimeoutError, TaskWorkerHost } from '@app/tasks';
+import { TaskClient, TaskFailedError, TaskWaitTimeoutError } from 'nestjs-tasks';
+import { TaskWorkerHost } from 'nestjs-tasks/testing';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { logs, rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
 

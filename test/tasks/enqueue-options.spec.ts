@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPayloadError, TaskClient, TaskWorkerHost, TasksError } from '@app/tasks';
+import { InvalidPayloadError, TaskClient, TasksError } from 'nestjs-tasks';
+import { TaskWorkerHost } from 'nestjs-tasks/testing';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
 

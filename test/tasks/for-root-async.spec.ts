@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { LoggerModule } from 'nestjs-pino';
-import { TASKS_OPTIONS, TaskClient, TaskWorkerHost, TasksModule, type ResolvedTasksOptions } from '@app/tasks';
+import { TaskClient, TasksModule, type ResolvedTasksOptions } from 'nestjs-tasks';
+import { TASKS_OPTIONS, TaskWorkerHost } from 'nestjs-tasks/testing';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TaskClient, type TaskJobInfo } from '@app/tasks';
+import { TaskClient, type TaskJobInfo } from 'nestjs-tasks';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { tasksAppsPerTest } from '../support/in-process.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestingModule } from '@nestjs/testing';
-import { TaskClient, type TaskHandle } from '@app/tasks';
+import { TaskClient, type TaskHandle } from 'nestjs-tasks';
 import type { ProcessUploadResult } from '@app/jobs';
 import { createTasksApp } from '../support/in-process.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';

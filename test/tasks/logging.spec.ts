@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TaskClient } from '@app/tasks';
+import { TaskClient } from 'nestjs-tasks';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { logs, tasksAppsPerTest } from '../support/in-process.js';
 import type { LogLine } from '../support/processes.js';

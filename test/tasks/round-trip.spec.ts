@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Test } from '@nestjs/testing';
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { TaskClient, TasksModule } from '@app/tasks';
+import { TaskClient, TasksModule } from 'nestjs-tasks';
 import { FixtureTasks } from '../fixtures/fixture-tasks.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startApp, workerReady, type AppProcess } from '../support/processes.js';

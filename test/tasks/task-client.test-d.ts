@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, test } from 'vitest';
-import type { TaskClient, TaskContext, TaskHandle, TaskPayload, TaskResult } from '@app/tasks';
+import type { TaskClient, TaskContext, TaskHandle, TaskPayload, TaskResult } from 'nestjs-tasks';
 import { UploadTasks, type ProcessUploadPayload } from '@app/jobs';
 import { FixtureTasks } from '../fixtures/fixture-tasks.js';
 

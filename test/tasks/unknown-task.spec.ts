@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TaskClient, TaskFailedError, UnknownTaskError } from '@app/tasks';
+import { TaskClient, TaskFailedError, UnknownTaskError } from 'nestjs-tasks';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { logs, rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runScheduler } from '@app/tasks';
+import { runScheduler } from 'nestjs-tasks';
 import { SchedulerModule } from './scheduler.module.js';
 
 await runScheduler(SchedulerModule);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runWorker } from '@app/tasks';
+import { runWorker } from 'nestjs-tasks';
 import { WorkerModule } from './worker.module.js';
 
 await runWorker(WorkerModule);

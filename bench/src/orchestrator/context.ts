@@ -8,10 +8,10 @@ import { Logger } from 'nestjs-pino';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { TaskClient } from '@app/tasks';
+import { TaskClient } from 'nestjs-tasks';
 import { DEFAULT_DATABASE_URL } from '@app/jobs';
-import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
-import type { RedisOptions } from 'bullmq';
+import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
+import type { ConnectionOptions } from 'bullmq';
 import { benchClientModule } from '../roles/bench-tasks.js';
 import type { LibRole, PlainRole, StackRole } from '../shared/protocol.js';
 import { BenchProcess, ENTRIES, RoleProcess } from './children.js';
@@ -35,7 +35,7 @@ export class BenchContext {
   readonly logDir = join(tmpdir(), `tasks-bench-${this.runId}`);
   readonly redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   readonly databaseUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  readonly connection: RedisOptions = redisOptionsFromUrl(this.redisUrl);
+  readonly connection: ConnectionOptions = bullmqConnection(this.redisUrl, 'command');
   readonly redis: Redis;
   private readonly processes = new Set<BenchProcess>();
   private readonly schemas: string[] = [];
@@ -46,7 +46,7 @@ export class BenchContext {
     readonly settings: Settings,
   ) {
     mkdirSync(this.logDir, { recursive: true });
-    this.redis = new Redis(this.connection);
+    this.redis = new Redis(parseRedisUrl(this.redisUrl));
   }
 
   /** A TASKS_PREFIX of its own for one side of one round. */

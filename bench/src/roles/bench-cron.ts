@@ -1,7 +1,7 @@
 import { Injectable, Module, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { finalize, type Observable } from 'rxjs';
-import { Cron, TasksModule, type CronContext } from '@app/tasks';
+import { Cron, TasksModule, tasksOptionsFromEnv, type CronContext } from 'nestjs-tasks';
 import { DatabaseModule } from '@app/jobs/database/database.module.js';
 import { loggerParams } from '@app/jobs/logger-params.js';
 import { preciseNow } from '../shared/clock.js';
@@ -26,7 +26,7 @@ export class RunTimingInterceptor implements NestInterceptor {
 /** The cron job of the cron scenario: every second, as a plain BullMQ job scheduler does in the baseline. */
 @Injectable()
 export class BenchCronJobs {
-  @Cron('* * * * * *', { name: NAMES.cron, lockTtl: 30 })
+  @Cron('* * * * * *', { name: NAMES.cron, lockTtlMs: 30_000 })
   @UseInterceptors(RunTimingInterceptor)
   async everySecond(ctx: CronContext): Promise<{ tick: number }> {
     const handlerStart = preciseNow();
@@ -38,7 +38,7 @@ export class BenchCronJobs {
 
 /** Worker and scheduler of the cron scenario, tracking runs in Postgres (DATABASE_SCHEMA). */
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(), DatabaseModule],
+  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(tasksOptionsFromEnv()), DatabaseModule],
   providers: [BenchCronJobs, RunTimingInterceptor],
 })
 export class BenchCronModule {}

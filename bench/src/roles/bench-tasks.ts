@@ -1,6 +1,6 @@
 import { Injectable, Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule, type Params } from 'nestjs-pino';
-import { Task, TasksModule, type TasksModuleOptions } from '@app/tasks';
+import { Task, TasksModule, tasksOptionsFromEnv, type TasksModuleOptions } from 'nestjs-tasks';
 import { loggerParams } from '@app/jobs/logger-params.js';
 import { preciseNow } from '../shared/clock.js';
 import { NAMES } from '../shared/protocol.js';
@@ -26,7 +26,7 @@ export class BenchTasks {
 
 /** Worker of the task scenarios: what `apps/worker` is, with the bench's tasks and no crons. */
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot()],
+  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(tasksOptionsFromEnv())],
   providers: [BenchTasks],
 })
 export class BenchTaskWorkerModule {}

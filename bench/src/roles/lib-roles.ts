@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
-import { runScheduler, runWorker } from '@app/tasks';
+import { runScheduler, runWorker } from 'nestjs-tasks';
 import type { LibRole } from '../shared/protocol.js';
 import { serveOrchestrator } from '../shared/samples.js';
 import { BenchTaskWorkerModule } from './bench-tasks.js';

@@ -2,11 +2,12 @@ import { Queue, Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Redlock } from '@sesamecare-oss/redlock';
 import pg from 'pg';
-import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
+import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
 import { preciseNow } from '../shared/clock.js';
 import { NAMES, type PlainRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 import { recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
+import { CRON_QUEUE, TASKS_QUEUE } from 'nestjs-tasks';
 
 // The baseline children of `npm run bench`: plain BullMQ as a team would
 // write it without the library, with the connection and lock settings the
@@ -14,7 +15,8 @@ import { recordCron, recordLatency, serveOrchestrator } from '../shared/samples.
 const role = process.env.BENCH_ROLE as PlainRole;
 const prefix = process.env.TASKS_PREFIX ?? 'bench';
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 10);
-const connection = redisOptionsFromUrl(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const connection = bullmqConnection(redisUrl, 'command');
 // The processing scenario sets BENCH_PLAIN_POLICY (shared/plain-policy.ts); BullMQ's defaults otherwise.
 const policy = plainSettings((process.env.BENCH_PLAIN_POLICY as PlainPolicy | undefined) ?? 'defaults');
 const workerOptions = { connection, prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, ...policy.worker };
@@ -81,16 +83,16 @@ const cronProcessor =
 async function boot(): Promise<() => Promise<void>> {
   switch (role) {
     case 'plain-worker': {
-      const worker = new Worker('tasks', taskProcessor, workerOptions);
+      const worker = new Worker(TASKS_QUEUE, taskProcessor, workerOptions);
       await worker.waitUntilReady();
       return () => worker.close();
     }
     case 'plain-cron': {
-      const redis = new Redis(connection);
+      const redis = new Redis(parseRedisUrl(redisUrl));
       const raw = await rawTracking(redis);
-      const queue = new Queue('cron', { connection, prefix });
+      const queue = new Queue(CRON_QUEUE, { connection, prefix });
       await queue.upsertJobScheduler(NAMES.cron, { pattern: '* * * * * *' }, { name: NAMES.cron, data: {} });
-      const worker = new Worker('cron', cronProcessor(raw), workerOptions);
+      const worker = new Worker(CRON_QUEUE, cronProcessor(raw), workerOptions);
       await worker.waitUntilReady();
       return async () => {
         await worker.close();
@@ -102,9 +104,9 @@ async function boot(): Promise<() => Promise<void>> {
     case 'plain-idle': {
       // What an idle worker holds without the library: two queues' workers
       // (tasks and cron), a Redlock client and a connected pg pool.
-      const workers = ['tasks', 'cron'].map((name) => new Worker(name, taskProcessor, workerOptions));
+      const workers = [TASKS_QUEUE, CRON_QUEUE].map((name) => new Worker(name, taskProcessor, workerOptions));
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-      const redis = new Redis(connection);
+      const redis = new Redis(parseRedisUrl(redisUrl));
       const redlock = new Redlock([redis], { retryCount: 0 });
       await (await redlock.acquire([`${prefix}:idle-lock`], 1_000)).release();
       const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });

@@ -7,9 +7,10 @@ import { Redis } from 'ioredis';
 import { Redlock } from '@sesamecare-oss/redlock';
 import { DatabaseModule } from '@app/jobs/database/database.module.js';
 import { loggerParams } from '@app/jobs/logger-params.js';
-import { redisOptionsFromUrl } from '@app/tasks/redis/redis-connection.js';
+import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
 import type { StackRole } from '../shared/protocol.js';
 import { serveOrchestrator } from '../shared/samples.js';
+import { CRON_QUEUE, TASKS_QUEUE } from 'nestjs-tasks';
 
 // The memory reference of `npm run bench`: the stack the issue prescribes
 // (Nest application context, nestjs-pino, TypeORM on Postgres, BullMQ workers
@@ -23,11 +24,12 @@ class StackModule {}
 
 const app = await NestFactory.createApplicationContext(StackModule, { bufferLogs: true });
 app.useLogger(app.get(Logger));
-const connection = redisOptionsFromUrl(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const connection = bullmqConnection(redisUrl, 'command');
 const prefix = process.env.TASKS_PREFIX ?? 'bench';
-const workers = ['tasks', 'cron'].map((queue) => new Worker(queue, async () => undefined, { connection, prefix }));
+const workers = [TASKS_QUEUE, CRON_QUEUE].map((queue) => new Worker(queue, async () => undefined, { connection, prefix }));
 await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-const redis = new Redis(connection);
+const redis = new Redis(parseRedisUrl(redisUrl));
 const redlock = new Redlock([redis], { retryCount: 0 });
 await (await redlock.acquire([`${prefix}:idle-lock`], 1_000)).release();
 serveOrchestrator(async () => {

@@ -7,6 +7,7 @@ import type { RoleProcess } from '../orchestrator/children.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { quantile } from '../orchestrator/stats.js';
 import { progress } from '../orchestrator/progress.js';
+import { CRON_QUEUE } from 'nestjs-tasks';
 
 /** What one tick cost, ms; undefined where the side has no such step. */
 interface Tick {
@@ -48,7 +49,7 @@ async function collect(ctx: BenchContext, side: Side, windowStart: number, windo
   const samples = (await side.worker.report()).cron.filter(inWindow);
   const expected = (windowEnd - windowStart) / 1_000;
   const distinct = new Set(samples.map((s) => s.tick));
-  const queue = new Queue('cron', { connection: ctx.connection, prefix: side.prefix });
+  const queue = new Queue(CRON_QUEUE, { connection: ctx.connection, prefix: side.prefix });
   const rows = new Map<number, number>();
   if (side.schema) {
     const found = await ctx.query<{ tick: string; completed: string | null }>(

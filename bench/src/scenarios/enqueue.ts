@@ -1,11 +1,12 @@
 import { Queue } from 'bullmq';
-import type { EnqueueManyItem } from '@app/tasks';
+import type { EnqueueManyItem } from 'nestjs-tasks';
 import { preciseNow } from '../shared/clock.js';
 import { NAMES } from '../shared/protocol.js';
 import { BenchTasks } from '../roles/bench-tasks.js';
 import type { BenchContext } from '../orchestrator/context.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';
+import { TASKS_QUEUE } from 'nestjs-tasks';
 
 const IN_FLIGHT = 100;
 const BULK_BATCH = 1_000;
@@ -73,7 +74,7 @@ export async function enqueueScenario(ctx: BenchContext): Promise<MetricRow[]> {
     const libPrefix = ctx.prefix(`enqueue-r${round}-lib`);
     const plainPrefix = ctx.prefix(`enqueue-r${round}-plain`);
     const { app, client } = await ctx.clientApp(libPrefix);
-    const queue = new Queue('tasks', { connection: ctx.connection, prefix: plainPrefix });
+    const queue = new Queue(TASKS_QUEUE, { connection: ctx.connection, prefix: plainPrefix });
     await queue.waitUntilReady();
     const items = (from: number, count: number): EnqueueManyItem[] =>
       Array.from({ length: count }, (_, i) => ({ name: NAMES.noop, payload: { n: from + i } }));

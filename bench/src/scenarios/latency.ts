@@ -8,6 +8,7 @@ import type { RoleProcess } from '../orchestrator/children.js';
 import { row, type MetricRow } from '../orchestrator/results.js';
 import { quantile } from '../orchestrator/stats.js';
 import { progress } from '../orchestrator/progress.js';
+import { TASKS_QUEUE } from 'nestjs-tasks';
 
 const RATE = 500;
 const WARM_UP = 250;
@@ -88,9 +89,9 @@ export async function latencyScenario(ctx: BenchContext): Promise<MetricRow[]> {
       ctx.startRole('plain-worker', env(plainPrefix), `latency-r${round}-plain-worker`),
       ctx.clientApp(libPrefix),
     ]);
-    const queue = new Queue('tasks', { connection: ctx.connection, prefix: plainPrefix });
+    const queue = new Queue(TASKS_QUEUE, { connection: ctx.connection, prefix: plainPrefix });
     // Completed jobs are kept (BullMQ's default), so waitUntilFinished can always find them.
-    const events = new QueueEvents('tasks', { connection: ctx.connection, prefix: plainPrefix });
+    const events = new QueueEvents(TASKS_QUEUE, { connection: ctx.connection, prefix: plainPrefix });
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     lib.push(
       await measure(

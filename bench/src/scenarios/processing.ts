@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EnqueueManyItem } from '@app/tasks';
+import type { EnqueueManyItem } from 'nestjs-tasks';
 import { preciseNow } from '../shared/clock.js';
 import { NAMES } from '../shared/protocol.js';
 import type { BenchContext } from '../orchestrator/context.js';
@@ -8,6 +8,7 @@ import type { RoleProcess } from '../orchestrator/children.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
+import { TASKS_QUEUE } from 'nestjs-tasks';
 
 const BATCH = 1_000;
 const CONFIGS = [
@@ -51,7 +52,7 @@ interface Prepared {
  */
 async function prepare(ctx: BenchContext, side: Side, label: string, jobs: number, concurrency: number, processes: number): Promise<Prepared> {
   const prefix = ctx.prefix(label);
-  const queue = new Queue('tasks', { connection: ctx.connection, prefix });
+  const queue = new Queue(TASKS_QUEUE, { connection: ctx.connection, prefix });
   await queue.pause();
   const policy: PlainPolicy = side === 'plain-defaults' ? 'defaults' : 'library';
   const env: Record<string, string> = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency), BENCH_PLAIN_POLICY: policy };

@@ -1,6 +1,5 @@
 import type { JobsOptions, WorkerOptions } from 'bullmq';
-import { resolveTasksOptions } from '@app/tasks/options/resolve-tasks-options.js';
-import { toBullBackoff, toKeepJobs } from '@app/tasks/options/bullmq-options.js';
+import { DEFAULT_TASKS_OPTIONS, toBullBackoff, toKeepJobs } from 'nestjs-tasks/testing';
 
 /**
  * What a plain BullMQ baseline is configured with.
@@ -22,7 +21,7 @@ export interface PlainSettings {
 
 export function plainSettings(policy: PlainPolicy): PlainSettings {
   if (policy === 'defaults') return { job: {}, worker: {} };
-  const { defaultAttempts, defaultBackoff, keepCompleted, keepFailed } = resolveTasksOptions({}, {});
+  const { defaultAttempts, defaultBackoff, keepCompleted, keepFailed } = DEFAULT_TASKS_OPTIONS;
   return {
     job: { attempts: defaultAttempts, backoff: toBullBackoff(defaultBackoff) },
     worker: {

@@ -1,17 +1,29 @@
-// The public surface of @app/tasks: everything else is internal.
-export { TasksModule } from './tasks.module.js';
-export { TASKS_QUEUE, CRON_QUEUE, TASKS_OPTIONS } from './tasks.constants.js';
+// The public surface of nestjs-tasks. Run tracking's TypeORM entity and
+// migrations are in 'nestjs-tasks/typeorm'; internals for tests in 'nestjs-tasks/testing'.
+export { TasksModule } from './module/tasks.module.js';
+export type {
+  TasksModuleForRootOptions,
+  TasksModuleAsyncOptions,
+  TasksModuleExtras,
+  TasksOptionsFactory,
+} from './module/tasks.module-definition.js';
 export type {
   TasksModuleOptions,
-  TasksModuleAsyncOptions,
   ResolvedTasksOptions,
   RetentionOptions,
   BackoffOptions,
-} from './options/tasks-options.interface.js';
-export { resolveTasksOptions } from './options/resolve-tasks-options.js';
+} from './module/tasks-options.interface.js';
+export { tasksOptionsFromEnv, TASKS_ENV_VARIABLES } from './module/tasks-options-from-env.js';
+export {
+  TASKS_QUEUE,
+  CRON_QUEUE,
+  TASKS_QUEUE_TOKEN,
+  CRON_QUEUE_TOKEN,
+  TASKS_BULL_CONFIG_KEY,
+} from './module/tasks.constants.js';
 
-export { Task, type TaskOptions } from './decorators/task.decorator.js';
-export type { TaskContext } from './context/task-context.interface.js';
+export { Task, type TaskOptions } from './task/task.decorator.js';
+export type { TaskContext } from './task/task-context.interface.js';
 
 export { TaskClient, type EnqueueManyItem } from './client/task-client.js';
 export type {
@@ -28,7 +40,15 @@ export type {
 export type { JsonValue, JsonPrimitive } from './payload/assert-json-payload.js';
 
 export { runWorker } from './worker/run-worker.js';
-export { TaskWorkerHost } from './worker/task-worker.host.js';
+export { runScheduler } from './scheduler/run-scheduler.js';
+
+export { Cron, type CronOptions } from './cron/cron.decorator.js';
+export type { CronContext } from './cron/cron-context.js';
+export type { CronRunOutcome } from './cron/cron-job-data.js';
+export { CronRegistry, type CronJobInfo } from './cron/cron.registry.js';
+export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
+export type { CronJobRun } from './tracking/cron-job-run.entity.js';
+export { CronRunStatus, type CronRunTrigger } from './tracking/cron-run-status.js';
 
 export {
   TasksError,
@@ -41,11 +61,8 @@ export {
   TaskTimeoutError,
   TaskNotFoundError,
   ServiceUnreachableError,
+  CronRunNotRecordedError,
 } from './errors/tasks.errors.js';
-
-export { CronJobRun } from './tracking/cron-job-run.entity.js';
-export { CronRunStatus, type CronRunTrigger } from './tracking/cron-run-status.js';
-export { TASKS_ENTITIES, TASKS_MIGRATIONS } from './tracking/tasks-database.js';
 
 export { InjectRedis, TASKS_REDIS, appRedisKeyPrefix } from './redis/app-redis.js';
 export { EventPublisher } from './events/event-publisher.js';
@@ -57,11 +74,3 @@ export {
   type PublishedEvent,
 } from './events/task-event.js';
 export { InvalidEventError } from './events/event.errors.js';
-export { runInTransaction, type TransactionOptions } from './database/run-in-transaction.js';
-
-export { Cron, type CronOptions } from './cron/cron.decorator.js';
-export type { CronContext } from './cron/cron-context.interface.js';
-export type { CronRunOutcome } from './cron/cron-job-data.js';
-export { runScheduler } from './cron/run-scheduler.js';
-export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
-export { CronRunNotRecordedError } from './errors/tasks.errors.js';

@@ -46,7 +46,16 @@ export const jobVanished = (jobId: string) =>
   `Job ${jobId} no longer exists: it was removed or its retention (keepCompleted/keepFailed) expired before its result was read.`;
 
 export const loggerModuleMissing = () =>
-  `TasksModule needs nestjs-pino: import LoggerModule.forRoot() from 'nestjs-pino' in the application's root module.`;
+  `Running tasks needs nestjs-pino's LoggerModule, which gives every log line of a run its task, jobId and attempt: ` +
+  `import LoggerModule.forRoot() from 'nestjs-pino' in the worker's root module.`;
+
+export const peerMissing = (pkg: string, feature: string, install: string) =>
+  `${feature} needs the package "${pkg}", which is not installed. Install it with \`${install}\`, ` +
+  `or leave the feature out.`;
+
+export const notStaticProvider = (decorator: '@Task()' | '@Cron()', source: string, scope: string) =>
+  `${decorator} on ${source} cannot be used: the provider is ${scope}, so there is no single instance to run it on ` +
+  `outside a request. Make the provider a default-scoped (singleton) provider, or move the method to one.`;
 
 function listNames(names: readonly string[]): string {
   return names.length === 0 ? '(none)' : names.map((n) => `"${n}"`).join(', ');
@@ -56,13 +65,14 @@ function formatValue(value: unknown): string {
   return typeof value === 'string' ? `"${value}"` : String(value);
 }
 
+/** The URL with its password (and, for an unparsable URL, anything between `//` and `@`) masked. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url;
+    return String(url).replace(/\/\/[^/]*@/, '//***@');
   }
 }
 
@@ -72,8 +82,8 @@ export const invalidCronExpression = (where: string, expression: string, reason:
   `${where}: invalid cron expression "${expression}" (${reason}). ` +
   `Use five fields "minute hour day month weekday" (e.g. "*/5 * * * *") or six with leading seconds (e.g. "*/10 * * * * *").`;
 
-export const invalidLockTtl = (where: string, value: unknown) =>
-  `${where}: lockTtl is ${String(value)}, expected a positive whole number of seconds (default 300). ` +
+export const invalidLockTtl = (where: string, option: 'lockTtl' | 'lockTtlMs', value: unknown, expected: string) =>
+  `${where}: ${option} is ${String(value)}, expected ${expected} (default 300 s). ` +
   `It only bounds how long a crashed run can block the job: live runs extend their lock automatically.`;
 
 export const unknownTimeZone = (where: string, timeZone: string) =>
@@ -91,12 +101,16 @@ export const unknownCron = (name: string, known: readonly string[]) =>
 
 export const cronDatabaseMissing = () =>
   `Cron jobs need a TypeORM DataSource for run tracking: import TypeOrmModule.forRoot({ ..., ` +
-  `entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) in the worker's root module.`;
+  `entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) (both from 'nestjs-tasks/typeorm') ` +
+  `in the worker's root module, and run the migrations.`;
 
 export const cronRunNotRecorded = (name: string, cause: string) =>
   `Cron job "${name}" did not run: its run could not be recorded in cron_job_runs (${cause}). ` +
   `No run executes untracked; the next tick tries again.`;
 
-export const workerLost = (lockTtlSeconds: number) =>
+export const workerLost = (lockTtlMs: number) =>
   `Worker lost: the run's lock is gone but its outcome was never recorded. The worker died, ` +
-  `lost Redis for over its lockTtl of ${lockTtlSeconds} s, or could not write the outcome to Postgres; the run was marked failed.`;
+  `lost Redis for over its lockTtl of ${lockTtlMs / 1_000} s, or could not write the outcome to Postgres; the run was marked failed.`;
+
+export const cronLockLost = (name: string, cause: string) =>
+  `Lost the lock of cron job "${name}" (${cause}): the run was aborted so that another run cannot overlap it.`;

@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { CronRunStatus, CronRunsService, TaskClient, UnknownTaskError, type CronJobRun } from '@app/tasks';
+import { CronRegistry, CronRunStatus, CronRunsService, UnknownTaskError, type CronJobRun } from 'nestjs-tasks';
 
 const STATUSES = Object.values(CronRunStatus) as string[];
 
@@ -7,7 +7,7 @@ const STATUSES = Object.values(CronRunStatus) as string[];
 export class CronController {
   constructor(
     private readonly runs: CronRunsService,
-    private readonly tasks: TaskClient,
+    private readonly crons: CronRegistry,
   ) {}
 
   /** Latest runs, newest first, optionally of one job and/or one status. */
@@ -35,7 +35,7 @@ export class CronController {
   @HttpCode(HttpStatus.ACCEPTED)
   async trigger(@Param('name') name: string): Promise<{ jobId: string }> {
     try {
-      const handle = await this.tasks.triggerCron(name);
+      const handle = await this.crons.trigger(name);
       return { jobId: handle.id };
     } catch (error) {
       if (error instanceof UnknownTaskError) throw new NotFoundException(error.message);

@@ -1,6 +1,6 @@
 import { Controller, Param, Sse, type MessageEvent } from '@nestjs/common';
 import { map, type Observable } from 'rxjs';
-import { EventSubscriber } from '@app/tasks';
+import { EventSubscriber } from 'nestjs-tasks';
 import { parseUserId } from '../users/user-id.js';
 
 @Controller('users')

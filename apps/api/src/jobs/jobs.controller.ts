@@ -1,5 +1,5 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
-import { TaskClient, type TaskJobInfo } from '@app/tasks';
+import { TaskClient, type TaskJobInfo } from 'nestjs-tasks';
 
 @Controller('jobs')
 export class JobsController {

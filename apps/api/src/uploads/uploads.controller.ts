@@ -11,7 +11,7 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { TaskClient, TaskFailedError, TaskWaitTimeoutError } from '@app/tasks';
+import { TaskClient, TaskFailedError, TaskWaitTimeoutError } from 'nestjs-tasks';
 import { UploadTasks, type ProcessUploadResult } from '@app/jobs';
 import { parseUserId } from '../users/user-id.js';
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { PinoLogger } from 'nestjs-pino';
 import { LessThan, type Repository } from 'typeorm';
-import { Cron, type CronContext } from '@app/tasks';
+import { Cron, type CronContext } from 'nestjs-tasks';
 import { ExpiringRecord } from './expiring-record.entity.js';
 
 // Read at load time so an environment (or a test) can run the example faster.

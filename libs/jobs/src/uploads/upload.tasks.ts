@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventPublisher, Task, type TaskContext, type TaskEvent } from '@app/tasks';
+import { EventPublisher, Task, type TaskContext, type TaskEvent } from 'nestjs-tasks';
 
 export interface ProcessUploadPayload {
   uploadId: string;

@@ -1,8 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+import type { RedisConnections } from '../redis/redis-connections.js';
 import { TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
 import { jobVanished, waitTimedOut } from '../tasks.messages.js';
 
@@ -23,8 +21,8 @@ export class JobOutcomeListener {
   private readonly waiters = new Map<string, Set<Waiter>>();
 
   constructor(
-    private readonly options: ResolvedTasksOptions,
     private readonly queue: Queue,
+    private readonly connections: RedisConnections,
   ) {}
 
   async wait(jobId: string, taskName: string, timeoutMs?: number): Promise<unknown> {
@@ -81,8 +79,7 @@ export class JobOutcomeListener {
   private async openEvents(): Promise<QueueEvents> {
     // Start reading right after the newest event that exists now, not at '$'
     // when the first XREAD happens to run: nothing in between is missed.
-    const connection = redisOptionsFromUrl(this.options.redisUrl);
-    const probe = new Redis(connection);
+    const probe = this.connections.create('fail-fast', 'outcome-probe');
     let newest: [string, string[]][];
     try {
       newest = await probe.xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1);
@@ -90,8 +87,8 @@ export class JobOutcomeListener {
       probe.disconnect();
     }
     const events = new QueueEvents(this.queue.name, {
-      connection,
-      prefix: this.options.prefix,
+      connection: this.connections.bullmq('blocking'),
+      prefix: this.queue.opts.prefix,
       lastEventId: newest[0]?.[0] ?? '0-0',
     });
     events.on('completed', ({ jobId, returnvalue }) => {

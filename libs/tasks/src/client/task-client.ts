@@ -1,19 +1,15 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectQueue } from '@nestjs/bullmq';
 import type { JobsOptions, Queue } from 'bullmq';
-import { randomUUID } from 'node:crypto';
-import { CRON_QUEUE, TASKS_OPTIONS, TASKS_QUEUE } from '../tasks.constants.js';
-import { CronRegistry } from '../cron/cron.registry.js';
-import { cronJobOptions } from '../cron/cron-scheduler.js';
-import type { CronJobData, CronRunOutcome } from '../cron/cron-job-data.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { toBullBackoff } from '../options/bullmq-options.js';
-import { TaskRegistry } from '../registry/task.registry.js';
-import { getTaskMetadata } from '../discovery/task-metadata.accessor.js';
-import type { TaskMetadata } from '../decorators/task.decorator.js';
+import { TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { toBullBackoff } from '../module/bullmq-options.js';
+import { TaskCatalog } from '../task/task.catalog.js';
+import { getTaskMetadata } from '../task/task-metadata.accessor.js';
+import type { TaskMetadata } from '../task/task.decorator.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
 import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
-import { invalidJobId, invalidTaskOption, notATaskMethod, unknownCron, unknownTaskOnEnqueue } from '../tasks.messages.js';
+import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
 import { JobOutcomeListener } from './job-outcome.listener.js';
 import { EnqueuedTask } from './task-handle.js';
 import type {
@@ -38,34 +34,18 @@ export interface EnqueueManyItem {
 @Injectable()
 export class TaskClient implements OnApplicationShutdown {
   private readonly outcomes: JobOutcomeListener;
-  private readonly cronOutcomes: JobOutcomeListener;
 
   constructor(
-    @InjectQueue(TASKS_QUEUE) private readonly queue: Queue,
-    @InjectQueue(CRON_QUEUE) private readonly cronQueue: Queue<CronJobData>,
+    @Inject(TASKS_QUEUE_TOKEN) private readonly queue: Queue,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly registry: TaskRegistry,
-    private readonly crons: CronRegistry,
+    private readonly registry: TaskCatalog,
+    connections: RedisConnections,
   ) {
-    this.outcomes = new JobOutcomeListener(options, queue);
-    this.cronOutcomes = new JobOutcomeListener(options, cronQueue);
-  }
-
-  /**
-   * Runs a cron job now, through the same lock and run tracking as its ticks.
-   * The handle resolves with the run's outcome (COMPLETED with the result, or SKIPPED).
-   */
-  async triggerCron(name: string): Promise<TaskHandle<CronRunOutcome>> {
-    const cron = this.crons.get(name);
-    if (!cron) throw new UnknownTaskError(unknownCron(name, this.crons.names()), name, this.crons.names());
-    const scheduledAt = Date.now();
-    const jobId = `${name}@manual-${randomUUID()}`;
-    await this.cronQueue.add(name, { name, scheduledAt, trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
-    return new EnqueuedTask<CronRunOutcome>(jobId, name, this.cronOutcomes);
+    this.outcomes = new JobOutcomeListener(queue, connections);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.outcomes.close(), this.cronOutcomes.close()]);
+    await this.outcomes.close();
   }
 
   /** Typed form: the payload must match the method's first parameter; the handle resolves with its return type. */

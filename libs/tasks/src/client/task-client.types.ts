@@ -1,4 +1,4 @@
-import type { TaskContext } from '../context/task-context.interface.js';
+import type { TaskContext } from '../task/task-context.interface.js';
 
 /** A class whose instances have task methods (used for the typed `enqueue` overload). */
 export type TaskClass<T> = abstract new (...args: never[]) => T;

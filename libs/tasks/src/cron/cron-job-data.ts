@@ -1,4 +1,8 @@
+import type { JobsOptions } from 'bullmq';
 import type { CronRunTrigger } from '../tracking/cron-run-status.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { toBullBackoff, toKeepJobs } from '../module/bullmq-options.js';
+import type { RegisteredCron } from './cron.catalog.js';
 
 /** Payload of a job on the cron queue. */
 export interface CronJobData {
@@ -8,15 +12,27 @@ export interface CronJobData {
   trigger: CronRunTrigger;
 }
 
-/** What a cron job's BullMQ job resolves with. */
-export interface CronRunOutcome {
-  /** COMPLETED, or SKIPPED (lock held), or DUPLICATE (this tick already had a run). */
-  status: 'COMPLETED' | 'SKIPPED' | 'DUPLICATE';
-  runId?: number;
-  result?: unknown;
-}
+/** How one cron job (one tick or trigger) ended, as its BullMQ job resolves. A run that failed rejects instead. */
+export type CronRunOutcome =
+  /** The handler ran and returned `result`; `runId` is its row (absent for `track: false`). */
+  | { status: 'COMPLETED'; runId?: number; result: unknown }
+  /** An earlier run still held the job's lock: this tick did not run (recorded SKIPPED). */
+  | { status: 'SKIPPED' }
+  /** This tick already had a run (another replica's, or an earlier attempt that succeeded): not run again. */
+  | { status: 'DUPLICATE' };
 
 /** Job id of a tick: every scheduler replica derives the same one, so a tick is enqueued once. */
 export function cronTickJobId(name: string, tickMs: number): string {
   return `${name}@${tickMs}`;
+}
+
+/** Options of a cron run's job; finished ones are kept an hour so a late replica's add of the same tick stays a no-op. */
+export function cronJobOptions(cron: RegisteredCron, jobId: string, options: ResolvedTasksOptions): JobsOptions {
+  return {
+    jobId,
+    attempts: cron.attempts,
+    backoff: toBullBackoff(options.defaultBackoff),
+    removeOnComplete: { age: 3_600, count: 100_000 },
+    removeOnFail: toKeepJobs(options.keepFailed),
+  };
 }

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Injectable, Module, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { Task } from '../decorators/task.decorator.js';
+import { Task } from '../task/task.decorator.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { TaskRegistry } from '../registry/task.registry.js';
-import { CronRegistry } from '../cron/cron.registry.js';
-import type { TaskContext } from '../context/task-context.interface.js';
+import { TaskCatalog } from '../task/task.catalog.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
+import type { TaskContext } from '../task/task-context.interface.js';
 import { TasksExplorer } from './tasks.explorer.js';
 
 @Injectable()
@@ -49,7 +49,7 @@ class RenamedBillingTasks {
 async function boot(...imports: Array<Type<unknown>>): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule, ...imports],
-    providers: [TaskRegistry, CronRegistry, TasksExplorer],
+    providers: [TaskCatalog, CronCatalog, TasksExplorer],
   }).compile();
   return moduleRef.init();
 }
@@ -58,7 +58,7 @@ describe('task discovery', () => {
   it('finds every @Task() method of the application through DiscoveryService, and nothing else', async () => {
     const app = await boot(MailModule);
     try {
-      expect(app.get(TaskRegistry).names()).toEqual(['mail.digest', 'sendWelcome']);
+      expect(app.get(TaskCatalog).names()).toEqual(['mail.digest', 'sendWelcome']);
     } finally {
       await app.close();
     }
@@ -67,7 +67,7 @@ describe('task discovery', () => {
   it('names a task after its method unless @Task({ name }) overrides it, and keeps its options', async () => {
     const app = await boot(MailModule);
     try {
-      const registry = app.get(TaskRegistry);
+      const registry = app.get(TaskCatalog);
       const welcome = registry.get('sendWelcome');
       expect(welcome).toMatchObject({ name: 'sendWelcome', source: 'MailTasks.sendWelcome' });
       expect(registry.get('weeklyDigest')).toBeUndefined();
@@ -86,7 +86,7 @@ describe('task discovery', () => {
     const app = await boot(MailModule);
     try {
       app.get(Greeter).greeting = 'hi';
-      const handler = app.get(TaskRegistry).get('sendWelcome')?.handler;
+      const handler = app.get(TaskCatalog).get('sendWelcome')?.handler;
       const ctx = { taskName: 'sendWelcome' } as TaskContext;
       await expect(handler?.({ to: 'ada' }, ctx)).resolves.toBe('hi ada (sendWelcome)');
     } finally {

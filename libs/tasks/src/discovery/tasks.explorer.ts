@@ -2,29 +2,38 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { ExternalContextCreator } from '@nestjs/core/helpers/external-context-creator.js';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { TaskRegistry, type TaskHandlerFn } from '../registry/task.registry.js';
-import { CronRegistry } from '../cron/cron.registry.js';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { notStaticProvider } from '../tasks.messages.js';
+import { TaskCatalog, type TaskHandlerFn } from '../task/task.catalog.js';
+import { getTaskMetadata } from '../task/task-metadata.accessor.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
 import { getCronMetadata } from '../cron/cron-metadata.accessor.js';
-import type { CronRunContext } from '../cron/cron-run-context.js';
-import { CronMaintenance } from '../tracking/cron-maintenance.js';
-import { getTaskMetadata } from './task-metadata.accessor.js';
+import type { CronContext } from '../cron/cron-context.js';
+import { CronMaintenance } from '../cron/cron-maintenance.js';
 
-/** Finds every `@Task()` and `@Cron()` method on the application's providers and registers it. */
+/** The `ExecutionContext.getType()` user interceptors see around a task or a cron handler. */
+export type TasksContextType = 'task' | 'cron';
+
+/**
+ * Finds every `@Task()` and `@Cron()` method on the application's providers
+ * and registers it, wrapped in the user's interceptors (method, class and
+ * global ones, as Nest applies them to microservice handlers).
+ */
 @Injectable()
 export class TasksExplorer implements OnModuleInit {
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly externalContext: ExternalContextCreator,
-    private readonly tasks: TaskRegistry,
-    private readonly crons: CronRegistry,
+    private readonly tasks: TaskCatalog,
+    private readonly crons: CronCatalog,
   ) {}
 
   onModuleInit(): void {
     const seen = new Set<object>();
     let maintenance: CronMaintenance | undefined;
     for (const wrapper of this.discovery.getProviders()) {
-      const instance = this.staticInstance(wrapper);
+      const instance = this.instanceOf(wrapper);
       if (!instance || seen.has(instance)) continue;
       seen.add(instance);
       // The library's own crons are registered only when the app has crons of its own.
@@ -32,28 +41,31 @@ export class TasksExplorer implements OnModuleInit {
         maintenance = instance;
         continue;
       }
-      this.registerMethods(instance);
+      this.registerMethods(instance, false);
     }
-    if (maintenance && this.crons.all().length > 0) this.registerMethods(maintenance);
+    if (maintenance && this.crons.all().length > 0) this.registerMethods(maintenance, true);
   }
 
-  private registerMethods(instance: object): void {
+  private registerMethods(instance: object, internal: boolean): void {
     const prototype = Object.getPrototypeOf(instance) as object;
     for (const methodName of this.scanner.getAllMethodNames(prototype)) {
       const method = (instance as Record<string, unknown>)[methodName];
       const source = `${instance.constructor.name}.${methodName}`;
       const task = getTaskMetadata(method);
-      if (task) this.tasks.register({ ...task, source, handler: (method as TaskHandlerFn).bind(instance) });
+      if (task) this.tasks.register({ ...task, source, handler: this.wrap(instance, methodName, 'task') as TaskHandlerFn });
       const cron = getCronMetadata(method);
-      if (cron) this.crons.register({ ...cron, source, invoke: this.withInterceptors(instance, methodName) });
+      if (cron) {
+        const invoke = this.wrap(instance, methodName, 'cron') as (context: CronContext) => Promise<unknown>;
+        this.crons.register({ ...cron, source, internal, invoke });
+      }
     }
   }
 
-  // Same path as microservice and GraphQL handlers: Nest resolves the method's
-  // @UseInterceptors (the lock and tracking ones @Cron adds, and the user's).
-  private withInterceptors(instance: object, methodName: string): (run: CronRunContext) => Promise<unknown> {
+  // The path Nest's microservice and GraphQL handlers take: Nest resolves the
+  // interceptors that apply to the method, and the proxy runs them around it.
+  private wrap(instance: object, methodName: string, type: TasksContextType): (...args: unknown[]) => Promise<unknown> {
     const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
-    const proxy = this.externalContext.create(
+    return this.externalContext.create(
       instance,
       method,
       methodName,
@@ -62,14 +74,31 @@ export class TasksExplorer implements OnModuleInit {
       undefined,
       undefined,
       { guards: false, interceptors: true, filters: false },
-      'cron',
-    );
-    return (run) => proxy(run) as Promise<unknown>;
+      type,
+    ) as (...args: unknown[]) => Promise<unknown>;
   }
 
-  // Request-scoped providers have no instance to call outside a request.
-  private staticInstance(wrapper: InstanceWrapper): object | undefined {
-    if (!wrapper.isDependencyTreeStatic() || !wrapper.instance) return undefined;
-    return typeof wrapper.instance === 'object' ? (wrapper.instance as object) : undefined;
+  /**
+   * The provider's one instance; undefined for providers without decorated methods.
+   * A request-scoped or transient provider has no instance to run a job on, so
+   * a `@Task()`/`@Cron()` on one fails the boot instead of being dropped.
+   */
+  private instanceOf(wrapper: InstanceWrapper): object | undefined {
+    const instance: unknown = wrapper.instance;
+    const metatype = wrapper.metatype as { prototype?: object; name?: string } | null | undefined;
+    if (wrapper.isDependencyTreeStatic() && !wrapper.isTransient) {
+      return instance && typeof instance === 'object' ? instance : undefined;
+    }
+    const prototype = metatype?.prototype;
+    if (!prototype) return undefined;
+    for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+      const method = (prototype as Record<string, unknown>)[methodName];
+      const decorator = getTaskMetadata(method) ? '@Task()' : getCronMetadata(method) ? '@Cron()' : undefined;
+      if (decorator) {
+        const scope = wrapper.isTransient ? 'transient' : 'request-scoped (or depends on a request-scoped provider)';
+        throw new TasksConfigurationError(notStaticProvider(decorator, `${metatype.name ?? 'provider'}.${methodName}`, scope));
+      }
+    }
+    return undefined;
   }
 }

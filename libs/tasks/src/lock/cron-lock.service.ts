@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Redlock, ExecutionError, ResourceLockedError, type Lock } from '@sesamecare-oss/redlock';
-import { TASKS_OPTIONS } from '../tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { redisOptionsFromUrl } from '../redis/redis-connection.js';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 
 /** A lock this process holds; it keeps itself alive until released. */
 export interface HeldLock {
@@ -22,7 +22,10 @@ export class CronLockService implements OnApplicationShutdown {
   private client?: Redis;
   private redlock?: Redlock;
 
-  constructor(@Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions) {}
+  constructor(
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly connections: RedisConnections,
+  ) {}
 
   /** Redis key of a job's lock. */
   keyOf(jobName: string): string {
@@ -89,7 +92,7 @@ export class CronLockService implements OnApplicationShutdown {
   }
 
   private redis(): Redis {
-    this.client ??= new Redis({ ...redisOptionsFromUrl(this.options.redisUrl), maxRetriesPerRequest: 1 });
+    this.client ??= this.connections.create('fail-fast', 'cron-lock');
     return this.client;
   }
 

@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import { TASKS_OPTIONS } from '../tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { redisOptionsFromUrl } from './redis-connection.js';
+import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { RedisConnections } from './redis-connections.js';
 
 /** Injection token of the shared, namespaced ioredis client; inject it with {@link InjectRedis}. */
 export const TASKS_REDIS = Symbol('TASKS_REDIS');
@@ -37,35 +37,24 @@ export function appRedisKeyPrefix(prefix: string): string {
  */
 @Injectable()
 export class AppRedisConnections implements OnApplicationShutdown {
-  private readonly logger = new Logger('AppRedis');
   readonly client: Redis;
   private subscriberConnection?: Redis;
 
-  constructor(@Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions) {
-    this.client = this.connect('app', { keyPrefix: appRedisKeyPrefix(options.prefix) });
+  constructor(
+    @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
+    private readonly connections: RedisConnections,
+  ) {
+    this.client = connections.create('command', 'app', { keyPrefix: appRedisKeyPrefix(options.prefix), lazyConnect: true });
   }
 
   /** The process's one subscriber connection (a connection in subscriber mode can run nothing else). */
   get subscriber(): Redis {
-    this.subscriberConnection ??= this.connect('events-subscriber', {});
+    this.subscriberConnection ??= this.connections.create('subscriber', 'events-subscriber', { lazyConnect: true });
     return this.subscriberConnection;
   }
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([close(this.client), this.subscriberConnection && close(this.subscriberConnection)]);
-  }
-
-  private connect(name: string, extra: { keyPrefix?: string }): Redis {
-    const client = new Redis({
-      ...redisOptionsFromUrl(this.options.redisUrl),
-      ...extra,
-      // Shown by CLIENT LIST, which allows no spaces in names.
-      connectionName: `${this.options.prefix}:${name}`.replace(/[^\w.:-]/g, '_'),
-      lazyConnect: true,
-    });
-    // ioredis reconnects by itself; without a listener it would print the error raw.
-    client.on('error', (error: Error) => this.logger.warn(`Redis (${name}) connection error: ${error.message}`));
-    return client;
   }
 }
 

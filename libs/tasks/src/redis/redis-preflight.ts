@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { TASKS_OPTIONS } from '../tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { assertRedisReachable } from './redis-connection.js';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { assertRedisReachable } from './redis-connections.js';
 
 /** Fails the boot within seconds, naming Redis and how to start it, when it is not reachable. */
 @Injectable()

@@ -1,12 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import { DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { cronDatabaseMissing, workerLost } from '../tasks.messages.js';
-import type { CronRunContext } from '../cron/cron-run-context.js';
-import { CronJobRun } from './cron-job-run.entity.js';
-import { CronRunStatus } from './cron-run-status.js';
+import { workerLost } from '../tasks.messages.js';
+import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
+import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
+
+/** Which run a row is about: one tick (or manual trigger) of one job, one attempt. */
+export interface CronRunKey {
+  readonly jobName: string;
+  readonly scheduledAt: Date;
+  readonly trigger: CronRunTrigger;
+  readonly attempt: number;
+}
 
 /** A RUNNING row, as the lost-run sweep sees it. */
 export interface RunningRow {
@@ -22,16 +26,14 @@ export interface RunningRow {
  */
 @Injectable()
 export class CronRunTracker {
-  private readonly logger = new Logger('CronRuns');
   private readonly workerId = `${hostname()}:${process.pid}`;
-  private dataSource?: DataSource;
-  private table?: string;
+  private database?: TrackingDatabase;
 
-  constructor(private readonly moduleRef: ModuleRef) {}
+  constructor(private readonly locator: TrackingDatabaseLocator) {}
 
-  /** Fails fast at worker start when the app has crons but no DataSource with our entity. */
-  assertReady(): void {
-    this.db();
+  /** Finds the DataSource; fails fast at worker start when the app has crons but no tracking database. */
+  async connect(): Promise<void> {
+    this.database = await this.locator.get();
   }
 
   /**
@@ -39,7 +41,7 @@ export class CronRunTracker {
    * undefined when this tick already has a row (it ran, runs, or was skipped):
    * then the run must not execute. A retry attempt reclaims its own FAILED row.
    */
-  async start(run: CronRunContext): Promise<number | undefined> {
+  async start(run: CronRunKey, lockToken: string): Promise<number | undefined> {
     const rows = (await this.db().query(
       `INSERT INTO ${this.tableName()} AS r
          (job_name, status, scheduled_at, started_at, attempt, trigger, lock_token, worker_id)
@@ -50,7 +52,7 @@ export class CronRunTracker {
              completed_at = NULL, duration_ms = NULL, result = NULL, error = NULL
          WHERE r.status = 'FAILED' AND r.attempt < EXCLUDED.attempt
        RETURNING id`,
-      [run.jobName, run.scheduledAt, run.attempt, run.trigger, run.lockToken ?? null, this.workerId],
+      [run.jobName, run.scheduledAt, run.attempt, run.trigger, lockToken, this.workerId],
     )) as { id: string }[];
     return rows[0] ? Number(rows[0].id) : undefined;
   }
@@ -63,7 +65,7 @@ export class CronRunTracker {
     await this.finish(runId, CronRunStatus.FAILED, durationMs, null, describeError(error));
   }
 
-  async recordSkipped(run: CronRunContext): Promise<void> {
+  async recordSkipped(run: CronRunKey): Promise<void> {
     await this.db().query(
       `INSERT INTO ${this.tableName()}
          (job_name, status, scheduled_at, started_at, completed_at, duration_ms, attempt, trigger, worker_id)
@@ -81,14 +83,14 @@ export class CronRunTracker {
   }
 
   /** Marks a RUNNING row whose worker is gone as FAILED; false if it finished meanwhile. */
-  async markLost(id: string, lockTtlSeconds: number): Promise<boolean> {
+  async markLost(id: string, lockTtlMs: number): Promise<boolean> {
     const rows = (await this.db().query(
       `UPDATE ${this.tableName()}
           SET status = 'FAILED', completed_at = now(),
               duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int, error = $2
         WHERE id = $1 AND status = 'RUNNING'
         RETURNING id`,
-      [id, workerLost(lockTtlSeconds)],
+      [id, workerLost(lockTtlMs)],
     )) as unknown[];
     return rowCount(rows) > 0;
   }
@@ -117,30 +119,17 @@ export class CronRunTracker {
     );
   }
 
-  private db(): DataSource {
-    if (!this.dataSource) {
-      let dataSource: DataSource | undefined;
-      try {
-        dataSource = this.moduleRef.get(DataSource, { strict: false });
-      } catch {
-        dataSource = undefined;
-      }
-      if (!dataSource || !dataSource.hasMetadata(CronJobRun)) throw new TasksConfigurationError(cronDatabaseMissing());
-      this.dataSource = dataSource;
-    }
-    return this.dataSource;
+  private db(): TrackingDatabase['dataSource'] {
+    return this.ready().dataSource;
   }
 
   private tableName(): string {
-    if (!this.table) {
-      const db = this.db();
-      this.table = db
-        .getMetadata(CronJobRun)
-        .tablePath.split('.')
-        .map((part) => db.driver.escape(part))
-        .join('.');
-    }
-    return this.table;
+    return this.ready().table;
+  }
+
+  private ready(): TrackingDatabase {
+    if (!this.database) throw new Error('CronRunTracker used before connect()');
+    return this.database;
   }
 }
 

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import { DataSource, type FindOptionsWhere } from 'typeorm';
-import { CronJobRun } from './cron-job-run.entity.js';
+import type { FindOptionsWhere } from 'typeorm';
+import type { CronJobRun } from './cron-job-run.entity.js';
 import type { CronRunStatus } from './cron-run-status.js';
+import { TrackingDatabaseLocator } from './tracking-database.js';
 
 export interface CronRunQuery {
   /** Only runs of this job. */
@@ -12,16 +12,17 @@ export interface CronRunQuery {
   limit?: number;
 }
 
-/** Reads cron_job_runs: the latest runs of a job, runs by status. */
+/** Reads cron_job_runs: the latest runs of a job, runs by status. Needs the optional TypeORM peers. */
 @Injectable()
 export class CronRunsService {
-  constructor(private readonly moduleRef: ModuleRef) {}
+  constructor(private readonly database: TrackingDatabaseLocator) {}
 
-  find(query: CronRunQuery = {}): Promise<CronJobRun[]> {
+  async find(query: CronRunQuery = {}): Promise<CronJobRun[]> {
     const where: FindOptionsWhere<CronJobRun> = {};
     if (query.job !== undefined) where.jobName = query.job;
     if (query.status !== undefined) where.status = query.status;
-    return this.repository().find({
+    const { runs } = await this.database.get();
+    return runs.find({
       where,
       order: { scheduledAt: 'DESC', id: 'DESC' },
       take: Math.min(Math.max(query.limit ?? 20, 1), 500),
@@ -34,9 +35,5 @@ export class CronRunsService {
 
   byStatus(status: CronRunStatus, limit = 20): Promise<CronJobRun[]> {
     return this.find({ status, limit });
-  }
-
-  private repository() {
-    return this.moduleRef.get(DataSource, { strict: false }).getRepository(CronJobRun);
   }
 }

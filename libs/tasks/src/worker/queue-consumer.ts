@@ -1,8 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import { WaitingError, Worker, type Job } from 'bullmq';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { redisOptionsFromUrl } from '../redis/redis-connection.js';
-import { toKeepJobs } from '../options/bullmq-options.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import type { RedisConnections } from '../redis/redis-connections.js';
+import { toKeepJobs } from '../module/bullmq-options.js';
 import { JobAbort } from './job-abort.js';
 
 /** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
@@ -31,15 +31,16 @@ export class QueueConsumer {
   constructor(
     private readonly queueName: string,
     private readonly options: ResolvedTasksOptions,
+    private readonly connections: RedisConnections,
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
     private readonly logger: Logger,
   ) {}
 
   async start(): Promise<void> {
-    const { prefix, stalledTimeoutMs, redisUrl, keepCompleted, keepFailed } = this.options;
+    const { prefix, stalledTimeoutMs, keepCompleted, keepFailed } = this.options;
     this.worker = new Worker(this.queueName, (job, token) => this.process(job, token), {
-      connection: redisOptionsFromUrl(redisUrl),
+      connection: this.connections.bullmq('blocking'),
       prefix,
       concurrency: this.concurrency,
       lockDuration: stalledTimeoutMs,

@@ -1,12 +1,12 @@
-import { Injectable, Optional } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
+import { Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { RegisteredTask } from '../registry/task.registry.js';
-import { TaskRunContext } from '../context/task-run-context.js';
-import { NonRetriableError, TaskTimeoutError, TasksConfigurationError } from '../errors/tasks.errors.js';
-import { loggerModuleMissing, taskTimedOut } from '../tasks.messages.js';
+import type { RegisteredTask } from '../task/task.catalog.js';
+import { TaskRunContext } from '../task/task-run-context.js';
+import { NonRetriableError, TaskTimeoutError } from '../errors/tasks.errors.js';
+import { taskTimedOut } from '../tasks.messages.js';
 import type { JobAbort } from './job-abort.js';
+import { RunLogContext } from '../logging/run-log-context.js';
 
 /** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
 const LOG_CONTEXT = 'Tasks';
@@ -25,27 +25,17 @@ export interface TaskRun {
  */
 @Injectable()
 export class TaskRunner {
-  constructor(@Optional() private readonly logger?: PinoLogger) {
-    if (!logger) throw new TasksConfigurationError(loggerModuleMissing());
-  }
+  constructor(private readonly logContext: RunLogContext) {}
 
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
     const bindings = { task: task.name, jobId: job.id, attempt };
-    return this.pino.runInContext(() => this.invoke(task, job, abort, attempt), { bindings });
+    return this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt));
   }
 
-  private get pino(): PinoLogger {
-    return this.logger as PinoLogger;
-  }
-
-  /**
-   * The run's pino logger (the context's child, with task, jobId and attempt).
-   * The library's own lines go to it directly: PinoLogger's wrapper copies the
-   * arguments of every call, and these two lines are written for every task.
-   */
+  /** The run's pino logger (the context's child, with task, jobId and attempt). */
   private get log(): Logger {
-    return this.pino.logger;
+    return this.logContext.logger;
   }
 
   private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, attempt: number): Promise<unknown> {

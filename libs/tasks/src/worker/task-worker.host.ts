@@ -1,14 +1,16 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { CRON_QUEUE, TASKS_OPTIONS, TASKS_QUEUE } from '../tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { TaskRegistry } from '../registry/task.registry.js';
-import { CronRegistry } from '../cron/cron.registry.js';
-import { CronRunner } from '../cron/cron-runner.js';
+import { CRON_QUEUE, TASKS_OPTIONS, TASKS_QUEUE } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TaskCatalog } from '../task/task.catalog.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
+import { CronRunPipeline } from '../cron/cron-run-pipeline.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { unknownTaskOnWorker } from '../tasks.messages.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer } from './queue-consumer.js';
+import { RunLogContext } from '../logging/run-log-context.js';
 import type { JobAbort } from './job-abort.js';
 
 /**
@@ -23,31 +25,35 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly registry: TaskRegistry,
+    private readonly connections: RedisConnections,
+    private readonly tasks: TaskCatalog,
     private readonly runner: TaskRunner,
-    private readonly crons: CronRegistry,
-    private readonly cronRunner: CronRunner,
+    private readonly crons: CronCatalog,
+    private readonly cronPipeline: CronRunPipeline,
     private readonly tracker: CronRunTracker,
+    private readonly logContext: RunLogContext,
   ) {}
 
   get running(): boolean {
     return this.consumers.length > 0;
   }
 
+  /** Checks what running jobs needs (nestjs-pino; for crons the tracking database), then consumes. */
   async start(): Promise<void> {
     if (this.running) return;
+    await this.logContext.connect();
     const { prefix, concurrency } = this.options;
-    const consumers = [new QueueConsumer(TASKS_QUEUE, this.options, concurrency, (job, c) => this.runTask(job, c), this.logger)];
+    const consumer = (queue: string, processor: (job: Job, abort: JobAbort) => Promise<unknown>) =>
+      new QueueConsumer(queue, this.options, this.connections, concurrency, processor, this.logger);
+    const consumers = [consumer(TASKS_QUEUE, (job, abort) => this.runTask(job, abort))];
     if (this.crons.all().length > 0) {
-      this.tracker.assertReady();
-      consumers.push(
-        new QueueConsumer(CRON_QUEUE, this.options, concurrency, (job, c) => this.cronRunner.run(job, c), this.logger),
-      );
+      await this.tracker.connect();
+      consumers.push(consumer(CRON_QUEUE, (job, abort) => this.cronPipeline.run(job, abort)));
     }
-    await Promise.all(consumers.map((consumer) => consumer.start()));
+    await Promise.all(consumers.map((c) => c.start()));
     this.consumers = consumers;
     this.logger.log(
-      `Consuming ${this.registry.names().length} task(s) [${this.registry.names().join(', ')}] and ` +
+      `Consuming ${this.tasks.names().length} task(s) [${this.tasks.names().join(', ')}] and ` +
         `${this.crons.names().length} cron job(s) [${this.crons.names().join(', ')}] ` +
         `with concurrency ${concurrency} under prefix "${prefix}"`,
     );
@@ -59,14 +65,14 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     this.logger.log(`Shutting down (${signal ?? 'close'})`);
     const consumers = this.consumers;
     this.consumers = [];
-    await Promise.all(consumers.map((consumer) => consumer.drain()));
+    await Promise.all(consumers.map((c) => c.drain()));
     this.logger.log('Worker closed');
   }
 
   private runTask(job: Job, abort: JobAbort): Promise<unknown> {
-    const task = this.registry.get(job.name);
+    const task = this.tasks.get(job.name);
     if (!task) {
-      const message = unknownTaskOnWorker(job.name, this.registry.names());
+      const message = unknownTaskOnWorker(job.name, this.tasks.names());
       this.logger.error(message);
       throw new UnrecoverableError(message);
     }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { BackoffOptions } from '../options/tasks-options.interface.js';
-import type { TaskContext } from '../context/task-context.interface.js';
+import type { BackoffOptions } from '../module/tasks-options.interface.js';
+import type { TaskContext } from './task-context.interface.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { duplicateTaskName } from '../tasks.messages.js';
 
@@ -10,15 +10,16 @@ export interface RegisteredTask {
   readonly name: string;
   /** `Class.method`, for messages and logs. */
   readonly source: string;
+  /** The method bound to its instance, wrapped in the user's interceptors when it has any. */
   readonly handler: TaskHandlerFn;
   readonly attempts?: number;
   readonly backoff?: BackoffOptions;
   readonly timeoutMs?: number;
 }
 
-/** Every task found in this application, by wire name. */
+/** Every task found in this application, by wire name. Internal. */
 @Injectable()
-export class TaskRegistry {
+export class TaskCatalog {
   private readonly tasks = new Map<string, RegisteredTask>();
 
   register(task: RegisteredTask): void {

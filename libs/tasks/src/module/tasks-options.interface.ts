@@ -1,5 +1,3 @@
-import type { ModuleMetadata, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
-
 /** How long finished jobs, and so their results and idempotency keys, are kept in Redis. */
 export interface RetentionOptions {
   /** Seconds after finishing. */
@@ -8,28 +6,30 @@ export interface RetentionOptions {
   count: number;
 }
 
-/** Exponential backoff between attempts: `delayMs * 2^(attempt-1)`. */
+/** Backoff between attempts: exponential is `delayMs * 2^(attempt-1)`, fixed is `delayMs` each time. */
 export interface BackoffOptions {
   type: 'exponential' | 'fixed';
   delayMs: number;
 }
 
 /**
- * Options of `TasksModule.forRoot()`. Every field is optional; unset fields
- * come from the environment, then from defaults that work on a laptop.
+ * Options of `TasksModule.forRoot()` / `forRootAsync()`. Every field is
+ * optional and has a default that works on a laptop. The module reads no
+ * environment variable itself: `tasksOptionsFromEnv()` maps the documented
+ * ones (REDIS_URL, TASKS_PREFIX, ...) to these options.
  */
 export interface TasksModuleOptions {
-  /** Redis connection URL. Env `REDIS_URL`, default `redis://127.0.0.1:6379`. */
+  /** Redis connection URL (`redis://`, `rediss://`). Default `redis://127.0.0.1:6379`. */
   redisUrl?: string;
-  /** Namespace of every Redis key, so deployments or test runs can share one Redis. Env `TASKS_PREFIX`, default `tasks`. */
+  /** Namespace of every Redis key, so deployments or test runs can share one Redis. Default `tasks`. */
   prefix?: string;
-  /** Jobs one worker process runs at once. Env `WORKER_CONCURRENCY`, default 10. */
+  /** Jobs one worker process runs at once. Default 10. */
   concurrency?: number;
   /** Let `enqueue` accept task names no module in this process registered (producers without the worker code). Default false. */
   allowUnregisteredTasks?: boolean;
-  /** After SIGTERM, how long running jobs may finish before they are handed back to the queue. Env `TASKS_SHUTDOWN_GRACE_MS`, default 25000. */
+  /** After SIGTERM, how long running jobs may finish before they are handed back to the queue. Default 25000. */
   shutdownGraceMs?: number;
-  /** How soon a job whose worker died (SIGKILL, lost node) runs again elsewhere. Env `TASKS_STALLED_TIMEOUT_MS`, default 30000. */
+  /** How soon a job whose worker died (SIGKILL, lost node) runs again elsewhere. Default 30000. */
   stalledTimeoutMs?: number;
   /** Attempts of a task that does not set its own. Default 3. */
   defaultAttempts?: number;
@@ -39,7 +39,7 @@ export interface TasksModuleOptions {
   keepCompleted?: RetentionOptions;
   /** Retention of failed jobs, applied by the worker when a job finishes. Default 7 days or 10000 jobs. */
   keepFailed?: RetentionOptions;
-  /** Days cron_job_runs rows are kept before the built-in prune cron deletes them. Env `TASKS_CRON_RETENTION_DAYS`, default 30. */
+  /** Days cron_job_runs rows are kept before the built-in prune cron deletes them. Default 30. */
   cronRunRetentionDays?: number;
   /**
    * A scheduler that starts within this many ms after a tick still fires it
@@ -49,10 +49,5 @@ export interface TasksModuleOptions {
   cronCatchUpMs?: number;
 }
 
-export type ResolvedTasksOptions = Required<TasksModuleOptions>;
-
-/** `TasksModule.forRootAsync()`: options computed by a factory, e.g. from `ConfigService`. */
-export interface TasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  useFactory: (...args: never[]) => TasksModuleOptions | Promise<TasksModuleOptions>;
-  inject?: Array<InjectionToken | OptionalFactoryDependency>;
-}
+/** The options with every default filled in, as the library's providers see them. */
+export type ResolvedTasksOptions = Readonly<Required<TasksModuleOptions>>;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /** How long the lease lives without renewal: a crashed leader's ticks move to the backups for at most this long. */
 export const LEASE_TTL_MS = 10_000;
@@ -47,7 +47,8 @@ export class CronSchedulerLease {
   private busy = false;
 
   constructor(
-    private readonly connection: RedisOptions,
+    /** Opens the lease's connection on first use: one command at a time, failing fast while Redis is away. */
+    private readonly connect: () => Redis,
     private readonly key: string,
     /** Called when this replica takes the lease, so it can move its pending ticks forward. */
     private readonly onAcquired: () => void,
@@ -104,12 +105,7 @@ export class CronSchedulerLease {
   }
 
   private redis(): Redis {
-    // One command at a time, every LEASE_RENEW_MS: fail fast rather than queue up while Redis is away.
-    if (!this.client) {
-      this.client = new Redis({ ...this.connection, maxRetriesPerRequest: 1 });
-      // Failures reach refresh() as rejected commands; the connection's own error events would only repeat them.
-      this.client.on('error', () => undefined);
-    }
+    this.client ??= this.connect();
     return this.client;
   }
 }

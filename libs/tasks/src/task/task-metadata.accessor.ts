@@ -1,5 +1,5 @@
-import { TASK_METADATA } from '../tasks.constants.js';
-import type { TaskMetadata } from '../decorators/task.decorator.js';
+import { TASK_METADATA } from '../module/tasks.constants.js';
+import type { TaskMetadata } from './task.decorator.js';
 
 /** Reads what `@Task()` stored on a method. */
 export function getTaskMetadata(method: unknown): TaskMetadata | undefined {

@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { InjectQueue } from '@nestjs/bullmq';
-import type { JobsOptions, Queue } from 'bullmq';
-import { CRON_QUEUE, TASKS_OPTIONS } from '../tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { CronRegistry, type RegisteredCron } from './cron.registry.js';
-import { cronTickJobId, type CronJobData } from './cron-job-data.js';
-import { CronSchedulerLease } from './cron-scheduler-lease.js';
-import { redisOptionsFromUrl } from '../redis/redis-connection.js';
-import { toBullBackoff, toKeepJobs } from '../options/bullmq-options.js';
+import type { Queue } from 'bullmq';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
+import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
+import { RedisConnections } from '../redis/redis-connections.js';
+import { CronSchedulerLease } from './scheduler-lease.js';
 
 // setTimeout cannot wait longer than this; longer waits re-arm.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -18,7 +16,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // most this many milliseconds of a busy event loop per tick.
 const EARLY_WAKE_MS = 2;
 // A replica that does not hold the scheduler lease enqueues each tick this
-// much later, as a backup of the lease holder (cron-scheduler-lease.ts).
+// much later, as a backup of the lease holder (scheduler-lease.ts).
 const BACKUP_DELAY_MS = 500;
 
 /** The next tick of one cron and the timer that fires it. */
@@ -45,12 +43,13 @@ export class CronScheduler implements BeforeApplicationShutdown {
   private running = false;
 
   constructor(
-    private readonly registry: CronRegistry,
-    @InjectQueue(CRON_QUEUE) private readonly queue: Queue<CronJobData>,
+    private readonly registry: CronCatalog,
+    @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    connections: RedisConnections,
   ) {
     this.lease = new CronSchedulerLease(
-      redisOptionsFromUrl(options.redisUrl),
+      () => connections.create('fail-fast', 'scheduler-lease'),
       `${options.prefix}:cron-scheduler:lease`,
       () => this.rearmAll(),
       (error) => this.logger.warn(`Scheduler lease: ${error.message}; firing ticks as a backup meanwhile`),
@@ -132,7 +131,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
 
   private fire(cron: RegisteredCron, tick: number): void {
     const enqueue = this.queue
-      .add(cron.name, { name: cron.name, scheduledAt: tick, trigger: 'schedule' }, this.jobOptions(cron, cronTickJobId(cron.name, tick)))
+      .add(cron.name, { name: cron.name, scheduledAt: tick, trigger: 'schedule' }, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options))
       .then(
         () => undefined,
         (error: unknown) =>
@@ -141,19 +140,4 @@ export class CronScheduler implements BeforeApplicationShutdown {
     this.inFlight.add(enqueue);
     void enqueue.finally(() => this.inFlight.delete(enqueue));
   }
-
-  private jobOptions(cron: RegisteredCron, jobId: string): JobsOptions {
-    return cronJobOptions(cron, jobId, this.options);
-  }
-}
-
-/** Options of a cron run's job; finished ones are kept an hour so a late replica's add of the same tick stays a no-op. */
-export function cronJobOptions(cron: RegisteredCron, jobId: string, options: ResolvedTasksOptions): JobsOptions {
-  return {
-    jobId,
-    attempts: cron.attempts,
-    backoff: toBullBackoff(options.defaultBackoff),
-    removeOnComplete: { age: 3_600, count: 100_000 },
-    removeOnFail: toKeepJobs(options.keepFailed),
-  };
 }

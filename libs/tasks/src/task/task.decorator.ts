@@ -1,5 +1,5 @@
-import { TASK_METADATA } from '../tasks.constants.js';
-import type { BackoffOptions } from '../options/tasks-options.interface.js';
+import { TASK_METADATA } from '../module/tasks.constants.js';
+import type { BackoffOptions } from '../module/tasks-options.interface.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { invalidTaskOption } from '../tasks.messages.js';
 

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Cron, DEFAULT_LOCK_TTL_SECONDS } from '../cron/cron.decorator.js';
-import { CronRegistry } from '../cron/cron.registry.js';
 import { CronLockService } from '../lock/cron-lock.service.js';
-import { TASKS_OPTIONS } from '../tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { CronRunTracker } from './cron-run.tracker.js';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { Cron, DEFAULT_LOCK_TTL_MS } from './cron.decorator.js';
+import { CronCatalog } from './cron.catalog.js';
 
 /** How often lost runs are looked for; a lost run turns FAILED within its lockTtl plus this. */
 export const LOST_RUN_SWEEP_SECONDS = 5;
@@ -20,7 +20,7 @@ export class CronMaintenance {
   constructor(
     private readonly tracker: CronRunTracker,
     private readonly locks: CronLockService,
-    private readonly crons: CronRegistry,
+    private readonly crons: CronCatalog,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
   ) {}
 
@@ -32,15 +32,15 @@ export class CronMaintenance {
    */
   @Cron(`*/${LOST_RUN_SWEEP_SECONDS} * * * * *`, {
     name: 'tasks.sweepLostRuns',
-    lockTtl: LOST_RUN_SWEEP_SECONDS,
+    lockTtlMs: LOST_RUN_SWEEP_SECONDS * 1_000,
     track: false,
   })
   async sweepLostRuns(): Promise<{ markedFailed: number }> {
     let markedFailed = 0;
     for (const row of await this.tracker.runningRows()) {
       if (row.lockToken && (await this.locks.isHeld(row.jobName, row.lockToken))) continue;
-      const lockTtl = this.crons.get(row.jobName)?.lockTtlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;
-      if (await this.tracker.markLost(row.id, lockTtl)) {
+      const lockTtlMs = this.crons.get(row.jobName)?.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+      if (await this.tracker.markLost(row.id, lockTtlMs)) {
         markedFailed++;
         this.logger.warn(`Cron run ${row.id} of ${row.jobName} marked FAILED: its worker was lost`);
       }
@@ -49,7 +49,7 @@ export class CronMaintenance {
   }
 
   /** Deletes runs older than the retention (`cronRunRetentionDays`, default 30). */
-  @Cron('17 * * * *', { name: 'tasks.pruneCronRuns', lockTtl: 300 })
+  @Cron('17 * * * *', { name: 'tasks.pruneCronRuns', lockTtlMs: 300_000 })
   async pruneCronRuns(): Promise<{ deletedCount: number }> {
     const before = new Date(Date.now() - this.options.cronRunRetentionDays * 24 * 3_600_000);
     const deletedCount = await this.tracker.deleteOlderThan(before);

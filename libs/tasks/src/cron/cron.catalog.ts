@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { duplicateCronName } from '../tasks.messages.js';
+import type { CronMetadata } from './cron.decorator.js';
+import type { CronContext } from './cron-context.js';
+
+export interface RegisteredCron extends CronMetadata {
+  /** `Class.method`, for messages and logs. */
+  readonly source: string;
+  /** The library's own maintenance crons. */
+  readonly internal: boolean;
+  /** The handler, wrapped in the user's interceptors when it has any. */
+  readonly invoke: (context: CronContext) => Promise<unknown>;
+}
+
+/** Every cron job of this application, by name, as the explorer found them. Internal: users see {@link CronRegistry}. */
+@Injectable()
+export class CronCatalog {
+  private readonly crons = new Map<string, RegisteredCron>();
+
+  register(cron: RegisteredCron): void {
+    const existing = this.crons.get(cron.name);
+    if (existing) throw new TasksConfigurationError(duplicateCronName(cron.name, existing.source, cron.source));
+    this.crons.set(cron.name, cron);
+  }
+
+  get(name: string): RegisteredCron | undefined {
+    return this.crons.get(name);
+  }
+
+  all(): RegisteredCron[] {
+    return [...this.crons.values()];
+  }
+
+  names(): string[] {
+    return [...this.crons.keys()].sort();
+  }
+}

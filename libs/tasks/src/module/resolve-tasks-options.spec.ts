@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { resolveTasksOptions } from './resolve-tasks-options.js';
+import { tasksOptionsFromEnv } from './tasks-options-from-env.js';
+
+const env = {
+  REDIS_URL: 'redis://cache.internal:6380/2',
+  TASKS_PREFIX: 'from-env',
+  WORKER_CONCURRENCY: '4',
+  TASKS_SHUTDOWN_GRACE_MS: '1500',
+  TASKS_STALLED_TIMEOUT_MS: '9000',
+  TASKS_CRON_RETENTION_DAYS: '7',
+};
+
+describe('resolveTasksOptions', () => {
+  it('has working local defaults when nothing is set, and reads no environment variable', () => {
+    const saved = process.env.TASKS_PREFIX;
+    process.env.TASKS_PREFIX = 'must-be-ignored';
+    try {
+      expect(resolveTasksOptions({})).toMatchObject({
+        redisUrl: 'redis://127.0.0.1:6379',
+        prefix: 'tasks',
+        concurrency: 10,
+        allowUnregisteredTasks: false,
+        shutdownGraceMs: 25_000,
+        stalledTimeoutMs: 30_000,
+        defaultAttempts: 3,
+        defaultBackoff: { type: 'exponential', delayMs: 1_000 },
+        keepCompleted: { ageSeconds: 3_600, count: 10_000 },
+        keepFailed: { ageSeconds: 7 * 24 * 3_600, count: 10_000 },
+      });
+    } finally {
+      if (saved === undefined) delete process.env.TASKS_PREFIX;
+      else process.env.TASKS_PREFIX = saved;
+    }
+  });
+
+  it('takes the given options over the defaults, and treats undefined as unset', () => {
+    const resolved = resolveTasksOptions({
+      redisUrl: 'rediss://:secret@redis.example:6390',
+      prefix: 'from-options',
+      concurrency: 2,
+      shutdownGraceMs: 0,
+      stalledTimeoutMs: 500,
+      allowUnregisteredTasks: true,
+      defaultAttempts: 1,
+      defaultBackoff: { type: 'fixed', delayMs: 5 },
+      cronCatchUpMs: undefined,
+    });
+    expect(resolved).toMatchObject({
+      redisUrl: 'rediss://:secret@redis.example:6390',
+      prefix: 'from-options',
+      concurrency: 2,
+      shutdownGraceMs: 0,
+      stalledTimeoutMs: 500,
+      allowUnregisteredTasks: true,
+      defaultAttempts: 1,
+      defaultBackoff: { type: 'fixed', delayMs: 5 },
+      cronCatchUpMs: 10_000,
+    });
+  });
+
+  it.each([
+    [{ concurrency: 0 }, 'option concurrency is 0'],
+    [{ defaultAttempts: 0 }, 'option defaultAttempts is 0'],
+    [{ shutdownGraceMs: -1 }, 'option shutdownGraceMs is -1'],
+    [{ prefix: '' }, 'option prefix is ""'],
+    [{ prefix: 'a:b' }, 'option prefix is "a:b"'],
+    [{ redisUrl: 'postgres://127.0.0.1' }, 'option redisUrl is "postgres://127.0.0.1"'],
+  ])('rejects bad option %o, naming it', (options, problem) => {
+    const resolve = () => resolveTasksOptions(options);
+    expect(resolve).toThrow(TasksConfigurationError);
+    expect(resolve).toThrow(`TasksModule: ${problem}`);
+  });
+
+  it('never shows the password of a bad redisUrl', () => {
+    const resolve = () => resolveTasksOptions({ redisUrl: 'http://:hunter2@127.0.0.1:6379' });
+    expect(resolve).toThrow(TasksConfigurationError);
+    expect(resolve).not.toThrow('hunter2');
+  });
+});
+
+describe('tasksOptionsFromEnv', () => {
+  it('maps the documented variables to options', () => {
+    expect(tasksOptionsFromEnv(env)).toEqual({
+      redisUrl: 'redis://cache.internal:6380/2',
+      prefix: 'from-env',
+      concurrency: 4,
+      shutdownGraceMs: 1_500,
+      stalledTimeoutMs: 9_000,
+      cronRunRetentionDays: 7,
+    });
+  });
+
+  it('leaves out unset and empty variables, so the defaults apply', () => {
+    const empty = { REDIS_URL: '', TASKS_PREFIX: '', WORKER_CONCURRENCY: '', TASKS_SHUTDOWN_GRACE_MS: '', TASKS_STALLED_TIMEOUT_MS: '' };
+    expect(tasksOptionsFromEnv(empty)).toEqual({});
+    expect(tasksOptionsFromEnv({})).toEqual({});
+    expect(resolveTasksOptions(tasksOptionsFromEnv({}))).toEqual(resolveTasksOptions({}));
+  });
+
+  it.each([
+    ['WORKER_CONCURRENCY', 'ten'],
+    ['WORKER_CONCURRENCY', '-1'],
+    ['WORKER_CONCURRENCY', '1.5'],
+    ['WORKER_CONCURRENCY', '0'],
+    ['TASKS_SHUTDOWN_GRACE_MS', '5s'],
+    ['TASKS_STALLED_TIMEOUT_MS', '0'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_URL', 'not a url'],
+    ['TASKS_PREFIX', 'a:b'],
+  ])('rejects %s=%s, naming the variable', (name, value) => {
+    const read = () => tasksOptionsFromEnv({ [name]: value });
+    expect(read).toThrow(TasksConfigurationError);
+    expect(read).toThrow(name);
+  });
+
+  it('never echoes the password of a malformed REDIS_URL', () => {
+    const read = () => tasksOptionsFromEnv({ REDIS_URL: 'redis://:hunter2@[bad' });
+    expect(read).toThrow('REDIS_URL');
+    expect(read).not.toThrow('hunter2');
+  });
+});

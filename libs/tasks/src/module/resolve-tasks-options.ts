@@ -1,0 +1,50 @@
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { invalidTaskOption, redactUrl } from '../tasks.messages.js';
+import { parseRedisUrl } from '../redis/redis-connections.js';
+import type { ResolvedTasksOptions, TasksModuleOptions } from './tasks-options.interface.js';
+
+export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  prefix: 'tasks',
+  concurrency: 10,
+  allowUnregisteredTasks: false,
+  shutdownGraceMs: 25_000,
+  stalledTimeoutMs: 30_000,
+  defaultAttempts: 3,
+  defaultBackoff: { type: 'exponential', delayMs: 1_000 },
+  keepCompleted: { ageSeconds: 3_600, count: 10_000 },
+  keepFailed: { ageSeconds: 7 * 24 * 3_600, count: 10_000 },
+  cronRunRetentionDays: 30,
+  cronCatchUpMs: 10_000,
+};
+
+/** Fills in the defaults and fails fast, naming the option, on a value the library cannot use. */
+export function resolveTasksOptions(options: TasksModuleOptions = {}): ResolvedTasksOptions {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const resolved: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...defined };
+  validate(resolved);
+  return resolved;
+}
+
+function validate(o: ResolvedTasksOptions): void {
+  const fail = (name: keyof ResolvedTasksOptions, expected: string, shown: unknown = o[name]): never => {
+    throw new TasksConfigurationError(invalidTaskOption('TasksModule', name, shown, expected));
+  };
+  const integer = (name: 'concurrency' | 'defaultAttempts' | 'stalledTimeoutMs' | 'cronRunRetentionDays' | 'cronCatchUpMs' | 'shutdownGraceMs', min: number) => {
+    if (!Number.isInteger(o[name]) || o[name] < min) fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer');
+  };
+  integer('concurrency', 1);
+  integer('defaultAttempts', 1);
+  integer('stalledTimeoutMs', 1);
+  integer('cronRunRetentionDays', 1);
+  integer('cronCatchUpMs', 0);
+  integer('shutdownGraceMs', 0);
+  if (typeof o.prefix !== 'string' || o.prefix === '' || o.prefix.includes(':')) {
+    fail('prefix', 'a non-empty string without ":"');
+  }
+  try {
+    parseRedisUrl(o.redisUrl);
+  } catch (error) {
+    fail('redisUrl', `a URL such as redis://127.0.0.1:6379 (${(error as Error).message})`, redactUrl(o.redisUrl));
+  }
+}

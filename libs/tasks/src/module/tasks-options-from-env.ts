@@ -1,0 +1,72 @@
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { invalidEnv, redactUrl } from '../tasks.messages.js';
+import type { TasksModuleOptions } from './tasks-options.interface.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The environment variable behind each option that has one. */
+export const TASKS_ENV_VARIABLES = {
+  redisUrl: 'REDIS_URL',
+  prefix: 'TASKS_PREFIX',
+  concurrency: 'WORKER_CONCURRENCY',
+  shutdownGraceMs: 'TASKS_SHUTDOWN_GRACE_MS',
+  stalledTimeoutMs: 'TASKS_STALLED_TIMEOUT_MS',
+  cronRunRetentionDays: 'TASKS_CRON_RETENTION_DAYS',
+} as const satisfies Partial<Record<keyof TasksModuleOptions, string>>;
+
+/**
+ * TasksModule options from the documented environment variables (REDIS_URL,
+ * TASKS_PREFIX, WORKER_CONCURRENCY, TASKS_SHUTDOWN_GRACE_MS,
+ * TASKS_STALLED_TIMEOUT_MS, TASKS_CRON_RETENTION_DAYS). Unset or empty
+ * variables are left out, so defaults (or options spread after) apply:
+ *
+ * ```ts
+ * TasksModule.forRoot({ ...tasksOptionsFromEnv(), allowUnregisteredTasks: true })
+ * ```
+ *
+ * Throws `TasksConfigurationError` naming the variable when a number is malformed.
+ */
+export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions {
+  const options: TasksModuleOptions = {};
+  const redisUrl = envString(env, TASKS_ENV_VARIABLES.redisUrl);
+  if (redisUrl !== undefined) options.redisUrl = redisUrl;
+  const prefix = envString(env, TASKS_ENV_VARIABLES.prefix);
+  if (prefix !== undefined) {
+    if (prefix.includes(':')) throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.prefix, prefix, 'a string without ":"'));
+    options.prefix = prefix;
+  }
+  for (const key of ['concurrency', 'shutdownGraceMs', 'stalledTimeoutMs', 'cronRunRetentionDays'] as const) {
+    const value = envInt(env, TASKS_ENV_VARIABLES[key], key === 'shutdownGraceMs' ? 0 : 1);
+    if (value !== undefined) options[key] = value;
+  }
+  if (redisUrl !== undefined) assertRedisUrl(redisUrl);
+  return options;
+}
+
+// An empty variable (e.g. `REDIS_URL=` in a compose file) means unset.
+function envString(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === '' ? undefined : raw;
+}
+
+function envInt(env: Env, name: string, min: number): number | undefined {
+  const raw = envString(env, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(value) || value < min) {
+    throw new TasksConfigurationError(invalidEnv(name, raw, min === 0 ? 'a non-negative integer' : 'a positive integer'));
+  }
+  return value;
+}
+
+function assertRedisUrl(url: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.redisUrl, redactUrl(url), 'a URL such as redis://127.0.0.1:6379'));
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.redisUrl, redactUrl(url), 'a redis:// or rediss:// URL'));
+  }
+}

@@ -1,0 +1,98 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { BullModule } from '@nestjs/bullmq';
+import { CRON_QUEUE, TASKS_BULL_CONFIG_KEY, TASKS_OPTIONS, TASKS_QUEUE } from './tasks.constants.js';
+import type { ResolvedTasksOptions } from './tasks-options.interface.js';
+import {
+  TasksOptionsModule,
+  type TasksModuleAsyncOptions,
+  type TasksModuleForRootOptions,
+} from './tasks.module-definition.js';
+import { RedisConnections, bullmqConnection } from '../redis/redis-connections.js';
+import { RedisPreflight } from '../redis/redis-preflight.js';
+import { TASKS_REDIS, appRedisProviders } from '../redis/app-redis.js';
+import { TaskCatalog } from '../task/task.catalog.js';
+import { TasksExplorer } from '../discovery/tasks.explorer.js';
+import { TaskClient } from '../client/task-client.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
+import { CronRegistry } from '../cron/cron.registry.js';
+import { CronRunPipeline } from '../cron/cron-run-pipeline.js';
+import { CronMaintenance } from '../cron/cron-maintenance.js';
+import { CronScheduler } from '../scheduler/cron-scheduler.js';
+import { CronLockService } from '../lock/cron-lock.service.js';
+import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunsService } from '../tracking/cron-runs.service.js';
+import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
+import { TaskRunner } from '../worker/task-runner.js';
+import { TaskWorkerHost } from '../worker/task-worker.host.js';
+import { RunLogContext } from '../logging/run-log-context.js';
+import { EventPublisher } from '../events/event-publisher.js';
+import { EventSubscriber } from '../events/event-subscriber.js';
+
+/**
+ * Background tasks and distributed cron on BullMQ. Import it once, in the
+ * root module of every app (api, worker, scheduler):
+ *
+ * ```ts
+ * TasksModule.forRoot({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'myapp' })
+ * TasksModule.forRootAsync({ inject: [ConfigService], useFactory: (config: ConfigService) => ({ redisUrl: config.get('REDIS_URL') }) })
+ * ```
+ *
+ * It is global unless `isGlobal: false`. Its BullMQ settings live under their
+ * own `configKey`, so the application's own `BullModule.forRoot()` and queues
+ * are independent of it, in either import order.
+ */
+@Module({})
+export class TasksModule {
+  static forRoot(options: TasksModuleForRootOptions = {}): DynamicModule {
+    return TasksModule.assemble(TasksOptionsModule.forRoot(options), options.isGlobal);
+  }
+
+  static forRootAsync(options: TasksModuleAsyncOptions): DynamicModule {
+    return TasksModule.assemble(TasksOptionsModule.forRootAsync(options), options.isGlobal);
+  }
+
+  private static assemble(optionsModule: DynamicModule, isGlobal = true): DynamicModule {
+    const options = { ...optionsModule, exports: [...(optionsModule.exports ?? []), TASKS_OPTIONS] };
+    return {
+      module: TasksModule,
+      global: isGlobal,
+      imports: [
+        DiscoveryModule,
+        options,
+        BullModule.forRootAsync(TASKS_BULL_CONFIG_KEY, {
+          imports: [options],
+          inject: [TASKS_OPTIONS],
+          useFactory: (resolved: ResolvedTasksOptions) => ({
+            connection: bullmqConnection(resolved.redisUrl, 'command'),
+            prefix: resolved.prefix,
+          }),
+        }),
+        BullModule.registerQueue({ name: TASKS_QUEUE, configKey: TASKS_BULL_CONFIG_KEY }, { name: CRON_QUEUE, configKey: TASKS_BULL_CONFIG_KEY }),
+      ],
+      providers: [
+        RedisConnections,
+        RedisPreflight,
+        ...appRedisProviders,
+        TaskCatalog,
+        CronCatalog,
+        TasksExplorer,
+        TaskClient,
+        CronRegistry,
+        CronRunPipeline,
+        CronMaintenance,
+        CronScheduler,
+        CronLockService,
+        CronRunTracker,
+        CronRunsService,
+        TrackingDatabaseLocator,
+        TaskRunner,
+        TaskWorkerHost,
+        RunLogContext,
+        EventPublisher,
+        EventSubscriber,
+      ],
+      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber],
+    };
+  }
+}

@@ -1,0 +1,116 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { ServiceUnreachableError } from '../errors/tasks.errors.js';
+import { redactUrl, redisUnreachable } from '../tasks.messages.js';
+
+/**
+ * What a connection is for, which decides how it behaves when Redis is slow or away:
+ * - `command`: BullMQ queues and the app's own client; commands wait for a reconnect, up to a timeout.
+ * - `blocking`: BullMQ workers and event readers, whose commands block by design: no timeout, retried forever.
+ * - `fail-fast`: locks, the scheduler lease, boot checks: one try and a short timeout, so the caller decides.
+ * - `subscriber`: the one pub/sub connection of a process.
+ */
+export type RedisProfile = 'command' | 'blocking' | 'fail-fast' | 'subscriber';
+
+/** Per-command deadline of the `command` and `fail-fast` profiles: a Redis that accepts but never answers must not hang a caller. */
+export const COMMAND_TIMEOUT_MS = 10_000;
+const FAIL_FAST_TIMEOUT_MS = 3_000;
+
+const PROFILES: Record<RedisProfile, RedisOptions> = {
+  command: { commandTimeout: COMMAND_TIMEOUT_MS },
+  blocking: { maxRetriesPerRequest: null },
+  'fail-fast': { maxRetriesPerRequest: 1, commandTimeout: FAIL_FAST_TIMEOUT_MS, connectTimeout: FAIL_FAST_TIMEOUT_MS },
+  subscriber: { maxRetriesPerRequest: null },
+};
+
+/**
+ * ioredis options of a `redis://` or `rediss://` URL, parsed by ioredis itself
+ * (IPv6 hosts, user and password, db, query options such as `family`).
+ * Throws on anything else.
+ */
+export function parseRedisUrl(url: string): RedisOptions {
+  const protocol = new URL(url).protocol;
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new Error(`unsupported protocol ${protocol}`);
+  // ioredis parses the URL in its constructor; a lazy client opens no connection.
+  const probe = new Redis(url, { lazyConnect: true });
+  const parsed = probe.options;
+  probe.disconnect();
+  const options: RedisOptions = { host: parsed.host, port: parsed.port, db: parsed.db ?? 0 };
+  if (parsed.username) options.username = parsed.username;
+  if (parsed.password) options.password = parsed.password;
+  if (parsed.family) options.family = parsed.family;
+  if (parsed.tls) options.tls = typeof parsed.tls === 'object' ? parsed.tls : {};
+  return options;
+}
+
+/** ioredis options for `url` with the behaviour of `profile` (also what BullMQ objects get as `connection`). */
+export function redisOptions(url: string, profile: RedisProfile): RedisOptions {
+  return { ...parseRedisUrl(url), ...PROFILES[profile] };
+}
+
+/** The same, typed as BullMQ's `connection` option. */
+export function bullmqConnection(url: string, profile: RedisProfile): ConnectionOptions {
+  return redisOptions(url, profile) as ConnectionOptions;
+}
+
+/**
+ * The one place the library builds Redis connections: every client has a
+ * profile, a connection name (visible in CLIENT LIST) and an error listener
+ * that logs through Nest's logger, with the URL's password redacted.
+ */
+@Injectable()
+export class RedisConnections {
+  private readonly logger = new Logger('TasksRedis');
+
+  constructor(@Inject(TASKS_OPTIONS) private readonly settings: ResolvedTasksOptions) {}
+
+  /** `connection` of a BullMQ object (Queue, Worker, QueueEvents), which opens its own connections. */
+  bullmq(profile: RedisProfile): ConnectionOptions {
+    return bullmqConnection(this.settings.redisUrl, profile);
+  }
+
+  /** A new client; `lazyConnect` clients connect on first command. */
+  create(profile: RedisProfile, name: string, extra: Pick<RedisOptions, 'keyPrefix' | 'lazyConnect'> = {}): Redis {
+    const client = new Redis({
+      ...redisOptions(this.settings.redisUrl, profile),
+      ...extra,
+      // CLIENT LIST allows no spaces in names.
+      connectionName: `${this.settings.prefix}:${name}`.replace(/[^\w.:-]/g, '_'),
+    });
+    // ioredis reconnects by itself; without a listener Node would print the raw error.
+    client.on('error', (error: Error) => this.logger.warn(`Redis (${name}) at ${redactUrl(this.settings.redisUrl)}: ${error.message}`));
+    return client;
+  }
+}
+
+/**
+ * Fails within `timeoutMs` with a message that says how to start Redis,
+ * instead of letting ioredis retry silently forever at boot.
+ */
+export async function assertRedisReachable(url: string, timeoutMs = FAIL_FAST_TIMEOUT_MS): Promise<void> {
+  const client = new Redis({
+    ...redisOptions(url, 'fail-fast'),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  // ioredis reports the real cause (ECONNREFUSED, ENOTFOUND) as an 'error'
+  // event and rejects connect() with a bare "Connection is closed".
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => {
+    cause ??= error;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new ServiceUnreachableError(redisUnreachable(url, (cause ?? (error as Error)).message));
+  } finally {
+    client.disconnect();
+  }
+}
