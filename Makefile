@@ -10,6 +10,17 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Node ^22.13 || >=24.11 (the Docker image runs 24). With an older node on PATH,
+# scripts/ensure-node.sh installs Node 24 from the npm registry into .tools/node.
+ifneq ($(MAKECMDGOALS),help)
+ifneq ($(MAKECMDGOALS),)
+NODE_BIN_DIR := $(shell bash scripts/ensure-node.sh)
+ifneq ($(NODE_BIN_DIR),)
+export PATH := $(NODE_BIN_DIR):$(PATH)
+endif
+endif
+endif
+
 DEV_DATABASE_URL  := postgres://postgres@127.0.0.1:5432/tasks
 TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/tasks_test
 APPS              := api worker scheduler

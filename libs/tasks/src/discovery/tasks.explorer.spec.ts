@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Injectable, Module, type Type } from '@nestjs/common';
+import { Inject, Injectable, Module, Scope, type Type } from '@nestjs/common';
+import { REQUEST } from '@nestjs/core';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Task } from '../task/task.decorator.js';
+import { Cron } from '../cron/cron.decorator.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
@@ -110,6 +112,68 @@ describe('task discovery', () => {
     );
     expect(message).toContain(first);
     expect(message).toContain(second);
+  });
+});
+
+@Injectable({ scope: Scope.REQUEST })
+class RequestScopedTasks {
+  @Task()
+  async perRequest(): Promise<void> {}
+}
+
+@Injectable({ scope: Scope.TRANSIENT })
+class TransientCrons {
+  @Cron('0 * * * *')
+  async hourly(): Promise<void> {}
+}
+
+/** Request-scoped by dependency: it injects the request. */
+@Injectable()
+class NeedsRequest {
+  constructor(@Inject(REQUEST) readonly request: unknown) {}
+
+  @Task()
+  async fromRequest(): Promise<void> {}
+}
+
+/** Request-scoped, but without a task: nothing to complain about. */
+@Injectable({ scope: Scope.REQUEST })
+class PlainRequestScoped {
+  async helper(): Promise<void> {}
+}
+
+describe('providers without a single instance', () => {
+  it.each([
+    ['a request-scoped provider', RequestScopedTasks, '@Task() on RequestScopedTasks.perRequest', 'request-scoped'],
+    ['a transient provider', TransientCrons, '@Cron() on TransientCrons.hourly', 'transient'],
+    ['a provider that injects the request', NeedsRequest, '@Task() on NeedsRequest.fromRequest', 'request-scoped'],
+  ])('fails the boot for a decorated method of %s, naming it and the fix', async (_kind, provider, where, scope) => {
+    @Module({ providers: [provider] })
+    class ScopedModule {}
+
+    const message = await boot(ScopedModule).then(
+      async (app) => {
+        await app.close();
+        return 'booted';
+      },
+      (error: Error) => `${error.name}: ${error.message}`,
+    );
+    expect(message).toContain('TasksConfigurationError');
+    expect(message).toContain(where);
+    expect(message).toContain(scope);
+    expect(message).toContain('singleton');
+  });
+
+  it('ignores request-scoped providers that have no task or cron', async () => {
+    @Module({ providers: [PlainRequestScoped] })
+    class PlainModule {}
+
+    const app = await boot(MailModule, PlainModule);
+    try {
+      expect(app.get(TaskCatalog).names()).toEqual(['mail.digest', 'sendWelcome']);
+    } finally {
+      await app.close();
+    }
   });
 });
 
