@@ -35,6 +35,7 @@ export interface EnqueueManyItem {
 export class TaskClient implements OnApplicationShutdown {
   private readonly outcomes: JobOutcomeListener;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_QUEUE_TOKEN) private readonly queue: Queue,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,

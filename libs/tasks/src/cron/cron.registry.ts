@@ -36,6 +36,7 @@ export interface CronJobInfo {
 export class CronRegistry implements OnApplicationShutdown {
   private readonly outcomes: JobOutcomeListener;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,

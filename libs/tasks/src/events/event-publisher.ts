@@ -20,6 +20,7 @@ import { encodeEvent, userEventsChannel, type PublishedEvent, type TaskEvent } f
  */
 @Injectable()
 export class EventPublisher {
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: AppRedisConnections,

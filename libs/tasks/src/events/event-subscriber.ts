@@ -30,6 +30,7 @@ export class EventSubscriber implements BeforeApplicationShutdown {
   private readonly channels = new Map<string, Channel>();
   private listening = false;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: AppRedisConnections,

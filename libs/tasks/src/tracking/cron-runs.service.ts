@@ -15,6 +15,7 @@ export interface CronRunQuery {
 /** Reads cron_job_runs: the latest runs of a job, runs by status. Needs the optional TypeORM peers. */
 @Injectable()
 export class CronRunsService {
+  /** @internal Built by Nest's injector. */
   constructor(private readonly database: TrackingDatabaseLocator) {}
 
   async find(query: CronRunQuery = {}): Promise<CronJobRun[]> {
