@@ -11,6 +11,7 @@ import { unknownTaskOnWorker } from '../tasks.messages.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { assertPeersInstalled } from '../peers/optional-peers.js';
 import type { JobAbort } from './job-abort.js';
 
 /**
@@ -41,12 +42,16 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
   /** Checks what running jobs needs (nestjs-pino; for crons the tracking database), then consumes. */
   async start(): Promise<void> {
     if (this.running) return;
+    const hasCrons = this.crons.all().length > 0;
+    // Missing packages first: a missing module is named next, once they are installed.
+    assertPeersInstalled('logContext');
+    if (hasCrons) assertPeersInstalled('tracking');
     await this.logContext.connect();
     const { prefix, concurrency } = this.options;
     const consumer = (queue: string, processor: (job: Job, abort: JobAbort) => Promise<unknown>) =>
       new QueueConsumer(queue, this.options, this.connections, concurrency, processor, this.logger);
     const consumers = [consumer(TASKS_QUEUE, (job, abort) => this.runTask(job, abort))];
-    if (this.crons.all().length > 0) {
+    if (hasCrons) {
       await this.tracker.connect();
       consumers.push(consumer(CRON_QUEUE, (job, abort) => this.cronPipeline.run(job, abort)));
     }
