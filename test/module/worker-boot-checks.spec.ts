@@ -5,7 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { Cron, Task, TasksConfigurationError, TasksModule } from 'nestjs-tasks';
 import { TaskWorkerHost } from 'nestjs-tasks/testing';
 import { rejectionOf } from '../support/in-process.js';
-import { REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 
 @Injectable()
 class PlainTasks {
@@ -23,10 +23,18 @@ class PlainCrons {
 // the library's own message instead of a generic Nest dependency error.
 describe('worker boot checks', () => {
   let app: TestingModule | undefined;
+  const prefixes: string[] = [];
   afterEach(async () => {
     await app?.close();
     app = undefined;
+    for (const prefix of prefixes.splice(0)) await deletePrefix(prefix);
   });
+
+  function prefixFor(label: string): string {
+    const prefix = uniquePrefix(label);
+    prefixes.push(prefix);
+    return prefix;
+  }
 
   async function startWorker(imports: unknown[]): Promise<Error> {
     @Module({ imports: imports as never[] })
@@ -39,7 +47,7 @@ describe('worker boot checks', () => {
   it('without nestjs-pino’s LoggerModule, says to import LoggerModule.forRoot()', async () => {
     @Module({ providers: [PlainTasks] })
     class JobsModule {}
-    const error = await startWorker([TasksModule.forRoot({ redisUrl: REDIS_URL, prefix: uniquePrefix('nologger') }), JobsModule]);
+    const error = await startWorker([TasksModule.forRoot({ redisUrl: REDIS_URL, prefix: prefixFor('nologger') }), JobsModule]);
     expect(error).toBeInstanceOf(TasksConfigurationError);
     expect(error.message).toContain("import LoggerModule.forRoot() from 'nestjs-pino'");
     expect(app?.get(TaskWorkerHost).running).toBe(false);
@@ -50,7 +58,7 @@ describe('worker boot checks', () => {
     class JobsModule {}
     const error = await startWorker([
       LoggerModule.forRoot({ pinoHttp: { level: 'silent' } }),
-      TasksModule.forRoot({ redisUrl: REDIS_URL, prefix: uniquePrefix('nodb') }),
+      TasksModule.forRoot({ redisUrl: REDIS_URL, prefix: prefixFor('nodb') }),
       JobsModule,
     ]);
     expect(error).toBeInstanceOf(TasksConfigurationError);
