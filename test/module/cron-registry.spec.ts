@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Injectable, Module } from '@nestjs/common';
-import type { TestingModule } from '@nestjs/testing';
 import { Cron, CronRegistry, UnknownTaskError } from 'nestjs-tasks';
-import { closeAll, createTasksApp } from '../support/in-process.js';
+import { tasksAppsPerTest } from '../support/in-process.js';
 
 @Injectable()
 class ReportJobs {
@@ -18,11 +17,10 @@ class ReportsModule {}
 
 // The public registry an app injects to see and trigger its crons (no worker or database needed to list).
 describe('CronRegistry', () => {
-  let app: TestingModule | undefined;
-  afterEach(() => closeAll([app]));
+  const apps = tasksAppsPerTest('cron-registry');
 
   it('lists the app’s crons with expression, time zone and lock TTL; the library’s own only on request', async () => {
-    app = await createTasksApp({ imports: [ReportsModule] });
+    const app = await apps.create({ imports: [ReportsModule] });
     const registry = app.get(CronRegistry);
     expect(registry.list()).toEqual([
       {
@@ -46,7 +44,7 @@ describe('CronRegistry', () => {
   });
 
   it('previews the next ticks in the cron’s time zone', async () => {
-    app = await createTasksApp({ imports: [ReportsModule] });
+    const app = await apps.create({ imports: [ReportsModule] });
     const registry = app.get(CronRegistry);
     // Friday 2026-07-03 12:00 UTC: the next weekday 06:30 in Berlin (UTC+2 in summer) is Monday 04:30 UTC.
     const from = new Date('2026-07-03T12:00:00Z');
