@@ -4,7 +4,7 @@ import { runScheduler, runWorker } from 'nestjs-tasks';
 import type { LibRole } from '../shared/protocol.js';
 import { serveOrchestrator } from '../shared/samples.js';
 import { BenchTaskWorkerModule } from './bench-tasks.js';
-import { BenchCronModule } from './bench-cron.js';
+import { BenchCronModule, timeCronPipeline } from './bench-cron.js';
 
 // Children of `npm run bench` that run the library exactly as apps/worker and
 // apps/scheduler do (runWorker / runScheduler, LOG_LEVEL info to stdout).
@@ -15,6 +15,7 @@ async function boot(): Promise<INestApplicationContext> {
     case 'lib-worker':
       return runWorker(BenchTaskWorkerModule);
     case 'lib-cron-worker':
+      timeCronPipeline();
       return runWorker(BenchCronModule);
     case 'lib-scheduler':
       return runScheduler(BenchCronModule);

@@ -19,7 +19,7 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const connection = bullmqConnection(redisUrl, 'command');
 // The processing scenario sets BENCH_PLAIN_POLICY (shared/plain-policy.ts); BullMQ's defaults otherwise.
 const policy = plainSettings((process.env.BENCH_PLAIN_POLICY as PlainPolicy | undefined) ?? 'defaults');
-const workerOptions = { connection, prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, ...policy.worker };
+const workerOptions = { connection: bullmqConnection(redisUrl, 'blocking'), prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, ...policy.worker };
 
 const taskProcessor: Processor = async (job: Job) => {
   switch (job.name) {

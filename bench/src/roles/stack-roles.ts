@@ -25,9 +25,8 @@ class StackModule {}
 const app = await NestFactory.createApplicationContext(StackModule, { bufferLogs: true });
 app.useLogger(app.get(Logger));
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const connection = bullmqConnection(redisUrl, 'command');
 const prefix = process.env.TASKS_PREFIX ?? 'bench';
-const workers = [TASKS_QUEUE, CRON_QUEUE].map((queue) => new Worker(queue, async () => undefined, { connection, prefix }));
+const workers = [TASKS_QUEUE, CRON_QUEUE].map((queue) => new Worker(queue, async () => undefined, { connection: bullmqConnection(redisUrl, 'blocking'), prefix }));
 await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 const redis = new Redis(parseRedisUrl(redisUrl));
 const redlock = new Redlock([redis], { retryCount: 0 });

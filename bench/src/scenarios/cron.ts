@@ -18,9 +18,9 @@ interface Tick {
   pickup: number;
   /** Handler return → BullMQ finishedOn (the job is completed in Redis); library only (the plain handler does its raw lock and record after its end stamp). */
   toFinished: number;
-  /** Library: outermost interceptor → handler start (lock acquire + RUNNING row). */
+  /** Library: cron run pipeline start → handler start (lock acquire + RUNNING row). */
   before?: number;
-  /** Library: handler return → outermost interceptor done (COMPLETED row + lock release). */
+  /** Library: handler return → cron run pipeline done (COMPLETED row + lock release). */
   after?: number;
   /** Library: handler return → the row's completed_at. */
   toRow?: number;

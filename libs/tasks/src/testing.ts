@@ -7,6 +7,7 @@ export { CronSchedulerLease, LEASE_RENEW_MS, LEASE_TTL_MS } from './scheduler/sc
 export { CronSchedule } from './cron/cron-schedule.js';
 export { getCronMetadata } from './cron/cron-metadata.accessor.js';
 export { CronMaintenance, LOST_RUN_SWEEP_SECONDS } from './cron/cron-maintenance.js';
+export { CronRunPipeline } from './cron/cron-run-pipeline.js';
 export { resolveTasksOptions, DEFAULT_TASKS_OPTIONS } from './module/resolve-tasks-options.js';
 export { toBullBackoff, toKeepJobs } from './module/bullmq-options.js';
 export { parseRedisUrl, redisOptions, bullmqConnection, type RedisProfile } from './redis/redis-connections.js';

@@ -25,7 +25,7 @@ class MailTasks {
     return `${this.greeter.greeting} ${payload.to} (${ctx.taskName})`;
   }
 
-  @Task({ name: 'mail.digest', attempts: 7, backoff: 250, timeoutMs: 5_000 })
+  @Task({ name: 'mail.digest', attempts: 7, backoffMs: 250, timeoutMs: 5_000 })
   async weeklyDigest(): Promise<void> {}
 
   /** Not a task: must not be registered. */
@@ -183,7 +183,9 @@ describe('@Task() options', () => {
     [{ attempts: 0 }, 'option attempts is 0'],
     [{ attempts: 1.5 }, 'option attempts is 1.5'],
     [{ timeoutMs: 0 }, 'option timeoutMs is 0'],
-    [{ backoff: -1 }, 'option backoff is -1'],
+    [{ backoffMs: -1 }, 'option backoffMs is -1'],
+    [{ backoff: { type: 'fixed' as const, delayMs: 1.5 } }, 'option backoff.delayMs is 1.5'],
+    [{ backoffMs: 5, backoff: { type: 'fixed' as const, delayMs: 5 } }, 'option backoffMs is 5, expected either backoffMs or backoff'],
   ])('rejects %o where it is declared', (options, problem) => {
     const declare = () => {
       class Bad {

@@ -9,8 +9,10 @@ export interface TaskOptions {
   name?: string;
   /** Total runs before the task fails for good. Default 3 (`TasksModule` `defaultAttempts`). */
   attempts?: number;
-  /** Delay between attempts; a number means exponential backoff starting at that many ms. */
-  backoff?: number | BackoffOptions;
+  /** Exponential backoff between attempts, starting at this many ms (then twice that, ...). */
+  backoffMs?: number;
+  /** Backoff between attempts in full: `{ type: 'exponential' | 'fixed', delayMs }`. Not with `backoffMs`. */
+  backoff?: BackoffOptions;
   /** Abort the run after this many ms; the attempt fails with `TaskTimeoutError`. */
   timeoutMs?: number;
 }
@@ -32,7 +34,7 @@ export function Task(options: TaskOptions = {}): MethodDecorator {
     const metadata: TaskMetadata = {
       name: options.name ?? String(key),
       attempts: options.attempts,
-      backoff: normalizeBackoff(where, options.backoff),
+      backoff: normalizeBackoff(where, options),
       timeoutMs: options.timeoutMs,
     };
     assertTaskOptions(where, metadata);
@@ -41,13 +43,24 @@ export function Task(options: TaskOptions = {}): MethodDecorator {
   };
 }
 
-function normalizeBackoff(where: string, backoff: TaskOptions['backoff']): BackoffOptions | undefined {
-  if (backoff === undefined) return undefined;
-  const value = typeof backoff === 'number' ? { type: 'exponential' as const, delayMs: backoff } : backoff;
-  if (!Number.isInteger(value.delayMs) || value.delayMs < 0) {
-    throw new TasksConfigurationError(invalidTaskOption(where, 'backoff', value.delayMs, 'a non-negative integer of ms'));
+function normalizeBackoff(where: string, { backoff, backoffMs }: TaskOptions): BackoffOptions | undefined {
+  if (backoff !== undefined && backoffMs !== undefined) {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'backoffMs', backoffMs, 'either backoffMs or backoff, not both'));
   }
-  return value;
+  if (backoffMs !== undefined) {
+    if (!Number.isInteger(backoffMs) || backoffMs < 0) {
+      throw new TasksConfigurationError(invalidTaskOption(where, 'backoffMs', backoffMs, 'a non-negative integer of ms'));
+    }
+    return { type: 'exponential', delayMs: backoffMs };
+  }
+  if (backoff === undefined) return undefined;
+  if (typeof backoff !== 'object' || (backoff.type !== 'exponential' && backoff.type !== 'fixed')) {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'backoff', JSON.stringify(backoff), "{ type: 'exponential' | 'fixed', delayMs }"));
+  }
+  if (!Number.isInteger(backoff.delayMs) || backoff.delayMs < 0) {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'backoff.delayMs', backoff.delayMs, 'a non-negative integer of ms'));
+  }
+  return backoff;
 }
 
 function assertTaskOptions(where: string, m: TaskMetadata): void {
