@@ -12,6 +12,7 @@ export type {
   ResolvedTasksOptions,
   RetentionOptions,
   BackoffOptions,
+  RedisTlsOptions,
 } from './module/tasks-options.interface.js';
 export { tasksOptionsFromEnv, TASKS_ENV_VARIABLES } from './module/tasks-options-from-env.js';
 export {

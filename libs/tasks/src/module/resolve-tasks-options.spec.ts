@@ -121,3 +121,23 @@ describe('tasksOptionsFromEnv', () => {
     expect(read).not.toThrow('hunter2');
   });
 });
+
+describe('REDIS_TLS_CA_FILE', () => {
+  it('reads the CA file into redisTls, and names the variable when it cannot', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ca-'));
+    try {
+      const file = join(dir, 'ca.pem');
+      writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      expect(tasksOptionsFromEnv({ REDIS_TLS_CA_FILE: file }).redisTls?.ca).toContain('BEGIN CERTIFICATE');
+      const missing = () => tasksOptionsFromEnv({ REDIS_TLS_CA_FILE: join(dir, 'nope.pem') });
+      expect(missing).toThrow(TasksConfigurationError);
+      expect(missing).toThrow('REDIS_TLS_CA_FILE');
+      expect(missing).toThrow('ENOENT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

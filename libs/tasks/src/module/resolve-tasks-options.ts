@@ -21,7 +21,7 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
 /** Fills in the defaults and fails fast, naming the option, on a value the library cannot use. */
 export function resolveTasksOptions(options: TasksModuleOptions = {}): ResolvedTasksOptions {
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const resolved: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...defined };
+  const resolved = { ...DEFAULT_TASKS_OPTIONS, ...defined } as ResolvedTasksOptions;
   validate(resolved);
   return resolved;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { invalidEnv, redactUrl } from '../tasks.messages.js';
 import type { TasksModuleOptions } from './tasks-options.interface.js';
@@ -12,11 +13,12 @@ export const TASKS_ENV_VARIABLES = {
   shutdownGraceMs: 'TASKS_SHUTDOWN_GRACE_MS',
   stalledTimeoutMs: 'TASKS_STALLED_TIMEOUT_MS',
   cronRunRetentionDays: 'TASKS_CRON_RETENTION_DAYS',
+  redisTls: 'REDIS_TLS_CA_FILE',
 } as const satisfies Partial<Record<keyof TasksModuleOptions, string>>;
 
 /**
  * TasksModule options from the documented environment variables (REDIS_URL,
- * TASKS_PREFIX, WORKER_CONCURRENCY, TASKS_SHUTDOWN_GRACE_MS,
+ * REDIS_TLS_CA_FILE, TASKS_PREFIX, WORKER_CONCURRENCY, TASKS_SHUTDOWN_GRACE_MS,
  * TASKS_STALLED_TIMEOUT_MS, TASKS_CRON_RETENTION_DAYS). Unset or empty
  * variables are left out, so defaults (or options spread after) apply:
  *
@@ -24,7 +26,8 @@ export const TASKS_ENV_VARIABLES = {
  * TasksModule.forRoot({ ...tasksOptionsFromEnv(), allowUnregisteredTasks: true })
  * ```
  *
- * Throws `TasksConfigurationError` naming the variable when a number is malformed.
+ * Throws `TasksConfigurationError` naming the variable when a value is malformed
+ * (or the CA file cannot be read).
  */
 export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions {
   const options: TasksModuleOptions = {};
@@ -40,6 +43,8 @@ export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions 
     if (value !== undefined) options[key] = value;
   }
   if (redisUrl !== undefined) assertRedisUrl(redisUrl);
+  const caFile = envString(env, TASKS_ENV_VARIABLES.redisTls);
+  if (caFile !== undefined) options.redisTls = { ca: readCa(caFile) };
   return options;
 }
 
@@ -57,6 +62,17 @@ function envInt(env: Env, name: string, min: number): number | undefined {
     throw new TasksConfigurationError(invalidEnv(name, raw, min === 0 ? 'a non-negative integer' : 'a positive integer'));
   }
   return value;
+}
+
+// The PEM file of the CA that signed the Redis server's certificate.
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new TasksConfigurationError(
+      invalidEnv(TASKS_ENV_VARIABLES.redisTls, file, `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`),
+    );
+  }
 }
 
 function assertRedisUrl(url: string): void {

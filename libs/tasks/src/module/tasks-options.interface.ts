@@ -1,3 +1,8 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+
+/** TLS settings of the Redis connections. */
+export type RedisTlsOptions = Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'minVersion'>;
+
 /** How long finished jobs, and so their results and idempotency keys, are kept in Redis. */
 export interface RetentionOptions {
   /** Seconds after finishing. */
@@ -19,8 +24,14 @@ export interface BackoffOptions {
  * ones (REDIS_URL, TASKS_PREFIX, ...) to these options.
  */
 export interface TasksModuleOptions {
-  /** Redis connection URL (`redis://`, `rediss://`). Default `redis://127.0.0.1:6379`. */
+  /** Redis connection URL (`redis://`, `rediss://` for TLS). Default `redis://127.0.0.1:6379`. */
   redisUrl?: string;
+  /**
+   * TLS options of the Redis connections (Node's `tls.connect` options), e.g.
+   * `{ ca: readFileSync('ca.pem') }` for a server whose certificate a private CA
+   * signed. Setting it turns TLS on, as `rediss://` does. Default: none.
+   */
+  redisTls?: RedisTlsOptions;
   /** Namespace of every Redis key, so deployments or test runs can share one Redis. Default `tasks`. */
   prefix?: string;
   /** Jobs one worker process runs at once. Default 10. */
@@ -50,4 +61,4 @@ export interface TasksModuleOptions {
 }
 
 /** The options with every default filled in, as the library's providers see them. */
-export type ResolvedTasksOptions = Readonly<Required<TasksModuleOptions>>;
+export type ResolvedTasksOptions = Readonly<Required<Omit<TasksModuleOptions, 'redisTls'>> & Pick<TasksModuleOptions, 'redisTls'>>;

@@ -64,7 +64,7 @@ export class TasksModule {
           imports: [options],
           inject: [TASKS_OPTIONS],
           useFactory: (resolved: ResolvedTasksOptions) => ({
-            connection: bullmqConnection(resolved.redisUrl, 'command'),
+            connection: bullmqConnection(resolved.redisUrl, 'command', resolved.redisTls),
             prefix: resolved.prefix,
           }),
         }),

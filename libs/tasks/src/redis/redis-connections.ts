@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import type { RedisTlsOptions, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { ServiceUnreachableError } from '../errors/tasks.errors.js';
 import { redactUrl, redisUnreachable } from '../tasks.messages.js';
 
@@ -46,14 +46,16 @@ export function parseRedisUrl(url: string): RedisOptions {
   return options;
 }
 
-/** ioredis options for `url` with the behaviour of `profile` (also what BullMQ objects get as `connection`). */
-export function redisOptions(url: string, profile: RedisProfile): RedisOptions {
-  return { ...parseRedisUrl(url), ...PROFILES[profile] };
+/** ioredis options for `url` (and TLS settings) with the behaviour of `profile` (also what BullMQ objects get as `connection`). */
+export function redisOptions(url: string, profile: RedisProfile, tls?: RedisTlsOptions): RedisOptions {
+  const parsed = parseRedisUrl(url);
+  if (tls) parsed.tls = { ...(typeof parsed.tls === 'object' ? parsed.tls : {}), ...tls };
+  return { ...parsed, ...PROFILES[profile] };
 }
 
 /** The same, typed as BullMQ's `connection` option. */
-export function bullmqConnection(url: string, profile: RedisProfile): ConnectionOptions {
-  return redisOptions(url, profile) as ConnectionOptions;
+export function bullmqConnection(url: string, profile: RedisProfile, tls?: RedisTlsOptions): ConnectionOptions {
+  return redisOptions(url, profile, tls) as ConnectionOptions;
 }
 
 /**
@@ -69,13 +71,13 @@ export class RedisConnections {
 
   /** `connection` of a BullMQ object (Queue, Worker, QueueEvents), which opens its own connections. */
   bullmq(profile: RedisProfile): ConnectionOptions {
-    return bullmqConnection(this.settings.redisUrl, profile);
+    return bullmqConnection(this.settings.redisUrl, profile, this.settings.redisTls);
   }
 
   /** A new client; `lazyConnect` clients connect on first command. */
   create(profile: RedisProfile, name: string, extra: Pick<RedisOptions, 'keyPrefix' | 'lazyConnect'> = {}): Redis {
     const client = new Redis({
-      ...redisOptions(this.settings.redisUrl, profile),
+      ...redisOptions(this.settings.redisUrl, profile, this.settings.redisTls),
       ...extra,
       // CLIENT LIST allows no spaces in names.
       connectionName: `${this.settings.prefix}:${name}`.replace(/[^\w.:-]/g, '_'),
@@ -90,9 +92,9 @@ export class RedisConnections {
  * Fails within `timeoutMs` with a message that says how to start Redis,
  * instead of letting ioredis retry silently forever at boot.
  */
-export async function assertRedisReachable(url: string, timeoutMs = FAIL_FAST_TIMEOUT_MS): Promise<void> {
+export async function assertRedisReachable(url: string, tls?: RedisTlsOptions, timeoutMs = FAIL_FAST_TIMEOUT_MS): Promise<void> {
   const client = new Redis({
-    ...redisOptions(url, 'fail-fast'),
+    ...redisOptions(url, 'fail-fast', tls),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,

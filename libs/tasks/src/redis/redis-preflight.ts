@@ -9,6 +9,6 @@ export class RedisPreflight implements OnModuleInit {
   constructor(@Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions) {}
 
   onModuleInit(): Promise<void> {
-    return assertRedisReachable(this.options.redisUrl);
+    return assertRedisReachable(this.options.redisUrl, this.options.redisTls);
   }
 }
