@@ -22,6 +22,14 @@ export const invalidPayload = (task: string, path: string, problem: string) =>
   `Payload of task "${task}" is not JSON: ${path} ${problem}. ` +
   `Payloads travel as JSON; pass plain objects, arrays, strings, finite numbers, booleans and null.`;
 
+export const payloadTooLarge = (task: string, problem: string) =>
+  `Payload of task "${task}" ${problem} (TasksModule's maxPayloadBytes). Payloads travel through Redis: ` +
+  `pass an id and keep large data in your database or object storage, or raise maxPayloadBytes.`;
+
+export const invalidResult = (task: string, problem: string) =>
+  `The result of task "${task}" ${problem}. Results travel as JSON through Redis: return a small summary ` +
+  `(an id, a URL) and keep large data in your database or object storage, or raise TasksModule's maxResultBytes.`;
+
 export const invalidJobId = (jobId: string, problem: string) =>
   `Invalid jobId "${jobId}": ${problem}. Use a string such as "upload-abc123".`;
 

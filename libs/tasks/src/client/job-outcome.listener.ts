@@ -3,6 +3,7 @@ import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
 import { jobVanished, waitTimedOut } from '../tasks.messages.js';
+import { publicJobId } from './job-ids.js';
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -44,7 +45,10 @@ export class JobOutcomeListener {
       set.add(waiter);
       if (timeoutMs !== undefined) {
         timer = setTimeout(
-          () => waiter.reject(new TaskWaitTimeoutError(waitTimedOut(taskName, jobId, timeoutMs), taskName, jobId)),
+          () => {
+            const id = publicJobId(jobId);
+            waiter.reject(new TaskWaitTimeoutError(waitTimedOut(taskName, id, timeoutMs), taskName, id));
+          },
           timeoutMs,
         );
       }
@@ -61,7 +65,7 @@ export class JobOutcomeListener {
   private async settleFromStoredState(jobId: string, taskName: string, waiter: Waiter): Promise<void> {
     const job = (await this.queue.getJob(jobId)) as Job | undefined;
     if (!job) {
-      waiter.reject(new TaskNotFoundError(jobVanished(jobId)));
+      waiter.reject(new TaskNotFoundError(jobVanished(publicJobId(jobId))));
       return;
     }
     // finishedOn is set only when a job completes or fails for good.
@@ -131,10 +135,11 @@ function failure(
   attemptsMade: number,
   stacktrace: string[] | undefined,
 ): TaskFailedError {
+  const id = publicJobId(jobId);
   return new TaskFailedError(
-    `Task "${taskName}" (job ${jobId}) failed after ${attemptsMade} attempt(s): ${reason}`,
+    `Task "${taskName}" (job ${id}) failed after ${attemptsMade} attempt(s): ${reason}`,
     taskName,
-    jobId,
+    id,
     attemptsMade,
     stacktrace?.at(-1),
   );

@@ -11,6 +11,7 @@ import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payloa
 import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
 import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
 import { JobOutcomeListener } from './job-outcome.listener.js';
+import { publicJobId, storedJobId } from './job-ids.js';
 import { EnqueuedTask } from './task-handle.js';
 import type {
   EnqueueOptions,
@@ -85,8 +86,10 @@ export class TaskClient implements OnApplicationShutdown {
     return jobs.map((job) => new EnqueuedTask(job.id as string, job.name, this.outcomes));
   }
 
-  /** State, result or error of a job; undefined when no such job is retained. */
-  async getJob(jobId: string): Promise<TaskJobInfo | undefined> {
+  /** State, result or error of a job; undefined when no such job is retained (or for anything that is not a task's job id). */
+  async getJob(publicId: string): Promise<TaskJobInfo | undefined> {
+    if (typeof publicId !== 'string' || publicId === '') return undefined;
+    const jobId = storedJobId(publicId);
     // State first, then the job: a job read after it was seen completed or failed
     // has its result or error (one script stores both), whereas a job read first
     // can be a snapshot from before it finished, paired with the newer state.
@@ -96,7 +99,7 @@ export class TaskClient implements OnApplicationShutdown {
     // Added between the two reads.
     if (state === 'unknown') state = (await job.getState()) as TaskJobState;
     return {
-      id: job.id as string,
+      id: publicJobId(job.id as string),
       name: job.name,
       state,
       attemptsMade: job.attemptsMade,
@@ -130,7 +133,7 @@ export class TaskClient implements OnApplicationShutdown {
       const known = this.registry.names();
       throw new UnknownTaskError(unknownTaskOnEnqueue(name, known), name, known);
     }
-    assertJsonPayload(name, payload);
+    assertJsonPayload(name, payload, this.options.maxPayloadBytes);
     assertEnqueueOptions(name, options);
     const backoff = task?.backoff ?? this.options.defaultBackoff;
     // Retention (keepCompleted/keepFailed) is not set here but by the worker
@@ -141,12 +144,14 @@ export class TaskClient implements OnApplicationShutdown {
       attempts: options.attempts ?? task?.attempts ?? this.options.defaultAttempts,
       backoff: toBullBackoff(backoff),
     };
-    if (options.jobId !== undefined) jobOptions.jobId = options.jobId;
+    if (options.jobId !== undefined) jobOptions.jobId = storedJobId(options.jobId);
     if (options.delayMs !== undefined) jobOptions.delay = options.delayMs;
     if (options.priority !== undefined) jobOptions.priority = options.priority;
     return jobOptions;
   }
 }
+
+const MAX_JOB_ID_LENGTH = 256;
 
 function assertEnqueueOptions(task: string, o: EnqueueOptions): void {
   const where = `enqueue("${task}")`;
@@ -154,6 +159,7 @@ function assertEnqueueOptions(task: string, o: EnqueueOptions): void {
     if (typeof o.jobId !== 'string' || o.jobId === '') throw new TasksError(invalidJobId(String(o.jobId), 'it must be a non-empty string'));
     if (o.jobId.includes(':')) throw new TasksError(invalidJobId(o.jobId, 'it must not contain ":"'));
     if (/^\d+$/.test(o.jobId)) throw new TasksError(invalidJobId(o.jobId, 'an all-digit id could collide with generated ids'));
+    if (o.jobId.length > MAX_JOB_ID_LENGTH) throw new TasksError(invalidJobId(`${o.jobId.slice(0, 40)}…`, `it is longer than ${MAX_JOB_ID_LENGTH} characters`));
   }
   if (o.delayMs !== undefined && (!Number.isInteger(o.delayMs) || o.delayMs < 0)) {
     throw new TasksError(invalidTaskOption(where, 'delayMs', o.delayMs, 'a non-negative integer'));

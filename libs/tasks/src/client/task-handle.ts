@@ -1,14 +1,20 @@
 import type { JobOutcomeListener } from './job-outcome.listener.js';
 import type { TaskHandle, WaitResultOptions } from './task-client.types.js';
+import { publicJobId } from './job-ids.js';
 
 export class EnqueuedTask<R> implements TaskHandle<R> {
+  readonly id: string;
+
   constructor(
-    readonly id: string,
+    /** The BullMQ job id. */
+    private readonly storedId: string,
     readonly name: string,
     private readonly outcomes: JobOutcomeListener,
-  ) {}
+  ) {
+    this.id = publicJobId(storedId);
+  }
 
   waitResult(options: WaitResultOptions = {}): Promise<R> {
-    return this.outcomes.wait(this.id, this.name, options.timeoutMs) as Promise<R>;
+    return this.outcomes.wait(this.storedId, this.name, options.timeoutMs) as Promise<R>;
   }
 }

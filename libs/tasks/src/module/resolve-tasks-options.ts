@@ -16,6 +16,8 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   keepFailed: { ageSeconds: 7 * 24 * 3_600, count: 10_000 },
   cronRunRetentionDays: 30,
   cronCatchUpMs: 10_000,
+  maxPayloadBytes: 1_048_576,
+  maxResultBytes: 1_048_576,
 };
 
 /** Fills in the defaults and fails fast, naming the option, on a value the library cannot use. */
@@ -30,7 +32,8 @@ function validate(o: ResolvedTasksOptions): void {
   const fail = (name: keyof ResolvedTasksOptions, expected: string, shown: unknown = o[name]): never => {
     throw new TasksConfigurationError(invalidTaskOption('TasksModule', name, shown, expected));
   };
-  const integer = (name: 'concurrency' | 'defaultAttempts' | 'stalledTimeoutMs' | 'cronRunRetentionDays' | 'cronCatchUpMs' | 'shutdownGraceMs', min: number) => {
+  type IntegerOption = 'concurrency' | 'defaultAttempts' | 'stalledTimeoutMs' | 'cronRunRetentionDays' | 'cronCatchUpMs' | 'shutdownGraceMs' | 'maxPayloadBytes' | 'maxResultBytes';
+  const integer = (name: IntegerOption, min: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min) fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer');
   };
   integer('concurrency', 1);
@@ -39,6 +42,8 @@ function validate(o: ResolvedTasksOptions): void {
   integer('cronRunRetentionDays', 1);
   integer('cronCatchUpMs', 0);
   integer('shutdownGraceMs', 0);
+  integer('maxPayloadBytes', 1);
+  integer('maxResultBytes', 1);
   if (typeof o.prefix !== 'string' || o.prefix === '' || o.prefix.includes(':')) {
     fail('prefix', 'a non-empty string without ":"');
   }

@@ -58,6 +58,10 @@ export interface TasksModuleOptions {
    * tick in progress. Older missed ticks are not replayed. Default 10000.
    */
   cronCatchUpMs?: number;
+  /** Largest payload `enqueue` accepts, in bytes of its JSON; larger ones are rejected with `InvalidPayloadError`. Default 1048576 (1 MiB). */
+  maxPayloadBytes?: number;
+  /** Largest result a task may return, in bytes of its JSON; a larger one fails the job without retries. Default 1048576 (1 MiB). */
+  maxResultBytes?: number;
 }
 
 /** The options with every default filled in, as the library's providers see them. */

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { JobAbort } from '../worker/job-abort.js';
 import type { TaskContext } from './task-context.interface.js';
+import { publicJobId } from '../client/job-ids.js';
 
 /**
  * The TaskContext of one run. A class with getters rather than an object
@@ -17,7 +18,7 @@ export class TaskRunContext implements TaskContext {
   ) {}
 
   get jobId(): string {
-    return this.job.id as string;
+    return publicJobId(this.job.id as string);
   }
 
   get enqueuedAt(): Date {

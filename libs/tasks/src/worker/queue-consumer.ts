@@ -4,6 +4,7 @@ import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js'
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../module/bullmq-options.js';
 import { JobAbort } from './job-abort.js';
+import { publicJobId } from '../client/job-ids.js';
 
 /** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
 export type JobProcessor = (job: Job, abort: JobAbort) => Promise<unknown>;
@@ -118,10 +119,10 @@ export class QueueConsumer {
         abort.abort(new Error('Worker is shutting down; the job was handed back to the queue'));
         try {
           await job.moveToWait(token);
-          this.logger.warn(`Job ${job.id} (${job.name}) handed back to the queue`);
+          this.logger.warn(`Job ${publicJobId(job.id as string)} (${job.name}) handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.
-          this.logger.error(`Could not hand job ${job.id} back: ${(error as Error).message}`);
+          this.logger.error(`Could not hand job ${publicJobId(job.id as string)} back: ${(error as Error).message}`);
         }
         handBack();
       }),

@@ -1,12 +1,16 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { Logger } from 'pino';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { RegisteredTask } from '../task/task.catalog.js';
 import { TaskRunContext } from '../task/task-run-context.js';
 import { NonRetriableError, TaskTimeoutError } from '../errors/tasks.errors.js';
-import { taskTimedOut } from '../tasks.messages.js';
+import { resultProblem } from '../payload/assert-json-payload.js';
+import { invalidResult, taskTimedOut } from '../tasks.messages.js';
 import type { JobAbort } from './job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { publicJobId } from '../client/job-ids.js';
 
 /** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
 const LOG_CONTEXT = 'Tasks';
@@ -25,11 +29,14 @@ export interface TaskRun {
  */
 @Injectable()
 export class TaskRunner {
-  constructor(private readonly logContext: RunLogContext) {}
+  constructor(
+    private readonly logContext: RunLogContext,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+  ) {}
 
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
-    const bindings = { task: task.name, jobId: job.id, attempt };
+    const bindings = { task: task.name, jobId: publicJobId(job.id as string), attempt };
     return this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt));
   }
 
@@ -48,6 +55,8 @@ export class TaskRunner {
         task.timeoutMs === undefined
           ? await task.handler(job.data, context)
           : await this.withTimeout(task, task.timeoutMs, abort, () => task.handler(job.data, context));
+      const problem = resultProblem(result, this.options.maxResultBytes);
+      if (problem) throw new NonRetriableError(invalidResult(task.name, problem.what));
       const durationMs = Math.round(performance.now() - started);
       this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
       return result;
