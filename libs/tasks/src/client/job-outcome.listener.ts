@@ -111,7 +111,7 @@ export class JobOutcomeListener {
       );
     });
     // ioredis reconnects by itself; say so rather than stay silent.
-    events.on('error', (error) => this.logger.warn(`Result listener lost Redis: ${error.message}`));
+    events.on('error', (error) => this.logger.warn(`Result listener lost Redis: ${this.connections.describe(error)}`));
     await events.waitUntilReady();
     return events;
   }

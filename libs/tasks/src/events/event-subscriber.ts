@@ -76,7 +76,7 @@ export class EventSubscriber implements BeforeApplicationShutdown {
     redis.subscribe(name).catch((error: Error) => {
       if (this.channels.get(name) !== channel) return;
       this.channels.delete(name);
-      this.logger.error(`Could not subscribe to the events of user "${userId}": ${error.message}`);
+      this.logger.error(`Could not subscribe to the events of user "${userId}": ${this.connections.describe(error)}`);
       for (const s of channel.subscribers) s.error(error);
     });
   }
@@ -87,7 +87,7 @@ export class EventSubscriber implements BeforeApplicationShutdown {
     this.channels.delete(name);
     // Commands run in order on the connection: a later SUBSCRIBE of the same channel wins.
     this.connections.subscriber.unsubscribe(name).catch((error: Error) => {
-      this.logger.warn(`Could not unsubscribe from the events of user "${channel.userId}": ${error.message}`);
+      this.logger.warn(`Could not unsubscribe from the events of user "${channel.userId}": ${this.connections.describe(error)}`);
     });
   }
 

@@ -69,7 +69,7 @@ export class CronLockService implements OnApplicationShutdown {
         (error: unknown) => {
           if (released) return;
           clearInterval(timer);
-          this.logger.error(`Lost the lock of ${initial.resources[0]}: ${(error as Error).message}`);
+          this.logger.error(`Lost the lock of ${initial.resources[0]}: ${this.connections.describe(error)}`);
           onLost(error as Error);
         },
       );
@@ -85,7 +85,7 @@ export class CronLockService implements OnApplicationShutdown {
           await lock.release();
         } catch (error) {
           // It expires by itself; the next run only waits out the TTL.
-          this.logger.warn(`Could not release ${initial.resources[0]}: ${(error as Error).message}`);
+          this.logger.warn(`Could not release ${initial.resources[0]}: ${this.connections.describe(error)}`);
         }
       },
     };
@@ -98,7 +98,11 @@ export class CronLockService implements OnApplicationShutdown {
 
   private locks(): Redlock {
     // No retries: a held lock means an earlier run is going, and this tick is SKIPPED.
-    this.redlock ??= new Redlock([this.redis()], { retryCount: 0, automaticExtensionThreshold: 0 });
+    if (!this.redlock) {
+      this.redlock = new Redlock([this.redis()], { retryCount: 0, automaticExtensionThreshold: 0 });
+      // Redlock also emits every failed vote, a held lock included; they reach the caller as rejections.
+      this.redlock.on('error', () => undefined);
+    }
     return this.redlock;
   }
 }

@@ -10,6 +10,7 @@ import {
 } from './tasks.module-definition.js';
 import { RedisConnections, bullmqConnection } from '../redis/redis-connections.js';
 import { RedisPreflight } from '../redis/redis-preflight.js';
+import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
 import { TASKS_REDIS, appRedisProviders } from '../redis/app-redis.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { TasksExplorer } from '../discovery/tasks.explorer.js';
@@ -73,6 +74,7 @@ export class TasksModule {
       providers: [
         RedisConnections,
         RedisPreflight,
+        QueueErrorListeners,
         ...appRedisProviders,
         TaskCatalog,
         CronCatalog,

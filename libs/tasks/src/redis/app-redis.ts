@@ -53,6 +53,11 @@ export class AppRedisConnections implements OnApplicationShutdown {
     return this.subscriberConnection;
   }
 
+  /** An error's message with the Redis password scrubbed. */
+  describe(error: unknown): string {
+    return this.connections.describe(error);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([close(this.client), this.subscriberConnection && close(this.subscriberConnection)]);
   }

@@ -74,6 +74,14 @@ export class RedisConnections {
     return bullmqConnection(this.settings.redisUrl, profile, this.settings.redisTls);
   }
 
+  /**
+   * An error's message as the library logs it: the Redis password never
+   * appears, whatever a driver put in the message.
+   */
+  describe(error: unknown): string {
+    return scrubSecrets(error instanceof Error ? error.message : String(error), this.settings.redisUrl);
+  }
+
   /** A new client; `lazyConnect` clients connect on first command. */
   create(profile: RedisProfile, name: string, extra: Pick<RedisOptions, 'keyPrefix' | 'lazyConnect'> = {}): Redis {
     const client = new Redis({
@@ -83,9 +91,27 @@ export class RedisConnections {
       connectionName: `${this.settings.prefix}:${name}`.replace(/[^\w.:-]/g, '_'),
     });
     // ioredis reconnects by itself; without a listener Node would print the raw error.
-    client.on('error', (error: Error) => this.logger.warn(`Redis (${name}) at ${redactUrl(this.settings.redisUrl)}: ${error.message}`));
+    client.on('error', (error: Error) => this.logger.warn(`Redis (${name}) at ${redactUrl(this.settings.redisUrl)}: ${this.describe(error)}`));
     return client;
   }
+}
+
+/** `text` with the password of `url` (as written and percent-decoded) replaced by `***`. */
+export function scrubSecrets(text: string, url: string): string {
+  let password = '';
+  try {
+    password = new URL(url).password;
+  } catch {
+    password = /\/\/[^:@/]*:([^@/]*)@/.exec(url)?.[1] ?? '';
+  }
+  if (password === '') return text;
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // Not valid percent-encoding: only the raw form can appear.
+  }
+  return text.split(password).join('***').split(decoded).join('***');
 }
 
 /**
@@ -111,7 +137,7 @@ export async function assertRedisReachable(url: string, tls?: RedisTlsOptions, t
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new ServiceUnreachableError(redisUnreachable(url, (cause ?? (error as Error)).message));
+    throw new ServiceUnreachableError(redisUnreachable(url, scrubSecrets((cause ?? (error as Error)).message, url)));
   } finally {
     client.disconnect();
   }

@@ -46,13 +46,13 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly registry: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    connections: RedisConnections,
+    private readonly connections: RedisConnections,
   ) {
     this.lease = new CronSchedulerLease(
       () => connections.create('fail-fast', 'scheduler-lease'),
       `${options.prefix}:cron-scheduler:lease`,
       () => this.rearmAll(),
-      (error) => this.logger.warn(`Scheduler lease: ${error.message}; firing ticks as a backup meanwhile`),
+      (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
     );
   }
 
@@ -135,7 +135,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
       .then(
         () => undefined,
         (error: unknown) =>
-          this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name}: ${(error as Error).message}`),
+          this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name}: ${this.connections.describe(error)}`),
       );
     this.inFlight.add(enqueue);
     void enqueue.finally(() => this.inFlight.delete(enqueue));

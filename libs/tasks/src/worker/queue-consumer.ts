@@ -51,7 +51,7 @@ export class QueueConsumer {
       removeOnComplete: toKeepJobs(keepCompleted),
       removeOnFail: toKeepJobs(keepFailed),
     });
-    this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${error.message}`));
+    this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${this.connections.describe(error)}`));
     await this.worker.waitUntilReady();
   }
 

@@ -1,0 +1,39 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { CRON_QUEUE_TOKEN, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import { RedisConnections } from './redis-connections.js';
+
+/**
+ * The library's BullMQ queues are built by @nestjs/bullmq, which attaches no
+ * `error` listener: Node then prints each connection error raw, with the AUTH
+ * command's arguments (the password) in it. This gives them one that logs the
+ * scrubbed message; the same message again within a minute (every reconnect
+ * attempt of one outage) is not repeated.
+ */
+const REPEAT_AFTER_MS = 60_000;
+
+@Injectable()
+export class QueueErrorListeners {
+  private readonly logger = new Logger('TasksQueue');
+
+  constructor(
+    @Inject(TASKS_QUEUE_TOKEN) tasks: Queue,
+    @Inject(CRON_QUEUE_TOKEN) cron: Queue,
+    private readonly connections: RedisConnections,
+  ) {
+    for (const queue of [tasks, cron]) this.listen(queue);
+  }
+
+  private listen(queue: Queue): void {
+    let last = '';
+    let lastAt = 0;
+    queue.on('error', (error: Error) => {
+      const message = this.connections.describe(error);
+      const now = Date.now();
+      if (message === last && now - lastAt < REPEAT_AFTER_MS) return;
+      last = message;
+      lastAt = now;
+      this.logger.warn(`Queue ${queue.name}: ${message}`);
+    });
+  }
+}
