@@ -43,6 +43,17 @@ export const redisUnreachable = (url: string, cause: string) =>
   `Cannot reach Redis at ${redactUrl(url)} (${cause}). Start it (for example \`docker compose up -d redis\`) ` +
   `or point REDIS_URL at a running Redis.`;
 
+export const redisSilent = (url: string, timeoutMs: number) =>
+  `Cannot reach Redis at ${redactUrl(url)} (it accepted the connection but did not answer PING within ${timeoutMs} ms). ` +
+  `Check that REDIS_URL points at a Redis server, and use rediss:// for a TLS port.`;
+
+export const redisAuthRefused = (url: string, cause: string) =>
+  `Cannot reach Redis at ${redactUrl(url)}: it refused the login (${cause}). Check the user and password in REDIS_URL.`;
+
+export const redisNoSuchDb = (url: string, db: number, cause: string) =>
+  `Cannot reach Redis at ${redactUrl(url)}: it has no database ${db} (${cause}). ` +
+  `Use a database index the server has (0 to 15 unless its \`databases\` setting says otherwise) in REDIS_URL.`;
+
 export const waitTimedOut = (task: string, jobId: string, timeoutMs: number) =>
   `Task "${task}" (job ${jobId}) did not finish within ${timeoutMs} ms. The job keeps running; ` +
   `call waitResult() again or look it up with TaskClient.getJob('${jobId}').`;
@@ -111,6 +122,11 @@ export const cronDatabaseMissing = () =>
   `Cron jobs need a TypeORM DataSource for run tracking: import TypeOrmModule.forRoot({ ..., ` +
   `entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) (both from 'nestjs-tasks/typeorm') ` +
   `in the worker's root module, and run the migrations.`;
+
+export const cronTableMissing = (table: string) =>
+  `Cron jobs need the table ${table}, which does not exist in the application's database: ` +
+  `apply the library's migrations (TASKS_MIGRATIONS from 'nestjs-tasks/typeorm' in the DataSource's migrations, ` +
+  `then run them, e.g. \`npx typeorm migration:run\` or this repository's \`npm run db:migrate\`).`;
 
 export const cronRunNotRecorded = (name: string, cause: string) =>
   `Cron job "${name}" did not run: its run could not be recorded in cron_job_runs (${cause}). ` +

@@ -1,13 +1,19 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseOptions } from './database.options.js';
+import { assertPostgresReady } from './assert-postgres-ready.js';
 
 /** TypeORM from DATABASE_URL, shared by every app. */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      // A few quick retries, then fail the boot with TypeORM's error rather than hang for half a minute.
-      useFactory: () => ({ ...databaseOptions(), retryAttempts: 3, retryDelay: 1_000 }),
+      // One check with a deadline and a clear message, then no retries: a boot
+      // without Postgres fails in seconds rather than after a series of stacks.
+      useFactory: async () => {
+        const options = databaseOptions();
+        await assertPostgresReady(options.url);
+        return { ...options, retryAttempts: 0 };
+      },
     }),
   ],
 })

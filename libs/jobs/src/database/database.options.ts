@@ -1,4 +1,4 @@
-import type { DataSourceOptions } from 'typeorm';
+import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
 import { TASKS_ENTITIES, TASKS_MIGRATIONS } from 'nestjs-tasks/typeorm';
 import { ExpiringRecord } from '../maintenance/expiring-record.entity.js';
 import { CreateExpiringRecords1795800001000 } from './migrations/1795800001000-create-expiring-records.js';
@@ -12,7 +12,7 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tasks';
  * command. `DATABASE_SCHEMA` (default: the server's search_path) lets tests
  * and side-by-side deployments keep their tables apart in one database.
  */
-export function databaseOptions(env: Env = process.env): DataSourceOptions {
+export function databaseOptions(env: Env = process.env): PostgresDataSourceOptions & { url: string } {
   const schema = env.DATABASE_SCHEMA;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new Error(`DATABASE_SCHEMA="${schema}" is invalid: use lowercase letters, digits and "_".`);

@@ -4,7 +4,7 @@ import type { ConnectionOptions } from 'bullmq';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { RedisTlsOptions, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { ServiceUnreachableError } from '../errors/tasks.errors.js';
-import { redactUrl, redisUnreachable } from '../tasks.messages.js';
+import { redactUrl, redisAuthRefused, redisNoSuchDb, redisSilent, redisUnreachable } from '../tasks.messages.js';
 
 /**
  * What a connection is for, which decides how it behaves when Redis is slow or away:
@@ -115,13 +115,20 @@ export function scrubSecrets(text: string, url: string): string {
 }
 
 /**
- * Fails within `timeoutMs` with a message that says how to start Redis,
- * instead of letting ioredis retry silently forever at boot.
+ * Fails within about twice `timeoutMs` (connect, then PING and SELECT) with a
+ * message that names the fault and the fix — unreachable, silent, login
+ * refused, no such database — instead of letting ioredis retry silently forever at boot.
  */
 export async function assertRedisReachable(url: string, tls?: RedisTlsOptions, timeoutMs = FAIL_FAST_TIMEOUT_MS): Promise<void> {
+  const options = redisOptions(url, 'fail-fast', tls);
+  // Selecting the db ourselves, below, reports a bad index instead of ioredis' silent retries.
+  const db = options.db ?? 0;
   const client = new Redis({
-    ...redisOptions(url, 'fail-fast', tls),
+    ...options,
+    db: 0,
     lazyConnect: true,
+    // connect() resolves once the socket is open; PING below is the first command, with its timeout.
+    enableReadyCheck: false,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
@@ -133,12 +140,40 @@ export async function assertRedisReachable(url: string, tls?: RedisTlsOptions, t
   client.on('error', (error: Error) => {
     cause ??= error;
   });
+  const scrubbed = (error: Error) => scrubSecrets(error.message, url);
   try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    throw new ServiceUnreachableError(redisUnreachable(url, scrubSecrets((cause ?? (error as Error)).message, url)));
+    try {
+      await client.connect();
+    } catch (error) {
+      const reason = cause ?? (error as Error);
+      if (isAuthError(reason)) throw new ServiceUnreachableError(redisAuthRefused(url, scrubbed(reason)));
+      if (isTimeout(reason)) throw new ServiceUnreachableError(redisSilent(url, timeoutMs));
+      throw new ServiceUnreachableError(redisUnreachable(url, scrubbed(reason)));
+    }
+    try {
+      await client.ping();
+    } catch (error) {
+      const reason = cause ?? (error as Error);
+      if (isAuthError(reason) || isAuthError(error)) throw new ServiceUnreachableError(redisAuthRefused(url, scrubbed(reason)));
+      if (isTimeout(error)) throw new ServiceUnreachableError(redisSilent(url, timeoutMs));
+      throw new ServiceUnreachableError(redisUnreachable(url, scrubbed(reason)));
+    }
+    if (db !== 0) {
+      try {
+        await client.select(db);
+      } catch (error) {
+        throw new ServiceUnreachableError(redisNoSuchDb(url, db, scrubbed(error as Error)));
+      }
+    }
   } finally {
     client.disconnect();
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /timed? ?out|ETIMEDOUT/i.test(error.message);
+}
+
+function isAuthError(error: unknown): boolean {
+  return error instanceof Error && /WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(error.message);
 }

@@ -3,12 +3,24 @@ import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { assertRedisReachable } from './redis-connections.js';
 
-/** Fails the boot within seconds, naming Redis and how to start it, when it is not reachable. */
+/**
+ * Fails the boot within seconds, with one message naming Redis, the fault and
+ * the fix, when Redis cannot be used (unreachable, silent, login refused, no
+ * such database).
+ */
 @Injectable()
 export class RedisPreflight implements OnModuleInit {
+  private passedCheck = false;
+
   constructor(@Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions) {}
 
-  onModuleInit(): Promise<void> {
-    return assertRedisReachable(this.options.redisUrl, this.options.redisTls);
+  /** Whether Redis answered at boot. Until then, connection errors are the check's to report, once and clearly. */
+  get passed(): boolean {
+    return this.passedCheck;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await assertRedisReachable(this.options.redisUrl, this.options.redisTls);
+    this.passedCheck = true;
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { DataSource, Repository } from 'typeorm';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { cronDatabaseMissing } from '../tasks.messages.js';
+import { cronDatabaseMissing, cronTableMissing } from '../tasks.messages.js';
 import { importTypeorm } from '../peers/optional-peers.js';
 import type { CronJobRun } from './cron-job-run.entity.js';
 
@@ -44,11 +44,14 @@ export class TrackingDatabaseLocator {
       dataSource = undefined;
     }
     if (!dataSource || !dataSource.hasMetadata(entity)) throw new TasksConfigurationError(cronDatabaseMissing());
-    const table = dataSource
-      .getMetadata(entity)
-      .tablePath.split('.')
+    const { tablePath } = dataSource.getMetadata(entity);
+    const table = tablePath
+      .split('.')
       .map((part) => dataSource.driver.escape(part))
       .join('.');
+    // A worker that would fail every run for want of the table fails its boot instead.
+    const [found] = (await dataSource.query('SELECT to_regclass($1) AS oid', [table])) as { oid: string | null }[];
+    if (!found?.oid) throw new TasksConfigurationError(cronTableMissing(tablePath));
     return { dataSource, table, runs: dataSource.getRepository(entity) };
   }
 }

@@ -1,32 +1,33 @@
-import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { importNestjsPino } from '../peers/optional-peers.js';
+import { createBootedContext, reportBootFailure } from '../boot/boot.js';
 import { TaskWorkerHost } from './task-worker.host.js';
 
 /**
  * Boots `module` as a worker: a Nest application context that consumes every
  * discovered `@Task()` and `@Cron()` and drains gracefully on SIGTERM/SIGINT.
- * The module imports `TasksModule` and nestjs-pino's `LoggerModule`.
+ * The module imports `TasksModule` and nestjs-pino's `LoggerModule`. A boot
+ * that fails writes its reason as the first line on stderr, then rejects.
  */
 export async function runWorker(module: Type<unknown>): Promise<INestApplicationContext> {
-  const { Logger } = await importNestjsPino();
-  const app = await NestFactory.createApplicationContext(module, { bufferLogs: true, abortOnError: false });
-  useNestjsPino(app, Logger);
+  let Logger: Type<unknown>;
+  try {
+    ({ Logger } = await importNestjsPino());
+  } catch (error) {
+    reportBootFailure(error);
+    throw error;
+  }
+  const app = await createBootedContext(module, Logger);
   // After a clean drain the worker exits 0 (Nest's default re-raises the signal,
   // which reports a graceful stop as death by SIGTERM); an error while closing exits 1.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  await app.get(TaskWorkerHost).start();
-  return app;
-}
-
-/** Routes Nest's own lines through nestjs-pino when the app imports its LoggerModule (else `start()` names what is missing). */
-export function useNestjsPino(app: INestApplicationContext, Logger: Type<unknown>): void {
-  let logger: unknown;
   try {
-    logger = app.get(Logger, { strict: false });
-  } catch {
+    await app.get(TaskWorkerHost).start();
     app.flushLogs();
-    return;
+  } catch (error) {
+    reportBootFailure(error);
+    await app.close().catch(() => undefined);
+    throw error;
   }
-  app.useLogger(logger as Parameters<INestApplicationContext['useLogger']>[0]);
+  return app;
 }

@@ -1,0 +1,43 @@
+import { NestFactory } from '@nestjs/core';
+import type { INestApplicationContext, Type } from '@nestjs/common';
+
+/**
+ * Writes why a process could not start as its first line on stderr: one line,
+ * `Name: message`, ahead of any stack or driver dump. The library's boot
+ * errors name the service, the redacted URL, the variable and the fix.
+ */
+export function reportBootFailure(error: unknown): void {
+  const line = error instanceof Error ? `${error.name}: ${error.message}` : `Boot failed: ${String(error)}`;
+  process.stderr.write(`${line.replace(/\s*\n\s*/g, ' ')}\n`);
+}
+
+/**
+ * A Nest application context whose start-up lines stay buffered (behind the
+ * logger given, nestjs-pino's Logger, when the app provides it) until the
+ * caller's boot is complete and it calls `app.flushLogs()`: a failed boot
+ * starts its output with the reason rather than with Nest's progress lines.
+ */
+export async function createBootedContext(module: Type<unknown>, logger?: Type<unknown>): Promise<INestApplicationContext> {
+  let app: INestApplicationContext;
+  try {
+    app = await NestFactory.createApplicationContext(module, { bufferLogs: true, autoFlushLogs: false, abortOnError: false });
+  } catch (error) {
+    reportBootFailure(error);
+    throw error;
+  }
+  useLogger(app, logger);
+  return app;
+}
+
+/** Routes Nest's own lines through `logger` when the app provides it. */
+function useLogger(app: INestApplicationContext, logger: Type<unknown> | undefined): void {
+  let instance: unknown;
+  if (logger) {
+    try {
+      instance = app.get(logger, { strict: false });
+    } catch {
+      instance = undefined;
+    }
+  }
+  if (instance) app.useLogger(instance as Parameters<INestApplicationContext['useLogger']>[0]);
+}
