@@ -43,12 +43,16 @@ $(NODE_MODULES): package-lock.json
 	npm ci
 	@touch $@
 
+# The api needs API_AUTH_SECRET: scripts/dev-env.mjs writes a random one into the
+# git-ignored .env.dev once, and the apps read it from there (a variable set in
+# the environment wins). Mint tokens with `node scripts/mint-token.mjs <userId>`.
 dev: export DATABASE_URL ?= $(DEV_DATABASE_URL)
 dev: install
 	@node scripts/check-services.mjs
+	@node scripts/dev-env.mjs
 	npm run build
 	npm run db:migrate
-	@node scripts/run-apps.mjs $(APPS)
+	@node --env-file-if-exists=.env.dev scripts/run-apps.mjs $(APPS)
 
 test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: install

@@ -8,6 +8,7 @@ import { freePort } from '../support/ports.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { schedulerReady } from '../support/cron.js';
 import { waitFor } from '../support/wait-for.js';
+import { AUTH_ENV, operatorHeaders } from '../support/auth.js';
 
 // Real processes boot slowly on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 180_000 };
@@ -54,6 +55,7 @@ describe('the example cron job cleanupExpiredData', PROCESS_TIMEOUT, () => {
       // Every second instead of every 5 minutes.
       EXAMPLE_CLEANUP_CRON: '* * * * * *',
       PORT: String(port),
+      ...AUTH_ENV,
     };
 
     const migrate = new AppProcess('migrate', MIGRATE_ENTRY, env);
@@ -95,6 +97,8 @@ describe('the example cron job cleanupExpiredData', PROCESS_TIMEOUT, () => {
     // The api reads the same table.
     const response = await fetch(
       `http://127.0.0.1:${port}/cron/runs?job=cleanupExpiredData&status=COMPLETED&limit=500`,
+      // Cron runs are for operators only.
+      { headers: operatorHeaders() },
     );
     expect(response.status).toBe(200);
     const listed = (await response.json()) as Array<{ id: string; jobName: string; result: unknown }>;
@@ -103,7 +107,10 @@ describe('the example cron job cleanupExpiredData', PROCESS_TIMEOUT, () => {
     );
 
     // And triggers it now: a run recorded with trigger "manual".
-    const trigger = await fetch(`http://127.0.0.1:${port}/cron/cleanupExpiredData/trigger`, { method: 'POST' });
+    const trigger = await fetch(`http://127.0.0.1:${port}/cron/cleanupExpiredData/trigger`, {
+      method: 'POST',
+      headers: operatorHeaders(),
+    });
     expect(trigger.status).toBe(202);
     await waitFor(
       async () => {

@@ -4,6 +4,7 @@ import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/ports.js';
 import { SseClient, waitForSubscribedProcesses } from '../support/sse.js';
 import { createTestSchema, type TestSchema } from '../support/database.js';
+import { AUTH_ENV, authHeaders } from '../support/auth.js';
 
 /** What processUpload publishes to its user, in order. */
 function uploadEvents(uploadId: string) {
@@ -36,13 +37,17 @@ describe('GET /users/:userId/events: task events over Server-Sent Events, from a
     return app;
   };
 
-  const connect = async (base: string, userId: string) => {
-    const client = await SseClient.open(`${base}/users/${userId}/events`);
+  // Each client authenticates as the user whose stream it reads (`as` only for the invalid-id case).
+  const connect = async (base: string, userId: string, as = userId) => {
+    const client = await SseClient.open(`${base}/users/${userId}/events`, authHeaders(as));
     clients.push(client);
     return client;
   };
   const processUpload = async (base: string, uploadId: string, userId: string) => {
-    const response = await fetch(`${base}/uploads/${uploadId}/process?wait=true&userId=${userId}`, { method: 'POST' });
+    const response = await fetch(`${base}/uploads/${uploadId}/process?wait=true&userId=${userId}`, {
+      method: 'POST',
+      headers: authHeaders(userId),
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ jobId: expect.any(String), result: { processed: uploadId } });
   };
@@ -52,7 +57,7 @@ describe('GET /users/:userId/events: task events over Server-Sent Events, from a
     const [port1, port2] = await Promise.all([freePort(), freePort()]);
     base1 = `http://127.0.0.1:${port1}`;
     base2 = `http://127.0.0.1:${port2}`;
-    const env = { TASKS_PREFIX: prefix, ...schema.env };
+    const env = { TASKS_PREFIX: prefix, ...schema.env, ...AUTH_ENV };
     [, , api2] = await Promise.all([
       start('worker', { ...env, EXAMPLE_UPLOAD_STEP_MS: '10' }, workerReady, 'worker'),
       start('api', { ...env, PORT: String(port1) }, apiReady, 'api-1'),
@@ -127,7 +132,7 @@ describe('GET /users/:userId/events: task events over Server-Sent Events, from a
   });
 
   it('answers 400 with a clear message to an invalid user id, on the stream and on POST /uploads/:id/process', async () => {
-    const stream = await connect(base1, 'not%20valid');
+    const stream = await connect(base1, 'not%20valid', 'alice');
     expect(stream.status).toBe(400);
     await stream.finished;
     expect(JSON.parse(stream.body)).toMatchObject({
@@ -135,12 +140,12 @@ describe('GET /users/:userId/events: task events over Server-Sent Events, from a
       message: 'User id must be 1-64 characters of letters, digits, "-" or "_".',
     });
 
-    const upload = await fetch(`${base1}/uploads/up-x/process?userId=not%20valid`, { method: 'POST' });
+    const upload = await fetch(`${base1}/uploads/up-x/process?userId=not%20valid`, { method: 'POST', headers: authHeaders('alice') });
     expect(upload.status).toBe(400);
     expect(await upload.json()).toMatchObject({
       message: 'Query parameter "userId" must be 1-64 characters of letters, digits, "-" or "_".',
     });
-    const twice = await fetch(`${base1}/uploads/up-x/process?userId=a&userId=b`, { method: 'POST' });
+    const twice = await fetch(`${base1}/uploads/up-x/process?userId=a&userId=b`, { method: 'POST', headers: authHeaders('a') });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ message: 'Query parameter "userId" must be given once.' });
   });

@@ -3,6 +3,7 @@
 // Compose rejects, or one that lost a service, the worker replicas, a healthcheck
 // or a depends_on condition, fails the suite. No Docker engine is needed.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,19 +30,26 @@ interface ComposeConfig {
 
 interface ComposeCli {
   name: string;
-  config(): ComposeConfig;
+  /** `extraEnv`: variables of the host environment Compose interpolates. */
+  config(extraEnv?: Record<string, string>): ComposeConfig;
 }
 
 // Compose must not pick up a caller's COMPOSE_* settings (another file, project or profile).
 const composeEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('COMPOSE_')));
 
-function run(command: string, args: string[], input?: string): { ok: boolean; stdout: string; stderr: string } {
-  const result = spawnSync(command, args, { cwd: ROOT, env: composeEnv, input, encoding: 'utf8', timeout: 60_000 });
+function run(
+  command: string,
+  args: string[],
+  input?: string,
+  extraEnv: Record<string, string> = {},
+): { ok: boolean; stdout: string; stderr: string } {
+  const env = { ...composeEnv, ...extraEnv };
+  const result = spawnSync(command, args, { cwd: ROOT, env, input, encoding: 'utf8', timeout: 60_000 });
   return { ok: result.status === 0, stdout: result.stdout ?? '', stderr: result.stderr ?? String(result.error ?? '') };
 }
 
-function mustRun(command: string, args: string[], input?: string): string {
-  const result = run(command, args, input);
+function mustRun(command: string, args: string[], input?: string, extraEnv?: Record<string, string>): string {
+  const result = run(command, args, input, extraEnv);
   if (!result.ok) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr}`);
   return result.stdout;
 }
@@ -55,8 +63,8 @@ function findCompose(): ComposeCli | undefined {
   if (run('docker', ['compose', 'version']).ok) {
     return {
       name: 'docker compose',
-      config: () =>
-        JSON.parse(mustRun('docker', ['compose', '-f', COMPOSE_FILE, 'config', '--format', 'json'])) as ComposeConfig,
+      config: (extraEnv) =>
+        JSON.parse(mustRun('docker', ['compose', '-f', COMPOSE_FILE, 'config', '--format', 'json'], undefined, extraEnv)) as ComposeConfig,
     };
   }
   if (run('docker-compose', ['version']).ok) {
@@ -67,8 +75,10 @@ function findCompose(): ComposeCli | undefined {
     if (!python) return undefined;
     return {
       name: 'docker-compose (v1)',
-      config: () =>
-        JSON.parse(mustRun(python, ['-c', toJson], mustRun('docker-compose', ['-f', COMPOSE_FILE, 'config']))) as ComposeConfig,
+      config: (extraEnv) =>
+        JSON.parse(
+          mustRun(python, ['-c', toJson], mustRun('docker-compose', ['-f', COMPOSE_FILE, 'config'], undefined, extraEnv)),
+        ) as ComposeConfig,
     };
   }
   return undefined;
@@ -150,6 +160,17 @@ describe.skipIf(skip)('docker-compose.yml, as Docker Compose reads it', () => {
       expect(env.LOG_LEVEL, `${app} LOG_LEVEL`).toBeTruthy();
     }
     expect(service('api').environment).toMatchObject({ HOST: '0.0.0.0', PORT: expect.any(String) });
+  });
+
+  it('passes API_AUTH_SECRET to the api from the host environment, never a secret written in the file', () => {
+    service('api');
+    const secret = randomBytes(32).toString('base64url');
+    expect(compose?.config({ API_AUTH_SECRET: secret }).services.api?.environment?.API_AUTH_SECRET).toBe(secret);
+    // In the file it is only an interpolation of the host's variable.
+    const raw = readFileSync(COMPOSE_FILE, 'utf8');
+    const lines = raw.split('\n').filter((line) => /^\s*-?\s*API_AUTH_SECRET\s*[:=]/.test(line));
+    expect(lines.length, 'API_AUTH_SECRET lines in docker-compose.yml').toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/API_AUTH_SECRET\s*[:=]\s*['"]?\$\{API_AUTH_SECRET(:?-)?\}['"]?\s*$/);
   });
 
   it('lets a stopping worker drain: stop_grace_period is longer than TASKS_SHUTDOWN_GRACE_MS', () => {

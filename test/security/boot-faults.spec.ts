@@ -55,13 +55,13 @@ describe('boot faults fail fast and clearly', PROCESS_TIMEOUT, () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  async function bootWorker(env: Record<string, string>): Promise<{ code: number | null; first: string; output: string }> {
-    const app = new AppProcess('worker', ENTRY.worker, { TASKS_PREFIX: prefix, REDIS_URL, ...env });
+  async function bootWorker(env: Record<string, string>, kind: 'worker' | 'scheduler' | 'api' = 'worker'): Promise<{ code: number | null; first: string; output: string }> {
+    const app = new AppProcess(kind, ENTRY[kind], { TASKS_PREFIX: prefix, REDIS_URL, API_AUTH_SECRET: randomBytes(32).toString('hex'), PORT: '0', ...env });
     cleanups.push(() => app.stop(2_000));
     const code = await waitFor(async () => {
       if (app.running) return undefined;
       return { code: await app.exited };
-    }, { timeoutMs: HANG_MS, what: 'the worker to exit by itself' });
+    }, { timeoutMs: HANG_MS, what: `the ${kind} to exit by itself` });
     return { code: code.code, first: app.output.find((line) => line.trim() !== '') ?? '', output: app.output.join('\n') };
   }
 
@@ -97,5 +97,15 @@ describe('boot faults fail fast and clearly', PROCESS_TIMEOUT, () => {
     expect(first, output).toMatch(firstLine);
     expect(output).not.toContain('wrong-password');
     expect(output).not.toContain('pg-secret');
+  });
+
+  it.each(['api', 'scheduler'] as const)('the %s, too, exits non-zero with the reason first when Redis is unreachable or Postgres refuses', async (kind) => {
+    const redis = await bootWorker({ REDIS_URL: await closedPort() }, kind);
+    expect(redis.code, redis.output).not.toBe(0);
+    expect(redis.first, redis.output).toMatch(/^ServiceUnreachableError: Cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(connect ECONNREFUSED.*REDIS_URL/);
+    const postgres = await bootWorker({ DATABASE_URL: `postgres://postgres:pg-secret@127.0.0.1:${await freePort()}/tasks_test` }, kind);
+    expect(postgres.code, postgres.output).not.toBe(0);
+    expect(postgres.first, postgres.output).toMatch(/^ServiceUnreachableError: Cannot reach Postgres at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1.*DATABASE_URL/);
+    expect(postgres.output).not.toContain('pg-secret');
   });
 });

@@ -77,11 +77,7 @@ describe('no secret in any log line', PROCESS_TIMEOUT, () => {
   });
 
   it('when the password is rotated under running apps, they log the refusals without the old or new password', async () => {
-    const apps = await Promise.all([
-      start('api', server.url(), 'rotated'),
-      start('worker', server.url(), 'rotated'),
-      start('scheduler', server.url(), 'rotated'),
-    ]);
+    const apps = [start('api', server.url(), 'rotated'), start('worker', server.url(), 'rotated'), start('scheduler', server.url(), 'rotated')];
     await Promise.all([
       apps[0].waitForLog(apiReady, 'ready', 60_000),
       apps[1].waitForLog(workerReady, 'ready', 60_000),

@@ -12,13 +12,22 @@ export interface ReceivedEvent {
   data: PublishedEvent;
 }
 
+/** What arrived, in order: an event, a comment (`: ...`) or a `retry:` hint. */
+export type Frame = { kind: 'event'; event: ReceivedEvent } | { kind: 'comment'; text: string } | { kind: 'retry'; ms: number };
+
 /**
  * A Server-Sent Events client on plain node:http (what a browser's EventSource
  * does, minus reconnecting): collects every event of one streaming response.
  */
 export class SseClient {
   readonly events: ReceivedEvent[] = [];
-  /** Comments (`: ...` lines) and fields other than id/data, which the api is not expected to send. */
+  /** Comments (`: keep-alive` heartbeats), without the colon and its space. */
+  readonly comments: string[] = [];
+  /** Every `retry:` value, in milliseconds. */
+  readonly retries: number[] = [];
+  /** Events, comments and retry hints, in arrival order. */
+  readonly frames: Frame[] = [];
+  /** Anything else (an `event:` field, an unknown field, a malformed line), which the api is not expected to send. */
   readonly other: string[] = [];
   /** Resolves when the stream finishes: 'end' if the server ended it cleanly, 'aborted' if the connection broke. */
   readonly finished: Promise<'end' | 'aborted'>;
@@ -36,10 +45,10 @@ export class SseClient {
     });
   }
 
-  /** Connects and resolves once the response headers arrive (whatever the status). */
-  static open(url: string): Promise<SseClient> {
+  /** Connects (with `headers`, e.g. authHeaders() from ./auth.js) and resolves once the response headers arrive, whatever the status. */
+  static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const request = http.get(url, { headers: { accept: 'text/event-stream' }, agent: false }, (response) =>
+      const request = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (response) =>
         resolve(new SseClient(request, response)),
       );
       request.once('error', reject);
@@ -53,6 +62,11 @@ export class SseClient {
   /** The events' names and payloads, in arrival order. */
   get received(): Array<{ name: string; payload: unknown }> {
     return this.events.map(({ data }) => ({ name: data.name, payload: data.payload }));
+  }
+
+  /** Waits until `count` comments equal to `text` have arrived. */
+  waitForComments(text: string, count: number, what: string, timeoutMs = 20_000): Promise<true> {
+    return waitFor(() => this.comments.filter((c) => c === text).length >= count || undefined, { timeoutMs, what });
   }
 
   /** Waits until an event matches `match`. */
@@ -80,11 +94,22 @@ export class SseClient {
       let sseId: string | undefined;
       const data: string[] = [];
       for (const line of block.split('\n')) {
-        if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-        else if (line.startsWith('id:')) sseId = line.slice(3).replace(/^ /, '');
-        else if (line !== '') this.other.push(line);
+        const value = (field: string) => line.slice(field.length).replace(/^ /, '');
+        if (line.startsWith('data:')) data.push(value('data:'));
+        else if (line.startsWith('id:')) sseId = value('id:');
+        else if (line.startsWith(':')) {
+          this.comments.push(value(':'));
+          this.frames.push({ kind: 'comment', text: value(':') });
+        } else if (/^retry: ?\d+$/.test(line)) {
+          this.retries.push(Number(value('retry:')));
+          this.frames.push({ kind: 'retry', ms: Number(value('retry:')) });
+        } else if (line !== '') this.other.push(line);
       }
-      if (data.length > 0) this.events.push({ sseId, data: JSON.parse(data.join('\n')) as PublishedEvent });
+      if (data.length > 0) {
+        const event = { sseId, data: JSON.parse(data.join('\n')) as PublishedEvent };
+        this.events.push(event);
+        this.frames.push({ kind: 'event', event });
+      }
     }
   }
 }

@@ -3,6 +3,8 @@ import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { apiReady, startApp, workerReady, type AppProcess } from '../support/processes.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
+import { AUTH_ENV, authHeaders } from '../support/auth.js';
+import { createTestSchema, type TestSchema } from '../support/database.js';
 
 // End to end: the built apps/api and apps/worker as child processes, under one TASKS_PREFIX.
 describe('apps/api with apps/worker', () => {
@@ -10,22 +12,28 @@ describe('apps/api with apps/worker', () => {
   let api: AppProcess;
   let worker: AppProcess;
   let base: string;
+  // A migrated schema of its own: the worker runs the example's crons, which need cron_job_runs.
+  let schema: TestSchema;
 
   beforeAll(async () => {
+    schema = await createTestSchema('api_e2e');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     [api, worker] = await Promise.all([
-      startApp('api', { TASKS_PREFIX: prefix, PORT: String(port) }, apiReady),
-      startApp('worker', { TASKS_PREFIX: prefix, EXAMPLE_UPLOAD_STEP_MS: '10' }, workerReady),
+      startApp('api', { TASKS_PREFIX: prefix, PORT: String(port), ...schema.env, ...AUTH_ENV }, apiReady),
+      startApp('worker', { TASKS_PREFIX: prefix, ...schema.env, EXAMPLE_UPLOAD_STEP_MS: '10' }, workerReady),
     ]);
   });
 
   afterAll(async () => {
     await Promise.all([api?.stop(), worker?.stop()]);
     await deletePrefix(prefix);
+    await schema?.drop();
   });
 
-  const post = (path: string) => fetch(`${base}${path}`, { method: 'POST' });
+  // Every route of the api needs an access token (test/api/auth.spec.ts covers the scheme).
+  const headers = authHeaders('alice');
+  const post = (path: string) => fetch(`${base}${path}`, { method: 'POST', headers });
 
   it('POST /uploads/:id/process enqueues and answers 202 with the job id; GET /jobs/:id then reports the result', async () => {
     const response = await post('/uploads/abc123/process');
@@ -35,7 +43,7 @@ describe('apps/api with apps/worker', () => {
 
     const job = await waitFor(
       async () => {
-        const res = await fetch(`${base}/jobs/${jobId}`);
+        const res = await fetch(`${base}/jobs/${jobId}`, { headers });
         const body = (await res.json()) as { state: string };
         return body.state === 'completed' ? body : undefined;
       },
@@ -63,7 +71,7 @@ describe('apps/api with apps/worker', () => {
   });
 
   it('answers 404 for an unknown job id', async () => {
-    const response = await fetch(`${base}/jobs/no-such-job`);
+    const response = await fetch(`${base}/jobs/no-such-job`, { headers });
     expect(response.status).toBe(404);
     expect(((await response.json()) as { message: string }).message).toContain('No job with id "no-such-job"');
   });

@@ -1,14 +1,33 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { TasksModule, tasksOptionsFromEnv } from 'nestjs-tasks';
-import { DatabaseModule, JobsModule, loggerParams } from '@app/jobs';
-import { UploadsController } from './uploads/uploads.controller.js';
-import { JobsController } from './jobs/jobs.controller.js';
+import { DatabaseModule, JobsModule } from '@app/jobs';
+import { AuthGuard } from './auth/auth.guard.js';
+import { API_CONFIG, type ApiConfig } from './config/api-config.js';
 import { CronController } from './cron/cron.controller.js';
+import { StreamSlots } from './events/stream-slots.js';
 import { UserEventsController } from './events/user-events.controller.js';
+import { JobOwners } from './jobs/job-owners.js';
+import { JobsController } from './jobs/jobs.controller.js';
+import { apiLoggerParams } from './logging/api-logger-params.js';
+import { UploadsController } from './uploads/uploads.controller.js';
 
-@Module({
-  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(tasksOptionsFromEnv()), DatabaseModule, JobsModule],
-  controllers: [UploadsController, JobsController, CronController, UserEventsController],
-})
-export class ApiModule {}
+@Module({})
+export class ApiModule {
+  /** The api, with its settings read by apiConfigFromEnv() (main.ts refuses to boot without them). */
+  static register(config: ApiConfig): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [LoggerModule.forRoot(apiLoggerParams()), TasksModule.forRoot(tasksOptionsFromEnv()), DatabaseModule, JobsModule],
+      controllers: [UploadsController, JobsController, CronController, UserEventsController],
+      providers: [
+        { provide: API_CONFIG, useValue: config },
+        // Every route needs an access token: a route added later cannot forget it.
+        { provide: APP_GUARD, useClass: AuthGuard },
+        StreamSlots,
+        JobOwners,
+      ],
+    };
+  }
+}

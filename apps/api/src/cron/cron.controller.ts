@@ -1,9 +1,12 @@
-import { BadRequestException, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { CronRegistry, CronRunStatus, CronRunsService, UnknownTaskError, type CronJobRun } from 'nestjs-tasks';
+import { Controller, ForbiddenException, Get, HttpCode, HttpStatus, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { CronRegistry, CronRunsService, UnknownTaskError, type CronJobRun } from 'nestjs-tasks';
+import { RequireRole } from '../auth/auth.decorators.js';
+import { parseCronName, parseCronStatus, parseLimit } from '../http/params.js';
+import { readQuery } from '../http/query.js';
 
-const STATUSES = Object.values(CronRunStatus) as string[];
-
+/** Operators only: run rows carry the handlers' results and error stacks. */
 @Controller('cron')
+@RequireRole('operator')
 export class CronController {
   constructor(
     private readonly runs: CronRunsService,
@@ -12,34 +15,42 @@ export class CronController {
 
   /** Latest runs, newest first, optionally of one job and/or one status. */
   @Get('runs')
-  async list(
-    @Query('job') job?: string,
-    @Query('status') status?: string,
-    @Query('limit') limit?: string,
-  ): Promise<CronJobRun[]> {
-    if (status !== undefined && !STATUSES.includes(status)) {
-      throw new BadRequestException(`Query parameter "status" must be one of ${STATUSES.join(', ')}.`);
-    }
-    let take: number | undefined;
-    if (limit !== undefined) {
-      take = Number(limit);
-      if (!Number.isInteger(take) || take < 1 || take > 500) {
-        throw new BadRequestException('Query parameter "limit" must be a whole number from 1 to 500.');
-      }
-    }
-    return this.runs.find({ job: job || undefined, status: status as CronRunStatus | undefined, limit: take });
+  async list(@Query() query: unknown): Promise<CronJobRun[]> {
+    const { job, status, limit } = readQuery(query, {
+      job: (value) => parseCronName(value, 'Query parameter "job"'),
+      status: parseCronStatus,
+      limit: parseLimit,
+    });
+    return this.runs.find({ job, status, limit });
   }
 
-  /** Runs a cron job now, through its lock and run tracking: 202 with the job id. */
+  /**
+   * Runs a cron job now, through its lock and run tracking: 202 with the job id.
+   * The library's own maintenance crons (`internal`) run on their schedule only: 403.
+   */
   @Post(':name/trigger')
   @HttpCode(HttpStatus.ACCEPTED)
-  async trigger(@Param('name') name: string): Promise<{ jobId: string }> {
+  async trigger(@Param('name') rawName: string, @Query() query: unknown): Promise<{ jobId: string }> {
+    const name = parseCronName(rawName, 'Cron job name');
+    readQuery(query, {});
+    const cron = this.crons.get(name);
+    if (!cron) throw this.unknown(name);
+    if (cron.internal) {
+      throw new ForbiddenException(
+        `"${name}" is one of the library's internal maintenance crons: it runs on its own schedule and cannot be triggered over HTTP.`,
+      );
+    }
     try {
       const handle = await this.crons.trigger(name);
       return { jobId: handle.id };
     } catch (error) {
-      if (error instanceof UnknownTaskError) throw new NotFoundException(error.message);
+      if (error instanceof UnknownTaskError) throw this.unknown(name);
       throw error;
     }
+  }
+
+  private unknown(name: string): NotFoundException {
+    const known = this.crons.list().map((cron) => cron.name);
+    return new NotFoundException(`Unknown cron job "${name}". Cron jobs that can be triggered: ${known.join(', ') || 'none'}.`);
   }
 }

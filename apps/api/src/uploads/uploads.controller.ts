@@ -1,6 +1,6 @@
 import {
-  BadRequestException,
   Controller,
+  ForbiddenException,
   GatewayTimeoutException,
   HttpCode,
   HttpStatus,
@@ -13,46 +13,55 @@ import {
 import type { Response } from 'express';
 import { TaskClient, TaskFailedError, TaskWaitTimeoutError } from 'nestjs-tasks';
 import { UploadTasks, type ProcessUploadResult } from '@app/jobs';
+import { Caller, type Principal } from '../auth/auth.decorators.js';
+import { parseUploadId, parseWait } from '../http/params.js';
+import { readQuery } from '../http/query.js';
+import { JobOwners } from '../jobs/job-owners.js';
 import { parseUserId } from '../users/user-id.js';
 
-const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const WAIT_TIMEOUT_MS = 30_000;
 
 @Controller('uploads')
 export class UploadsController {
-  constructor(private readonly tasks: TaskClient) {}
+  constructor(
+    private readonly tasks: TaskClient,
+    private readonly owners: JobOwners,
+  ) {}
 
   /**
-   * Enqueues processUpload: 202 with the job id, or with `?wait=true` 200 with the task's result.
-   * With `?userId=`, the task publishes its progress to that user (`GET /users/:userId/events`).
+   * Enqueues processUpload for the caller: 202 with the job id, or with
+   * `?wait=true` 200 with the task's result. With `?userId=` (which may only
+   * name the caller), the task publishes its progress to the caller's event
+   * stream (`GET /users/:userId/events`).
    */
   @Post(':id/process')
   @HttpCode(HttpStatus.ACCEPTED)
   async process(
-    @Param('id') id: string,
-    @Query('wait') wait: string | undefined,
-    @Query('userId') userIdParam: unknown,
+    @Param('id') rawId: string,
+    @Query() query: unknown,
+    @Caller() caller: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ jobId: string; result?: ProcessUploadResult }> {
-    if (!UPLOAD_ID.test(id)) {
-      throw new BadRequestException('Upload id must be 1-64 characters of letters, digits, "-" or "_".');
-    }
-    if (wait !== undefined && wait !== 'true' && wait !== 'false') {
-      throw new BadRequestException('Query parameter "wait" must be "true" or "false".');
-    }
-    let userId: string | undefined;
-    if (userIdParam !== undefined) {
-      if (typeof userIdParam !== 'string') throw new BadRequestException('Query parameter "userId" must be given once.');
-      userId = parseUserId(userIdParam, 'Query parameter "userId"');
+    const id = parseUploadId(rawId);
+    const { wait, userId } = readQuery(query, {
+      wait: parseWait,
+      userId: (value) => parseUserId(value, 'Query parameter "userId"'),
+    });
+    if (userId !== undefined && userId !== caller.userId) {
+      throw new ForbiddenException(
+        `Query parameter "userId" may only name the caller ("${caller.userId}"): progress events go to the user the token is for.`,
+      );
     }
     const handle = await this.tasks.enqueue(UploadTasks, 'processUpload', { uploadId: id, userId });
-    if (wait !== 'true') return { jobId: handle.id };
+    await this.owners.record(handle.id, caller.userId);
+    if (!wait) return { jobId: handle.id };
     try {
       const result = await handle.waitResult({ timeoutMs: WAIT_TIMEOUT_MS });
       res.status(HttpStatus.OK);
       return { jobId: handle.id, result };
     } catch (error) {
       if (error instanceof TaskWaitTimeoutError) throw new GatewayTimeoutException(error.message);
+      // The task's error message only: its stack stays in the worker's log.
       if (error instanceof TaskFailedError) throw new InternalServerErrorException(error.message);
       throw error;
     }

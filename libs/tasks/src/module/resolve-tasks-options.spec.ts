@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { resolveTasksOptions } from './resolve-tasks-options.js';
@@ -123,10 +126,7 @@ describe('tasksOptionsFromEnv', () => {
 });
 
 describe('REDIS_TLS_CA_FILE', () => {
-  it('reads the CA file into redisTls, and names the variable when it cannot', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
+  it('reads the CA file into redisTls, and names the variable when it cannot', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-ca-'));
     try {
       const file = join(dir, 'ca.pem');

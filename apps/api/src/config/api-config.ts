@@ -1,0 +1,56 @@
+import { AUTH_SECRET_VARIABLE, authSecretProblem } from '../auth/tokens.js';
+
+/** The api's own settings (the library's come from tasksOptionsFromEnv()). */
+export interface ApiConfig {
+  /** API_AUTH_SECRET, as bytes: signs and checks access tokens. */
+  readonly authSecret: Buffer;
+  /** SSE_HEARTBEAT_MS: a `: keep-alive` comment on every open stream this often. */
+  readonly sseHeartbeatMs: number;
+  /** SSE_RETRY_MS: the `retry:` hint each stream starts with (how long an EventSource waits before reconnecting). */
+  readonly sseRetryMs: number;
+  /** SSE_MAX_STREAMS_PER_USER: open event streams one user may have on one api process. */
+  readonly sseMaxStreamsPerUser: number;
+  /** SSE_MAX_STREAMS_PER_PROCESS: open event streams one api process serves. */
+  readonly sseMaxStreamsPerProcess: number;
+}
+
+export const API_CONFIG = Symbol('API_CONFIG');
+
+/** A setting the api cannot start with; its message is one line naming the variable. */
+export class ApiConfigError extends Error {}
+
+interface IntegerVariable {
+  name: string;
+  fallback: number;
+  min: number;
+  max: number;
+  unit: string;
+}
+
+const HEARTBEAT: IntegerVariable = { name: 'SSE_HEARTBEAT_MS', fallback: 15_000, min: 10, max: 3_600_000, unit: 'milliseconds' };
+const RETRY: IntegerVariable = { name: 'SSE_RETRY_MS', fallback: 3_000, min: 0, max: 3_600_000, unit: 'milliseconds' };
+const PER_USER: IntegerVariable = { name: 'SSE_MAX_STREAMS_PER_USER', fallback: 5, min: 1, max: 100_000, unit: 'streams' };
+const PER_PROCESS: IntegerVariable = { name: 'SSE_MAX_STREAMS_PER_PROCESS', fallback: 1_000, min: 1, max: 1_000_000, unit: 'streams' };
+
+/** Reads and checks the api's variables; throws ApiConfigError on the first bad one. */
+export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const problem = authSecretProblem(env[AUTH_SECRET_VARIABLE]);
+  if (problem) throw new ApiConfigError(problem);
+  return {
+    authSecret: Buffer.from(env[AUTH_SECRET_VARIABLE] as string, 'utf8'),
+    sseHeartbeatMs: integer(env, HEARTBEAT),
+    sseRetryMs: integer(env, RETRY),
+    sseMaxStreamsPerUser: integer(env, PER_USER),
+    sseMaxStreamsPerProcess: integer(env, PER_PROCESS),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, { name, fallback, min, max, unit }: IntegerVariable): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new ApiConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max} (default ${fallback}); got ${JSON.stringify(raw.slice(0, 40))}.`);
+  }
+  return value;
+}
