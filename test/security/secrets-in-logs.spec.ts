@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppProcess, ENTRY, apiReady, workerReady, type LogLine } from '../support/processes.js';
 import { ExtraRedisServer } from '../support/redis-server.js';
 import { freePort } from '../support/ports.js';
-import { uniquePrefix } from '../support/redis.js';
+import { REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait-for.js';
+import { TestPki, TlsPostgresCluster } from '../support/tls.js';
 
 // Real processes need time to boot on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 180_000 };
@@ -91,6 +92,37 @@ describe('no secret in any log line', PROCESS_TIMEOUT, () => {
     for (const app of apps) {
       expect(app.running, `${app.name}:\n${app.tail()}`).toBe(true);
       expect(leaks(app, [password, next, apiSecret]), app.name).toEqual([]);
+    }
+  });
+
+  it('with a wrong Postgres password, each app exits non-zero saying the login was refused, and prints no password', async () => {
+    const pki = await TestPki.create('secrets');
+    const pgPassword = secret('pg-right');
+    const cluster = await TlsPostgresCluster.create(pki, await pki.issue('postgres', ['IP:127.0.0.1']), { password: pgPassword });
+    try {
+      const wrong = secret('pg-wrong');
+      const url = new URL(cluster.url('postgres', { sslmode: 'verify-full', sslrootcert: pki.caFile }));
+      url.password = wrong;
+      const failing = APPS.map((kind) => {
+        const app = new AppProcess(`${kind} (pg-password)`, ENTRY[kind], {
+          REDIS_URL,
+          DATABASE_URL: url.toString(),
+          TASKS_PREFIX: uniquePrefix('secrets-pg'),
+          API_AUTH_SECRET: apiSecret,
+          PORT: '0',
+        });
+        started.push(app);
+        return app;
+      });
+      const codes = await Promise.all(failing.map((app) => app.exited));
+      for (const [i, app] of failing.entries()) {
+        expect(codes[i], `${app.name}:\n${app.tail()}`).not.toBe(0);
+        expect(app.output.join('\n'), app.name).toMatch(/refused the login \(password authentication failed for user "postgres"\).*DATABASE_URL/);
+        expect(leaks(app, [wrong, pgPassword, apiSecret]), app.name).toEqual([]);
+      }
+    } finally {
+      await cluster.drop();
+      await pki.dispose();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
+import { TlsConnector } from './tls-connector.js';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { RedisTlsOptions, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { ServiceUnreachableError } from '../errors/tasks.errors.js';
@@ -50,6 +51,8 @@ export function parseRedisUrl(url: string): RedisOptions {
 export function redisOptions(url: string, profile: RedisProfile, tls?: RedisTlsOptions): RedisOptions {
   const parsed = parseRedisUrl(url);
   if (tls) parsed.tls = { ...(typeof parsed.tls === 'object' ? parsed.tls : {}), ...tls };
+  // BullMQ hands these options to the ioredis clients it builds, so they get the connector too.
+  if (parsed.tls) parsed.Connector = TlsConnector;
   return { ...parsed, ...PROFILES[profile] };
 }
 
