@@ -43,6 +43,7 @@ export type { JsonValue, JsonPrimitive } from './payload/assert-json-payload.js'
 export { runWorker } from './worker/run-worker.js';
 export { runScheduler } from './scheduler/run-scheduler.js';
 export { reportBootFailure } from './boot/boot.js';
+export { redactUrl } from './tasks.messages.js';
 
 export { Cron, type CronOptions } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';

@@ -1,20 +1,9 @@
 import pg from 'pg';
-import { ServiceUnreachableError } from 'nestjs-tasks';
+import { ServiceUnreachableError, redactUrl } from 'nestjs-tasks';
 
 const PG_INVALID_PASSWORD = '28P01';
 const PG_INVALID_AUTHORIZATION = '28000';
 const PG_DATABASE_MISSING = '3D000';
-
-/** DATABASE_URL with its password masked, for messages. */
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^/]*@/, '//***@');
-  }
-}
 
 /**
  * Connects once, within `timeoutMs`, and fails with one message naming
@@ -23,7 +12,7 @@ export function redactDatabaseUrl(url: string): string {
  * so a boot fails in seconds with that message instead of retrying with raw stacks.
  */
 export async function assertPostgresReady(url: string, timeoutMs = 3_000): Promise<void> {
-  const shown = redactDatabaseUrl(url);
+  const shown = redactUrl(url);
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
   // A server that drops the connection after accepting it reports it here as well as in connect().
   client.on('error', () => undefined);
