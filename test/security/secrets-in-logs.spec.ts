@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppProcess, ENTRY, apiReady, workerReady, type LogLine } from '../support/processes.js';
 import { ExtraRedisServer } from '../support/redis-server.js';
 import { freePort } from '../support/ports.js';
-import { REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait-for.js';
 import { TestPki, TlsPostgresCluster } from '../support/tls.js';
 
@@ -27,6 +27,12 @@ describe('no secret in any log line', PROCESS_TIMEOUT, () => {
   const password = secret('right');
   const apiSecret = randomBytes(32).toString('hex');
   const started: AppProcess[] = [];
+  const prefixes: string[] = [];
+  const prefixFor = (label: string) => {
+    const prefix = uniquePrefix(label);
+    prefixes.push(prefix);
+    return prefix;
+  };
 
   beforeAll(async () => {
     server = await ExtraRedisServer.start({ password });
@@ -35,12 +41,13 @@ describe('no secret in any log line', PROCESS_TIMEOUT, () => {
   afterAll(async () => {
     await Promise.all(started.map((app) => app.stop(5_000)));
     await server?.stop();
+    for (const prefix of prefixes) await deletePrefix(prefix);
   });
 
   function start(kind: (typeof APPS)[number], redisUrl: string, label: string): AppProcess {
     const app = new AppProcess(`${kind} (${label})`, ENTRY[kind], {
       REDIS_URL: redisUrl,
-      TASKS_PREFIX: uniquePrefix(`secrets-${label}`),
+      TASKS_PREFIX: prefixFor(`secrets-${label}`),
       API_AUTH_SECRET: apiSecret,
       // Any free port: these tests make no HTTP request.
       PORT: '0',
@@ -107,7 +114,7 @@ describe('no secret in any log line', PROCESS_TIMEOUT, () => {
         const app = new AppProcess(`${kind} (pg-password)`, ENTRY[kind], {
           REDIS_URL,
           DATABASE_URL: url.toString(),
-          TASKS_PREFIX: uniquePrefix('secrets-pg'),
+          TASKS_PREFIX: prefixFor('secrets-pg'),
           API_AUTH_SECRET: apiSecret,
           PORT: '0',
         });
