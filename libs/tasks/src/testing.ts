@@ -2,13 +2,12 @@
 // benchmark drive directly. Not part of the supported API: names and
 // signatures may change in any release.
 export { TaskWorkerHost } from './worker/task-worker.host.js';
-export { CronScheduler } from './scheduler/cron-scheduler.js';
-export { CronSchedulerLease, LEASE_RENEW_MS, LEASE_TTL_MS } from './scheduler/scheduler-lease.js';
+export { CronSchedulerLease } from './scheduler/scheduler-lease.js';
 export { CronSchedule } from './cron/cron-schedule.js';
 export { getCronMetadata } from './cron/cron-metadata.accessor.js';
 export { CronMaintenance, LOST_RUN_SWEEP_SECONDS } from './cron/cron-maintenance.js';
 export { CronRunPipeline } from './cron/cron-run-pipeline.js';
-export { resolveTasksOptions, DEFAULT_TASKS_OPTIONS } from './module/resolve-tasks-options.js';
+export { DEFAULT_TASKS_OPTIONS } from './module/resolve-tasks-options.js';
 export { toBullBackoff, toKeepJobs } from './module/bullmq-options.js';
-export { parseRedisUrl, redisOptions, bullmqConnection, type RedisProfile } from './redis/redis-connections.js';
+export { parseRedisUrl, bullmqConnection } from './redis/redis-connections.js';
 export { TASKS_OPTIONS } from './module/tasks.constants.js';

@@ -54,15 +54,14 @@ export class TasksModule {
   }
 
   private static assemble(optionsModule: DynamicModule, isGlobal = true): DynamicModule {
-    const options = { ...optionsModule, exports: [...(optionsModule.exports ?? []), TASKS_OPTIONS] };
     return {
       module: TasksModule,
       global: isGlobal,
       imports: [
         DiscoveryModule,
-        options,
+        optionsModule,
         BullModule.forRootAsync(TASKS_BULL_CONFIG_KEY, {
-          imports: [options],
+          imports: [optionsModule],
           inject: [TASKS_OPTIONS],
           useFactory: (resolved: ResolvedTasksOptions) => ({
             connection: bullmqConnection(resolved.redisUrl, 'command', resolved.redisTls),
