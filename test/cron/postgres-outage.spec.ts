@@ -91,35 +91,40 @@ describe('Postgres unreachable for a few ticks', PROCESS_TIMEOUT, () => {
   );
 
   it.concurrent(
-    'a run going when Postgres becomes unreachable keeps its row, which does not stay RUNNING once Postgres is back',
+    'a run that finishes while Postgres is unreachable, for longer than its liveness bound, is recorded COMPLETED once Postgres is back, not lost',
     async ({ onTestFinished, onTestFailed }) => {
       const s = await scenarios.create('cron_pg_midrun', { onTestFinished, onTestFailed });
-      const { worker, proxy } = await startWorkerBehindProxy(s, ['slow'], { onTestFinished, onTestFailed });
-      await s.startScheduler(['slow']);
-      // fixture.slow runs 2.5 s: cut while its RUNNING row is written and the handler is going.
-      const inFlight = await s.poll(async () => (await s.executions('fixture.slow'))[0], { what: 'a run to start' });
+      // fixture.outlives runs 2.5 s with a lockTtl (its liveness bound) of 1 s.
+      const { worker, proxy } = await startWorkerBehindProxy(s, ['outlives'], { onTestFinished, onTestFailed });
+      await s.startScheduler(['outlives']);
+      const inFlight = await s.poll(async () => (await s.executions('fixture.outlives'))[0], { what: 'a run to start' });
       await proxy.cut();
-      await s.poll(
+      // The handler finishes and its outcome cannot be written.
+      const failedAt = await s.poll(
         () =>
-          worker.lines.some((line) =>
-            String(line.msg).startsWith(`Could not record the outcome of cron run ${inFlight.runId} `),
-          ),
-        { what: 'the worker to give up writing the outcome' },
+          worker.lines.find((line) => String(line.msg).startsWith(`Recording the outcome of cron run ${inFlight.runId} `))?.time as
+            | number
+            | undefined,
+        { what: 'the worker to fail writing the outcome' },
       );
+      // Stay cut past the liveness bound, so the row's heartbeat is stale when Postgres is back.
+      await s.poll(() => Date.now() > failedAt + 3 * 1_000, { what: 'three liveness bounds to pass' });
       await proxy.restore();
 
-      // Its lock is released, so the lost-run sweep (every 5 s) settles the row.
       const rows = await s.waitForRuns(
-        'fixture.slow',
+        'fixture.outlives',
         (all) => all.some((row) => row.id === inFlight.runId && row.status !== 'RUNNING'),
         `run ${inFlight.runId} to leave RUNNING`,
-        5_000 + 5_000,
       );
       expect(rows.find((row) => row.id === inFlight.runId)).toMatchObject({
-        status: 'FAILED',
-        error: expect.any(String),
+        status: 'COMPLETED',
+        error: null,
+        result: { slept: 2_500 },
       });
-      expect(untracked(await s.executions('fixture.slow'), rows)).toEqual([]);
+      const executions = await s.executions('fixture.outlives');
+      expect(executions.find((e) => e.runId === inFlight.runId)).toMatchObject({ outcome: 'returned' });
+      expect(untracked(executions, rows)).toEqual([]);
+      expect(rows.filter((row) => row.status === 'FAILED')).toEqual([]);
       expect(worker.running).toBe(true);
     },
   );

@@ -43,7 +43,7 @@ describe('CronRegistry.trigger', PROCESS_TIMEOUT, () => {
     // The same lock: while something else holds it, the triggered run is SKIPPED and does not execute.
     const lockKey = `${s.prefix}:cron-lock:${MANUAL}`;
     await s.redis().set(lockKey, 'held-by-the-test', 'PX', 30_000);
-    await expect(trigger()).resolves.toEqual({ status: 'SKIPPED' });
+    await expect(trigger()).resolves.toEqual({ status: 'SKIPPED', reason: 'Skipped: an earlier run still holds the lock' });
     expect(await s.redis().get(lockKey)).toBe('held-by-the-test');
     await s.redis().del(lockKey);
 

@@ -117,7 +117,7 @@ describe('user interceptors on tasks and crons', () => {
     await redis.set(lockKey, 'held-by-the-test', 'PX', 30_000);
     try {
       const skipped = await (await crons.trigger('intercepted.yearly')).waitResult({ timeoutMs: 20_000 });
-      expect(skipped).toEqual({ status: 'SKIPPED' });
+      expect(skipped).toEqual({ status: 'SKIPPED', reason: 'Skipped: an earlier run still holds the lock' });
     } finally {
       await redis.del(lockKey);
     }

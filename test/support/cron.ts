@@ -19,7 +19,12 @@ export const schedulerReady = (line: LogLine) =>
 export interface CronRunRow {
   id: number;
   jobName: string;
-  status: 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SKIPPED';
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'MISSED';
+  namespace: string;
+  fencingToken: number | null;
+  heartbeatAt: number | null;
+  handedBack: boolean;
+  reason: string | null;
   scheduledAt: number;
   startedAt: number | null;
   completedAt: number | null;
@@ -36,6 +41,7 @@ export interface CronRunRow {
 export interface Execution {
   job: string;
   runId: number;
+  fencingToken: number;
   scheduledAt: number;
   trigger: string;
   pid: number;
@@ -43,6 +49,7 @@ export interface Execution {
   /** Undefined while it runs (or if its process was killed). */
   end?: number;
   outcome?: ExecutionRecord['outcome'];
+  abortReason?: string;
 }
 
 interface RawRunRow {
@@ -59,6 +66,11 @@ interface RawRunRow {
   trigger: string;
   lock_token: string | null;
   worker_id: string | null;
+  namespace: string;
+  fencing_token: string | null;
+  heartbeat_at: Date | null;
+  handed_back: boolean;
+  reason: string | null;
 }
 
 export interface StartOptions {
@@ -78,7 +90,7 @@ export class CronScenario {
   /** Processes the test stopped or killed on purpose. */
   readonly stopped = new Set<AppProcess>();
   private redisClient?: Redis;
-  private cronQueue?: Queue;
+  private cronQueueClient?: Queue;
 
   private constructor(
     readonly prefix: string,
@@ -119,11 +131,11 @@ export class CronScenario {
     return app;
   }
 
-  /** Rows of cron_job_runs, of one job or all, in tick order. */
-  async runs(job?: string): Promise<CronRunRow[]> {
+  /** Rows of cron_job_runs of this scenario's namespace (its prefix), of one job or all, in tick order. */
+  async runs(job?: string, namespace = this.prefix): Promise<CronRunRow[]> {
     const rows = (await this.schema.dataSource.query(
-      `SELECT * FROM cron_job_runs ${job === undefined ? '' : 'WHERE job_name = $1'} ORDER BY scheduled_at, id`,
-      job === undefined ? [] : [job],
+      `SELECT * FROM cron_job_runs WHERE namespace = $1 ${job === undefined ? '' : 'AND job_name = $2'} ORDER BY scheduled_at, id`,
+      job === undefined ? [namespace] : [namespace, job],
     )) as RawRunRow[];
     return rows.map((row) => ({
       id: Number(row.id),
@@ -139,6 +151,11 @@ export class CronScenario {
       trigger: row.trigger,
       lockToken: row.lock_token,
       workerId: row.worker_id,
+      namespace: row.namespace,
+      fencingToken: row.fencing_token === null ? null : Number(row.fencing_token),
+      heartbeatAt: row.heartbeat_at?.getTime() ?? null,
+      handedBack: row.handed_back,
+      reason: row.reason,
     }));
   }
 
@@ -188,11 +205,12 @@ export class CronScenario {
     const byRun = new Map<string, Execution>();
     const all: Execution[] = [];
     for (const record of raw.map((line) => JSON.parse(line) as ExecutionRecord)) {
-      const key = `${record.job}#${record.runId}#${record.scheduledAt}#${record.pid}`;
+      const key = `${record.job}#${record.fencingToken}#${record.scheduledAt}#${record.pid}`;
       if (record.phase === 'start') {
         const execution: Execution = {
           job: record.job,
           runId: record.runId,
+          fencingToken: record.fencingToken,
           scheduledAt: record.scheduledAt,
           trigger: record.trigger,
           pid: record.pid,
@@ -205,15 +223,21 @@ export class CronScenario {
         if (!execution) throw new Error(`end record without a start: ${JSON.stringify(record)}`);
         execution.end = record.at;
         execution.outcome = record.outcome;
+        execution.abortReason = record.abortReason;
       }
     }
     return all.filter((execution) => job === undefined || execution.job === job).sort((a, b) => a.start - b.start);
   }
 
+  /** The scenario's cron queue, for counts. */
+  cronQueue(): Queue {
+    this.cronQueueClient ??= new Queue(CRON_QUEUE, { connection: bullmqConnection(REDIS_URL, 'command'), prefix: this.prefix });
+    return this.cronQueueClient;
+  }
+
   /** Waits until the cron queue has nothing waiting or running (every enqueued tick was handled). */
   async waitForIdleQueue(timeoutMs = 20_000): Promise<void> {
-    this.cronQueue ??= new Queue(CRON_QUEUE, { connection: bullmqConnection(REDIS_URL, 'command'), prefix: this.prefix });
-    const queue = this.cronQueue;
+    const queue = this.cronQueue();
     await this.poll(
       async () => {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -255,7 +279,7 @@ export class CronScenario {
   /** Stops every process, then drops the schema and every Redis key of the prefix. */
   async dispose(): Promise<void> {
     await Promise.all(this.processes.map((app) => app.stop()));
-    await this.cronQueue?.close();
+    await this.cronQueueClient?.close();
     this.redisClient?.disconnect();
     await this.schema.drop();
     await deletePrefix(this.prefix);

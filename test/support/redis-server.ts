@@ -14,7 +14,7 @@ import { waitFor } from './wait-for.js';
 export class ExtraRedisServer {
   private constructor(
     readonly port: number,
-    private readonly child: ChildProcess,
+    private child: ChildProcess,
     private readonly dir: string,
     private password: string | undefined,
   ) {}
@@ -22,13 +22,18 @@ export class ExtraRedisServer {
   static async start({ password }: { password?: string } = {}): Promise<ExtraRedisServer> {
     const port = await freePort();
     const dir = await mkdtemp(join(tmpdir(), 'tasks-redis-'));
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-    if (password) args.push('--requirepass', password);
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    process.once('exit', () => child.kill('SIGKILL'));
-    const server = new ExtraRedisServer(port, child, dir, password);
+    const server = new ExtraRedisServer(port, spawnRedis(port, dir, password), dir, password);
     await waitFor(() => server.ping(), { timeoutMs: 10_000, what: `redis-server on port ${port}` });
     return server;
+  }
+
+  /** Stops the server and starts an empty one on the same port, as a restart without persistence (or a failover that lost the keys) does. */
+  async restartEmpty(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await exited;
+    this.child = spawnRedis(this.port, this.dir, this.password);
+    await waitFor(() => this.ping(), { timeoutMs: 10_000, what: `redis-server on port ${this.port} after its restart` });
   }
 
   /** A redis:// URL for it with `password` (default: the server's own). */
@@ -70,4 +75,12 @@ export class ExtraRedisServer {
       client.disconnect();
     }
   }
+}
+
+function spawnRedis(port: number, dir: string, password: string | undefined): ChildProcess {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  if (password) args.push('--requirepass', password);
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  process.once('exit', () => child.kill('SIGKILL'));
+  return child;
 }

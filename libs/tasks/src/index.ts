@@ -45,12 +45,16 @@ export { runScheduler } from './scheduler/run-scheduler.js';
 export { reportBootFailure } from './boot/boot.js';
 export { redactUrl } from './tasks.messages.js';
 
-export { Cron, type CronOptions } from './cron/cron.decorator.js';
+export { Cron, type CronOptions, type CronCatchUp, type CronOverlap } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';
 export type { CronRunOutcome } from './cron/cron-job-data.js';
-export { CronRegistry, type CronJobInfo } from './cron/cron.registry.js';
+export { CronRegistry, type CronJobInfo, type CronListOptions } from './cron/cron.registry.js';
+export type { PauseNote } from './tracking/cron-schedule.store.js';
+export { CronLockLostError, CronRunLostError } from './cron/cron-abort.js';
+export { WorkerShutdownAbort } from './worker/job-abort.js';
 export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
 export type { CronJobRun } from './tracking/cron-job-run.entity.js';
+export type { CronScheduleRecord } from './tracking/cron-schedule-record.entity.js';
 export { CronRunStatus, type CronRunTrigger } from './tracking/cron-run-status.js';
 
 export {

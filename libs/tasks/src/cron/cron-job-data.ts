@@ -10,15 +10,21 @@ export interface CronJobData {
   /** The tick, epoch ms. */
   scheduledAt: number;
   trigger: CronRunTrigger;
+  /** Set on a job handed back at shutdown after its run started: it resumes that run, so catch-up does not apply. */
+  resumed?: boolean;
 }
 
 /** How one cron job (one tick or trigger) ended, as its BullMQ job resolves. A run that failed rejects instead. */
 export type CronRunOutcome =
-  /** The handler ran and returned `result`; `runId` is its row (absent for `track: false`). */
-  | { status: 'COMPLETED'; runId?: number; result: unknown }
-  /** An earlier run still held the job's lock: this tick did not run (recorded SKIPPED). */
-  | { status: 'SKIPPED' }
-  /** This tick already had a run (another replica's, or an earlier attempt that succeeded): not run again. */
+  /** The handler ran and returned `result`; `runId` and `fencingToken` are its row's (absent for `track: false`). */
+  | { status: 'COMPLETED'; runId?: number; fencingToken?: number; result: unknown }
+  /** A run of the job was still going: this tick did not run (recorded SKIPPED with `reason`). */
+  | { status: 'SKIPPED'; reason: string }
+  /** The catch-up policy did not let this tick run (recorded MISSED with `reason`). */
+  | { status: 'MISSED'; reason: string }
+  /** The cron is paused: this scheduled tick did not run and has no row. */
+  | { status: 'PAUSED' }
+  /** This tick already had a row (another replica's run, an earlier attempt, a MISSED record): not run again. */
   | { status: 'DUPLICATE' };
 
 /** Job id of a tick: every scheduler replica derives the same one, so a tick is enqueued once. */

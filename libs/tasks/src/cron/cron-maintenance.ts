@@ -3,15 +3,22 @@ import { CronLockService } from '../lock/cron-lock.service.js';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import { Cron, DEFAULT_LOCK_TTL_MS } from './cron.decorator.js';
-import { CronCatalog } from './cron.catalog.js';
+import { buildCronMetadata, type CronMetadata } from './cron.decorator.js';
 
-/** How often lost runs are looked for; a lost run turns FAILED within its lockTtl plus this. */
+/** The default sweep interval, in seconds (`cronSweepIntervalMs`). */
 export const LOST_RUN_SWEEP_SECONDS = 5;
+
+/** One of the library's own crons: the method of CronMaintenance that runs it, and its metadata. */
+export interface MaintenanceCron {
+  readonly method: 'sweepLostRuns' | 'pruneCronRuns';
+  readonly metadata: CronMetadata;
+}
 
 /**
  * The library's own cron jobs, registered when an app has crons of its own:
- * they run through the same scheduler, lock and worker as the user's.
+ * they run through the same scheduler, lock and worker as the user's. Their
+ * schedules come from the options, so they are built here rather than
+ * declared with `@Cron`.
  */
 @Injectable()
 export class CronMaintenance {
@@ -20,39 +27,64 @@ export class CronMaintenance {
   constructor(
     private readonly tracker: CronRunTracker,
     private readonly locks: CronLockService,
-    private readonly crons: CronCatalog,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
   ) {}
 
   /**
-   * A RUNNING row whose lock is gone lost its worker: a live run keeps its
-   * lock extended and writes its outcome before releasing it. The sweep's own
-   * lockTtl is one interval: a worker killed mid-sweep must not hold off the
-   * sweeps (and so the "within lockTtl + one interval" promise) for long.
+   * The sweep runs every `cronSweepIntervalMs`, with that as its lockTtl: a
+   * worker killed mid-sweep must not hold off the sweeps for long. The prune
+   * runs hourly.
    */
-  @Cron(`*/${LOST_RUN_SWEEP_SECONDS} * * * * *`, {
-    name: 'tasks.sweepLostRuns',
-    lockTtlMs: LOST_RUN_SWEEP_SECONDS * 1_000,
-    track: false,
-  })
+  definitions(): MaintenanceCron[] {
+    const sweepSeconds = this.options.cronSweepIntervalMs / 1_000;
+    const where = 'CronMaintenance';
+    return [
+      {
+        method: 'sweepLostRuns',
+        metadata: buildCronMetadata(where, 'sweepLostRuns', `*/${sweepSeconds} * * * * *`, {
+          name: 'tasks.sweepLostRuns',
+          lockTtlMs: this.options.cronSweepIntervalMs,
+          track: false,
+        }),
+      },
+      {
+        method: 'pruneCronRuns',
+        metadata: buildCronMetadata(where, 'pruneCronRuns', '17 * * * *', { name: 'tasks.pruneCronRuns', lockTtlMs: 300_000 }),
+      },
+    ];
+  }
+
+  /**
+   * A RUNNING row of this namespace is lost when its heartbeat is older than
+   * its liveness bound (the cron's lockTtl) and its Redis lock is gone: a live
+   * run heartbeats while its handler runs, and keeps its lock while it waits
+   * to record its outcome through a Postgres outage. A crashed run's row is
+   * so marked FAILED within lockTtl + one sweep interval.
+   */
   async sweepLostRuns(): Promise<{ markedFailed: number }> {
     let markedFailed = 0;
-    for (const row of await this.tracker.runningRows()) {
+    for (const row of await this.tracker.silentRows()) {
       if (row.lockToken && (await this.locks.isHeld(row.jobName, row.lockToken))) continue;
-      const lockTtlMs = this.crons.get(row.jobName)?.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
-      if (await this.tracker.markLost(row.id, lockTtlMs)) {
+      const since = row.heartbeatAt ? row.heartbeatAt.toISOString() : 'its start';
+      const reason =
+        `Worker lost: no heartbeat since ${since} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ` +
+        `The worker died, or was frozen longer than that; the run was marked failed.`;
+      if (await this.tracker.markLost(row.id, reason)) {
         markedFailed++;
-        this.logger.warn(`Cron run ${row.id} of ${row.jobName} marked FAILED: its worker was lost`);
+        this.logger.warn(`Cron run ${row.id} of ${row.jobName} marked FAILED: no heartbeat since ${since}`);
       }
     }
     return { markedFailed };
   }
 
-  /** Deletes runs older than the retention (`cronRunRetentionDays`, default 30). */
-  @Cron('17 * * * *', { name: 'tasks.pruneCronRuns', lockTtlMs: 300_000 })
-  async pruneCronRuns(): Promise<{ deletedCount: number }> {
+  /**
+   * Deletes this namespace's runs older than the retention
+   * (`cronRunRetentionDays`), `cronPruneBatchSize` rows at a time, for at most
+   * half its lockTtl; what is left goes at the next prune.
+   */
+  async pruneCronRuns(): Promise<{ deletedCount: number; batches: number }> {
     const before = new Date(Date.now() - this.options.cronRunRetentionDays * 24 * 3_600_000);
-    const deletedCount = await this.tracker.deleteOlderThan(before);
-    return { deletedCount };
+    const { deleted, batches } = await this.tracker.deleteOlderThan(before, this.options.cronPruneBatchSize, Date.now() + 150_000);
+    return { deletedCount: deleted, batches };
   }
 }

@@ -1,27 +1,44 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CronRunNotRecordedError } from '../errors/tasks.errors.js';
 import { cronLockLost, cronRunNotRecorded, unknownCron } from '../tasks.messages.js';
-import { CronLockService, type HeldLock } from '../lock/cron-lock.service.js';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lock.service.js';
 import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js';
-import type { JobAbort } from '../worker/job-abort.js';
+import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../worker/job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
 import { CronRunContext } from './cron-context.js';
 import type { CronJobData, CronRunOutcome } from './cron-job-data.js';
+import { missedReason } from './catch-up-policy.js';
+import { CronLockLostError, CronRunLostError, describeAbort } from './cron-abort.js';
 
-/** What the RUNNING step decided: run with this row id (0 when untracked), or do not run at all. */
-type Admission = { runId: number } | { duplicate: true };
+/** How often a `bufferOne` tick waiting for the running one checks whether it may start. */
+const BUFFER_POLL_MS = 250;
+/** A waiting place not refreshed for this long is free again (its worker died). */
+const BUFFER_SLOT_TTL_MS = 5_000;
+
+/** What claiming lock and row decided. */
+type Claim =
+  | { kind: 'run'; lock: HeldLock | undefined; runId: number; fencingToken: number }
+  | { kind: 'busy'; reason: string }
+  | { kind: 'duplicate' }
+  | { kind: 'paused' };
+
+const iso = (date: Date | number | null) => (date === null ? 'never' : new Date(date).toISOString());
 
 /**
  * Runs one job of the cron queue, as one pipeline of plain steps:
  *
- *   take the lock → record RUNNING → user interceptors → handler → record the outcome → release
+ *   catch-up policy → lock and row (overlap policy) → heartbeat → user interceptors → handler → fenced outcome → release
  *
- * A tick whose lock is held is recorded SKIPPED and goes no further; a tick
- * that already has a row is a DUPLICATE and does not run; a run whose row
- * cannot be written does not run. User interceptors wrap the handler alone,
- * so they run inside the lock and never on a tick that did not execute.
+ * A tick the catch-up policy rejects is recorded MISSED; a tick that finds a
+ * run going is SKIPPED, waits (`bufferOne`) or runs beside it (`allow`); a
+ * tick that already has a row is a DUPLICATE; a run whose row cannot be
+ * written does not run. User interceptors wrap the handler alone, so they
+ * run inside the lock and never on a tick that did not execute.
  */
 @Injectable()
 export class CronRunPipeline {
@@ -32,6 +49,7 @@ export class CronRunPipeline {
     private readonly locks: CronLockService,
     private readonly tracker: CronRunTracker,
     private readonly logContext: RunLogContext,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
   ) {}
 
   run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
@@ -44,90 +62,212 @@ export class CronRunPipeline {
     }
     const run: CronRunKey = { jobName: name, scheduledAt: new Date(scheduledAt), trigger, attempt: job.attemptsMade + 1 };
     const bindings = { jobName: name, scheduledAt: run.scheduledAt.toISOString(), attempt: run.attempt };
-    return this.logContext.run(bindings, () => this.execute(cron, run, abort));
+    return this.logContext.run(bindings, () => this.execute(cron, run, job, abort));
   }
 
   /** Every way a run fails (no lock, no row, the handler threw) is logged in the run's context, then fails the job. */
-  private async execute(cron: RegisteredCron, run: CronRunKey, abort: JobAbort): Promise<CronRunOutcome> {
+  private async execute(cron: RegisteredCron, run: CronRunKey, job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
     try {
-      return await this.steps(cron, run, abort);
+      return await this.steps(cron, run, job, abort);
     } catch (error) {
+      if (error instanceof HandBackRequest) throw error;
       this.logger.error(`Cron job ${cron.name} failed: ${(error as Error).stack ?? String(error)}`);
       throw error;
     }
   }
 
-  private async steps(cron: RegisteredCron, run: CronRunKey, abort: JobAbort): Promise<CronRunOutcome> {
-    const lock = await this.acquire(cron, abort);
-    if (!lock) {
-      this.logger.log(`Cron job ${cron.name} skipped: an earlier run still holds its lock`);
-      if (cron.track) await this.tracker.recordSkipped(run);
-      return { status: 'SKIPPED' };
+  private async steps(cron: RegisteredCron, run: CronRunKey, job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
+    if (run.trigger === 'schedule' && !job.data.resumed) {
+      const late = missedReason(cron, run.scheduledAt.getTime(), Date.now(), this.options.cronCatchUpMs);
+      if (late) {
+        const reason = `Missed: ${late}`;
+        this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} not run. ${reason}`);
+        if (cron.track) await this.tracker.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }]);
+        return { status: 'MISSED', reason };
+      }
     }
-    try {
-      const admission = await this.admit(cron, run, lock);
-      if ('duplicate' in admission) {
-        this.logger.warn(`Cron job ${cron.name} tick ${run.scheduledAt.toISOString()} already has a run; not running it again`);
+    const claim = await this.claim(cron, run, String(job.id), abort);
+    switch (claim.kind) {
+      case 'busy':
+        this.logger.log(`Cron job ${cron.name} skipped: ${claim.reason}`);
+        if (cron.track) await this.tracker.recordSkipped(run, `Skipped: ${claim.reason}`);
+        return { status: 'SKIPPED', reason: `Skipped: ${claim.reason}` };
+      case 'duplicate':
+        this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} already has a row; not running it again`);
         return { status: 'DUPLICATE' };
-      }
-      const { runId } = admission;
-      const context = new CronRunContext(cron.name, runId, run.scheduledAt, run.trigger, run.attempt, abort);
-      const started = performance.now();
-      let result: unknown;
-      try {
-        result = await cron.invoke(context);
-      } catch (error) {
-        const durationMs = performance.now() - started;
-        if (runId) await this.record(cron, runId, () => this.tracker.fail(runId, durationMs, error));
-        throw error;
-      }
-      const durationMs = performance.now() - started;
-      if (runId) await this.record(cron, runId, () => this.tracker.complete(runId, durationMs, result));
-      this.logger.log(`Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
-      return runId ? { status: 'COMPLETED', runId, result } : { status: 'COMPLETED', result };
+      case 'paused':
+        this.logger.log(`Cron job ${cron.name} is paused; tick ${iso(run.scheduledAt)} not run`);
+        return { status: 'PAUSED' };
+    }
+    const { lock, runId, fencingToken } = claim;
+    const heartbeat = runId ? this.startHeartbeat(cron, runId, fencingToken, abort) : undefined;
+    try {
+      return await this.invoke(cron, run, job, { runId, fencingToken }, abort, heartbeat);
     } finally {
-      await lock.release();
+      heartbeat?.stop();
+      await lock?.release();
     }
   }
 
-  /** Step 1: the job's lock, or undefined when an earlier run holds it. Losing it later aborts the run. */
-  private acquire(cron: RegisteredCron, abort: JobAbort): Promise<HeldLock | undefined> {
-    return this.locks.tryAcquire(cron.name, cron.lockTtlMs, (error) => abort.abort(new Error(cronLockLost(cron.name, error.message))));
+  /**
+   * Lock and row, by the overlap policy. `skip`: a run going makes this tick
+   * `busy`. `bufferOne`: the first tick to find a run going takes the job's
+   * one waiting place and tries again until it may start; any other is
+   * `busy`. `allow`: no lock, only the row.
+   */
+  private async claim(cron: RegisteredCron, run: CronRunKey, jobId: string, abort: JobAbort): Promise<Claim> {
+    let slot: BufferSlot | undefined;
+    try {
+      for (;;) {
+        const claim = await this.tryClaim(cron, run, abort);
+        if (claim.kind !== 'busy' || cron.overlap !== 'bufferOne') return claim;
+        if (!slot) {
+          slot = await this.locks.tryTakeBufferSlot(cron.name, jobId, BUFFER_SLOT_TTL_MS);
+          if (!slot) return { kind: 'busy', reason: `${claim.reason}, and another tick already waits for it (overlap: 'bufferOne')` };
+          this.logger.log(`Cron job ${cron.name} waits for the run going to end: ${claim.reason}`);
+        }
+        try {
+          await sleep(BUFFER_POLL_MS, undefined, { signal: abort.signal });
+        } catch {
+          // Shutdown while waiting: the tick has no row yet and goes back to the queue as it is.
+          throw abort.reason instanceof WorkerShutdownAbort ? new HandBackRequest('Worker shut down while the tick waited') : abort.reason;
+        }
+        await slot.refresh();
+      }
+    } finally {
+      await slot?.release();
+    }
   }
 
-  /** Step 2: the RUNNING row (no row, no run), or a duplicate when this tick already has one. */
-  private async admit(cron: RegisteredCron, run: CronRunKey, lock: HeldLock): Promise<Admission> {
-    if (!cron.track) return { runId: 0 };
-    let runId: number | undefined;
+  private async tryClaim(cron: RegisteredCron, run: CronRunKey, abort: JobAbort): Promise<Claim> {
+    let lock: HeldLock | undefined;
+    if (cron.overlap !== 'allow') {
+      lock = await this.locks.tryAcquire(cron.name, cron.lockTtlMs, (error) =>
+        abort.abort(new CronLockLostError(cronLockLost(cron.name, error.message))),
+      );
+      if (!lock) return { kind: 'busy', reason: 'an earlier run still holds the lock' };
+    }
+    if (!cron.track) return { kind: 'run', lock, runId: 0, fencingToken: 0 };
+    let admission;
     try {
-      runId = await this.tracker.start(run, lock.token);
+      admission = await this.tracker.start(run, {
+        lockToken: lock?.token ?? null,
+        lockTtlMs: cron.lockTtlMs,
+        exclusive: cron.overlap !== 'allow',
+      });
     } catch (error) {
+      await lock?.release();
       throw new CronRunNotRecordedError(cronRunNotRecorded(cron.name, (error as Error).message), { cause: error });
     }
-    if (runId === undefined) return { duplicate: true };
-    this.logContext.assign({ runId });
-    return { runId };
+    if (admission.kind === 'run') {
+      this.logContext.assign({ runId: admission.runId, fencingToken: admission.fencingToken });
+      return { kind: 'run', lock, runId: admission.runId, fencingToken: admission.fencingToken };
+    }
+    await lock?.release();
+    if (admission.kind === 'busy') {
+      return {
+        kind: 'busy',
+        reason: `run ${admission.runId} of this job is still RUNNING (last heartbeat ${iso(admission.heartbeatAt)}) although the lock was free`,
+      };
+    }
+    return admission;
   }
 
-  // Step 5. The handler has run: keep trying to record its outcome while the
-  // lock is held (a Postgres blip must not turn a finished run into a lost
-  // one), for at most the cron's lockTtl; after that the lost-run sweep marks it FAILED.
-  private async record(cron: RegisteredCron, runId: number, write: () => Promise<void>): Promise<void> {
-    const deadline = Date.now() + cron.lockTtlMs;
+  private async invoke(
+    cron: RegisteredCron,
+    run: CronRunKey,
+    job: Job<CronJobData>,
+    { runId, fencingToken }: { runId: number; fencingToken: number },
+    abort: JobAbort,
+    heartbeat: Heartbeat | undefined,
+  ): Promise<CronRunOutcome> {
+    const context = new CronRunContext(cron.name, runId, fencingToken, run.scheduledAt, run.trigger, run.attempt, abort);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = await cron.invoke(context);
+    } catch (error) {
+      const durationMs = performance.now() - started;
+      heartbeat?.stop();
+      if (abort.reason instanceof WorkerShutdownAbort) {
+        // The handler gave up because the worker is going: its row is handed back with the job.
+        const reason = `Handed back at shutdown after ${Math.round(durationMs)} ms: another worker runs the tick again`;
+        if (runId) await this.tracker.handBack(runId, fencingToken, durationMs, reason).catch(() => false);
+        // The worker that takes it resumes this run: the tick is old by then, but not missed.
+        await job.updateData({ ...job.data, resumed: true }).catch(() => undefined);
+        this.logger.warn(`Cron job ${cron.name}: ${reason}`);
+        throw new HandBackRequest(reason);
+      }
+      const aborted = abort.aborted ? describeAbort(abort.reason) : undefined;
+      if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.fail(runId, fencingToken, durationMs, error, aborted));
+      throw error;
+    }
+    const durationMs = performance.now() - started;
+    heartbeat?.stop();
+    if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.complete(runId, fencingToken, durationMs, result));
+    this.logger.log(`Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
+    return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
+  }
+
+  /**
+   * Writes the heartbeat every third of the lockTtl while the handler runs,
+   * whatever happens to the Redis lock: a live run's row stays RUNNING, and
+   * so no other run of the job can start. A heartbeat the database refuses
+   * means the row was marked lost: the run is aborted.
+   */
+  private startHeartbeat(cron: RegisteredCron, runId: number, fencingToken: number, abort: JobAbort): Heartbeat {
+    let failing = false;
+    let stopped = false;
+    const beat = async () => {
+      try {
+        const owned = await this.tracker.heartbeat(runId, fencingToken);
+        if (failing) this.logger.log(`Cron run ${runId} (${cron.name}) heartbeats again`);
+        failing = false;
+        if (!owned && !stopped) {
+          stopped = true;
+          clearInterval(timer);
+          this.logger.error(`Cron run ${runId} (${cron.name}) no longer owns its row (marked lost, or reclaimed): aborting it`);
+          abort.abort(new CronRunLostError(`run ${runId} (fencing token ${fencingToken}) was marked lost or reclaimed`));
+        }
+      } catch (error) {
+        if (!failing) this.logger.warn(`Heartbeat of cron run ${runId} (${cron.name}) failed, retrying: ${(error as Error).message}`);
+        failing = true;
+      }
+    };
+    const timer = setInterval(() => void beat(), Math.max(Math.floor(cron.lockTtlMs / 3), 100));
+    timer.unref();
+    return {
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+      },
+    };
+  }
+
+  // The handler has run: keep trying to record its outcome (a Postgres blip
+  // must not turn a finished run into a lost one: the lock stays extended
+  // meanwhile, so the sweep leaves the row alone). A refused write means the
+  // row was marked lost or reclaimed meanwhile: the late outcome is dropped.
+  private async record(cron: RegisteredCron, runId: number, fencingToken: number, write: () => Promise<boolean>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await write();
+        if (!(await write())) {
+          this.logger.warn(
+            `Outcome of cron run ${runId} (${cron.name}, fencing token ${fencingToken}) not recorded: ` +
+              `the row was marked lost or reclaimed while the handler ran (${this.tracker.refusedWrites} refused write(s) so far)`,
+          );
+        }
         return;
       } catch (error) {
-        if (Date.now() >= deadline) {
-          this.logger.error(`Could not record the outcome of cron run ${runId} (${cron.name}): ${(error as Error).message}`);
-          return;
-        }
         if (attempt === 1) {
           this.logger.warn(`Recording the outcome of cron run ${runId} (${cron.name}) failed, retrying: ${(error as Error).message}`);
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 2_000)));
+        await sleep(Math.min(200 * attempt, 2_000));
       }
     }
   }
+}
+
+interface Heartbeat {
+  stop(): void;
 }

@@ -27,6 +27,19 @@ export class CronSchedule {
     return next.getTime();
   }
 
+  /** Up to `count` ticks in (`afterMs`, `atMs`], newest first. */
+  previousTicks(atMs: number, afterMs: number, count: number): number[] {
+    const ticks: number[] = [];
+    let before = atMs + 1;
+    while (ticks.length < count) {
+      const previous = this.pattern.previousRuns(1, new Date(before))[0]?.getTime();
+      if (previous === undefined || previous <= afterMs) break;
+      ticks.push(previous);
+      before = previous;
+    }
+    return ticks;
+  }
+
   /** Latest tick at or before `atMs`, if any in the last day. */
   previousTick(atMs: number): number | undefined {
     const previous = this.pattern.previousRuns(1, new Date(atMs + 1))[0];

@@ -10,8 +10,32 @@ import {
 } from '../tasks.messages.js';
 import { CronSchedule, isValidTimeZone } from './cron-schedule.js';
 
+/**
+ * What happens to ticks that fell due while no scheduler ran, the process was
+ * frozen, or no worker took them:
+ * - `'skip'` (default): only a tick at most `cronCatchUpMs` (10 s) old, and
+ *   not superseded by a newer one, still runs, so a redeploy does not drop
+ *   the tick in progress; every older one is recorded MISSED.
+ * - `'latest'`: the most recent missed tick runs once, however old; the others are MISSED.
+ * - `{ windowMs }`: every missed tick at most `windowMs` old runs, in order; older ones are MISSED.
+ */
+export type CronCatchUp = 'skip' | 'latest' | { readonly windowMs: number };
+
+/**
+ * What a tick does when the previous run of the job is still going:
+ * - `'skip'` (default): it is recorded SKIPPED and does not run.
+ * - `'bufferOne'`: it waits and starts when the run ends; at most one tick
+ *   waits, any further one is SKIPPED.
+ * - `'allow'`: it runs beside the other (no lock); still one row per tick.
+ */
+export type CronOverlap = 'skip' | 'bufferOne' | 'allow';
+
 /** Options of `@Cron(expression, options)`. */
 export interface CronOptions {
+  /** Missed ticks: `'skip'` (default), `'latest'` or `{ windowMs }`. See {@link CronCatchUp}. */
+  catchUp?: CronCatchUp;
+  /** A tick that finds a run going: `'skip'` (default), `'bufferOne'` or `'allow'`. See {@link CronOverlap}. */
+  overlap?: CronOverlap;
   /**
    * Milliseconds a crashed run can keep the job locked (default 300000). A
    * live run extends its lock automatically, however long it takes.
@@ -35,6 +59,8 @@ export interface CronMetadata {
   readonly timeZone: string;
   readonly attempts: number;
   readonly track: boolean;
+  readonly catchUp: CronCatchUp;
+  readonly overlap: CronOverlap;
   readonly schedule: CronSchedule;
 }
 
@@ -88,11 +114,29 @@ export function buildCronMetadata(
   if (!Number.isInteger(attempts) || attempts < 1) {
     throw new TasksConfigurationError(invalidTaskOption(where, 'attempts', attempts, 'a positive integer'));
   }
+  const catchUp = options.catchUp ?? 'skip';
+  const validWindow =
+    typeof catchUp === 'object' && catchUp !== null && Number.isInteger(catchUp.windowMs) && catchUp.windowMs >= 0;
+  if (catchUp !== 'skip' && catchUp !== 'latest' && !validWindow) {
+    throw new TasksConfigurationError(
+      invalidTaskOption(where, 'catchUp', JSON.stringify(catchUp), `'skip', 'latest' or { windowMs: <non-negative integer> }`),
+    );
+  }
+  const overlap = options.overlap ?? 'skip';
+  if (overlap !== 'skip' && overlap !== 'bufferOne' && overlap !== 'allow') {
+    throw new TasksConfigurationError(invalidTaskOption(where, 'overlap', JSON.stringify(overlap), `'skip', 'bufferOne' or 'allow'`));
+  }
   let schedule: CronSchedule;
   try {
     schedule = new CronSchedule(expression, timeZone);
   } catch (error) {
     throw new TasksConfigurationError(invalidCronExpression(where, String(expression), (error as Error).message));
   }
-  return { name, expression, lockTtlMs, timeZone, attempts, track: options.track ?? true, schedule };
+  const frozenCatchUp: CronCatchUp = typeof catchUp === 'object' ? { windowMs: catchUp.windowMs } : catchUp;
+  return { name, expression, lockTtlMs, timeZone, attempts, track: options.track ?? true, catchUp: frozenCatchUp, overlap, schedule };
+}
+
+/** How `catchUp` is stored in cron_schedules: `skip`, `latest` or `window:<ms>`. */
+export function catchUpToText(catchUp: CronCatchUp): string {
+  return typeof catchUp === 'object' ? `window:${catchUp.windowMs}` : catchUp;
 }

@@ -9,28 +9,55 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { JobOutcomeListener } from '../client/job-outcome.listener.js';
 import { EnqueuedTask } from '../client/task-handle.js';
 import type { TaskHandle } from '../client/task-client.types.js';
+import { CronScheduleStore, type PauseNote, type ScheduleWithLastRun } from '../tracking/cron-schedule.store.js';
+import type { CronRunStatus } from '../tracking/cron-run-status.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
+import { catchUpToText } from './cron.decorator.js';
+import { CronSchedule } from './cron-schedule.js';
 import { cronJobOptions, type CronJobData, type CronRunOutcome } from './cron-job-data.js';
 
-/** A cron job as the registry describes it. */
+/** A cron job as the registry describes it: its schedule row, joined with what this process's code declares. */
 export interface CronJobInfo {
   readonly name: string;
   readonly expression: string;
   readonly timeZone: string;
-  readonly lockTtlMs: number;
-  /** Runs per tick before the run is recorded FAILED. */
-  readonly attempts: number;
-  /** Whether runs are recorded in cron_job_runs. */
-  readonly track: boolean;
+  /** `skip`, `latest` or `window:<ms>`. */
+  readonly catchUp: string;
+  /** `skip`, `bufferOne` or `allow`. */
+  readonly overlap: string;
   /** `Class.method` of the handler. */
-  readonly source: string;
+  readonly source: string | null;
   /** One of the library's own maintenance crons (lost-run sweep, retention prune). */
   readonly internal: boolean;
+  /** Set while paused: why, by whom, since when. */
+  readonly paused: { readonly reason: string | null; readonly by: string | null; readonly since: Date | null } | null;
+  /** When a scheduler booted with code that no longer has it; such a cron fires no more. */
+  readonly removedAt: Date | null;
+  /** The latest tick a scheduler fired (or recorded MISSED). */
+  readonly lastTick: Date | null;
+  /** The next ticks, a preview (empty for a removed cron). */
+  readonly nextTicks: Date[];
+  /** The latest row in cron_job_runs. */
+  readonly lastRun: { readonly id: number; readonly status: CronRunStatus; readonly scheduledAt: Date; readonly completedAt: Date | null } | null;
+  /** What this process's code declares (lock TTL, attempts, tracking); undefined when it does not have this cron. */
+  readonly declared?: { readonly lockTtlMs: number; readonly attempts: number; readonly track: boolean };
+}
+
+/** Options of {@link CronRegistry.list}. */
+export interface CronListOptions {
+  /** Include the library's own maintenance crons. Default false. */
+  internal?: boolean;
+  /** Include crons the code no longer has. Default false. */
+  removed?: boolean;
+  /** How many upcoming ticks to preview per cron. Default 5. */
+  ticks?: number;
 }
 
 /**
- * The cron jobs of this application: list them, preview their next ticks,
- * and trigger one now. Inject it anywhere in an app that imports TasksModule.
+ * The cron jobs of this deployment, as the cron_schedules table holds them:
+ * list them with a preview of their next ticks, their last run and pause
+ * state; pause, resume, and trigger one now. Inject it anywhere in an app
+ * that imports TasksModule (it needs the run-tracking database).
  */
 @Injectable()
 export class CronRegistry implements OnApplicationShutdown {
@@ -39,6 +66,7 @@ export class CronRegistry implements OnApplicationShutdown {
   /** @internal Built by Nest's injector. */
   constructor(
     private readonly catalog: CronCatalog,
+    private readonly store: CronScheduleStore,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     connections: RedisConnections,
@@ -46,36 +74,48 @@ export class CronRegistry implements OnApplicationShutdown {
     this.outcomes = new JobOutcomeListener(queue, connections);
   }
 
-  /** Every cron job, sorted by name; the library's own ones only with `{ internal: true }`. */
-  list({ internal = false }: { internal?: boolean } = {}): CronJobInfo[] {
-    return this.catalog
-      .all()
-      .filter((cron) => internal || !cron.internal)
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map(describe);
+  /** Every cron job, sorted by name. Crons this process declares but no scheduler has reconciled yet are listed too. */
+  async list({ internal = false, removed = false, ticks = 5 }: CronListOptions = {}): Promise<CronJobInfo[]> {
+    const rows = await this.store.list();
+    const byName = new Map(rows.map((row) => [row.schedule.name, row]));
+    const names = new Set([...byName.keys(), ...this.catalog.names()]);
+    return [...names]
+      .sort()
+      .map((name) => this.describe(name, byName.get(name), ticks))
+      .filter((info) => (internal || !info.internal) && (removed || info.removedAt === null));
   }
 
   /** One cron job, or undefined. */
-  get(name: string): CronJobInfo | undefined {
-    const cron = this.catalog.get(name);
-    return cron && describe(cron);
+  async get(name: string, ticks = 5): Promise<CronJobInfo | undefined> {
+    const row = (await this.store.list()).find((candidate) => candidate.schedule.name === name);
+    if (!row && !this.catalog.get(name)) return undefined;
+    return this.describe(name, row, ticks);
   }
 
-  /** The next `count` ticks of a cron job after `from` (default now). Throws `UnknownTaskError` for an unknown name. */
+  /** The next `count` ticks of a cron this process declares, after `from` (default now). Throws `UnknownTaskError` for an unknown name. */
   nextTicks(name: string, count = 5, from: Date = new Date()): Date[] {
-    const { schedule } = this.require(name);
-    const ticks: Date[] = [];
-    let at = from.getTime();
-    for (let i = 0; i < count; i++) {
-      at = schedule.nextTick(at);
-      ticks.push(new Date(at));
-    }
-    return ticks;
+    return previewTicks(this.require(name).schedule, count, from.getTime());
   }
 
   /**
-   * Runs a cron job now, through the same lock and run tracking as its ticks.
-   * The handle resolves with the run's outcome (COMPLETED with the result, or SKIPPED).
+   * Pauses a cron on every scheduler replica from its next tick on (a run
+   * going is not stopped). Paused ticks are not enqueued and get no row.
+   * Throws `UnknownTaskError` when the deployment has no such cron.
+   */
+  async pause(name: string, note: PauseNote = {}): Promise<CronJobInfo> {
+    if (!(await this.store.pause(name, note))) throw this.unknown(name);
+    return (await this.get(name)) as CronJobInfo;
+  }
+
+  /** Resumes a paused cron from its next tick on; the ticks that fell while paused are not replayed. */
+  async resume(name: string): Promise<CronJobInfo> {
+    if (!(await this.store.resume(name))) throw this.unknown(name);
+    return (await this.get(name)) as CronJobInfo;
+  }
+
+  /**
+   * Runs a cron job now, through the same lock and run tracking as its ticks
+   * (also while it is paused). The handle resolves with the run's outcome.
    */
   async trigger(name: string): Promise<TaskHandle<CronRunOutcome>> {
     const cron = this.require(name);
@@ -88,14 +128,48 @@ export class CronRegistry implements OnApplicationShutdown {
     await this.outcomes.close();
   }
 
+  private describe(name: string, row: ScheduleWithLastRun | undefined, ticks: number): CronJobInfo {
+    const cron = this.catalog.get(name);
+    const schedule = row?.schedule;
+    const expression = schedule?.expression ?? (cron as RegisteredCron).expression;
+    const timeZone = schedule?.timeZone ?? (cron as RegisteredCron).timeZone;
+    const removedAt = schedule?.removedAt ?? null;
+    let nextTicks: Date[] = [];
+    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, Date.now());
+    return {
+      name,
+      expression,
+      timeZone,
+      catchUp: schedule?.catchUp ?? catchUpToText((cron as RegisteredCron).catchUp),
+      overlap: schedule?.overlap ?? (cron as RegisteredCron).overlap,
+      source: schedule?.source ?? cron?.source ?? null,
+      internal: schedule?.internal ?? cron?.internal ?? false,
+      paused: schedule?.paused ? { reason: schedule.pausedReason, by: schedule.pausedBy, since: schedule.pausedAt } : null,
+      removedAt,
+      lastTick: schedule?.lastTickAt ?? null,
+      nextTicks,
+      lastRun: row?.lastRun ?? null,
+      declared: cron ? { lockTtlMs: cron.lockTtlMs, attempts: cron.attempts, track: cron.track } : undefined,
+    };
+  }
+
   private require(name: string): RegisteredCron {
     const cron = this.catalog.get(name);
-    if (!cron) throw new UnknownTaskError(unknownCron(name, this.catalog.names()), name, this.catalog.names());
+    if (!cron) throw this.unknown(name);
     return cron;
+  }
+
+  private unknown(name: string): UnknownTaskError {
+    return new UnknownTaskError(unknownCron(name, this.catalog.names()), name, this.catalog.names());
   }
 }
 
-function describe(cron: RegisteredCron): CronJobInfo {
-  const { name, expression, timeZone, lockTtlMs, attempts, track, source, internal } = cron;
-  return { name, expression, timeZone, lockTtlMs, attempts, track, source, internal };
+function previewTicks(schedule: CronSchedule, count: number, from: number): Date[] {
+  const ticks: Date[] = [];
+  let at = from;
+  for (let i = 0; i < count; i++) {
+    at = schedule.nextTick(at);
+    ticks.push(new Date(at));
+  }
+  return ticks;
 }

@@ -41,12 +41,19 @@ export class TasksExplorer implements OnModuleInit {
         maintenance = instance;
         continue;
       }
-      this.registerMethods(instance, false);
+      this.registerMethods(instance);
     }
-    if (maintenance && this.crons.all().length > 0) this.registerMethods(maintenance, true);
+    if (maintenance && this.crons.all().length > 0) this.registerMaintenance(maintenance);
   }
 
-  private registerMethods(instance: object, internal: boolean): void {
+  private registerMaintenance(maintenance: CronMaintenance): void {
+    for (const { method, metadata } of maintenance.definitions()) {
+      const invoke = this.wrap(maintenance, method, 'cron') as (context: CronContext) => Promise<unknown>;
+      this.crons.register({ ...metadata, source: `CronMaintenance.${method}`, internal: true, invoke });
+    }
+  }
+
+  private registerMethods(instance: object): void {
     const prototype = Object.getPrototypeOf(instance) as object;
     for (const methodName of this.scanner.getAllMethodNames(prototype)) {
       const method = (instance as Record<string, unknown>)[methodName];
@@ -56,7 +63,7 @@ export class TasksExplorer implements OnModuleInit {
       const cron = getCronMetadata(method);
       if (cron) {
         const invoke = this.wrap(instance, methodName, 'cron') as (context: CronContext) => Promise<unknown>;
-        this.crons.register({ ...cron, source, internal, invoke });
+        this.crons.register({ ...cron, source, internal: false, invoke });
       }
     }
   }

@@ -11,10 +11,25 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** The one waiting place of a `bufferOne` cron, held by the tick waiting in it. */
+export interface BufferSlot {
+  /** Keeps the slot while the tick still waits. */
+  refresh(): Promise<void>;
+  release(): Promise<void>;
+}
+
+// Extends the slot only while it is ours; deletes it only if it is ours.
+const REFRESH_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const DELETE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /**
  * Redlock locks for cron jobs, one per job name. A held lock is extended
  * every third of its TTL for as long as the run lives, so the TTL only bounds
  * how long a crashed holder blocks the job, never how long a run may take.
+ * A failed extension is retried until the lock has really expired; only then
+ * is the run told it lost the lock. The lock keeps two runs apart in the
+ * common case; the database's one-RUNNING-row rule is the guard when Redis
+ * loses the key (restart, failover, eviction).
  */
 @Injectable()
 export class CronLockService implements OnApplicationShutdown {
@@ -48,6 +63,29 @@ export class CronLockService implements OnApplicationShutdown {
     return this.keepAlive(lock, ttlMs, onLost);
   }
 
+  /**
+   * Takes the job's one waiting place for a `bufferOne` tick, or undefined
+   * when another tick already waits. It expires `ttlMs` after the last
+   * refresh, so a waiting worker that dies frees it.
+   */
+  async tryTakeBufferSlot(jobName: string, holder: string, ttlMs: number): Promise<BufferSlot | undefined> {
+    const key = `${this.options.prefix}:cron-buffer:${jobName}`;
+    const taken = await this.redis().set(key, holder, 'PX', ttlMs, 'NX');
+    if (taken !== 'OK') return undefined;
+    return {
+      refresh: async () => {
+        await this.redis().eval(REFRESH_IF_OURS, 1, key, holder, String(ttlMs));
+      },
+      release: async () => {
+        try {
+          await this.redis().eval(DELETE_IF_OURS, 1, key, holder);
+        } catch (error) {
+          this.logger.warn(`Could not free the waiting place of ${jobName}: ${this.connections.describe(error)}`);
+        }
+      },
+    };
+  }
+
   /** Whether the lock with this token is still the job's current lock. */
   async isHeld(jobName: string, token: string): Promise<boolean> {
     return (await this.redis().get(this.keyOf(jobName))) === token;
@@ -57,29 +95,60 @@ export class CronLockService implements OnApplicationShutdown {
     this.client?.disconnect();
   }
 
+  /**
+   * Extends every third of the TTL. A failed extension is retried every
+   * tenth of the TTL while the lock is still valid (its expiry counted from
+   * the moment the last successful request was sent); when it expires
+   * unextended, `onLost` is told, once.
+   */
   private keepAlive(initial: Lock, ttlMs: number, onLost: (error: Error) => void): HeldLock {
     let lock = initial;
     let released = false;
+    let validUntil = initial.expiration;
+    let firstFailure: number | undefined;
     let extending: Promise<void> = Promise.resolve();
-    const timer = setInterval(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const every = Math.max(Math.floor(ttlMs / 3), 100);
+    const retryEvery = Math.max(Math.floor(ttlMs / 10), 50);
+    const schedule = (delay: number) => {
+      timer = setTimeout(extend, delay);
+      timer.unref();
+    };
+    const extend = () => {
+      const sentAt = Date.now();
       extending = lock.extend(ttlMs).then(
         (extended) => {
           lock = extended;
+          validUntil = sentAt + ttlMs;
+          if (firstFailure !== undefined) {
+            this.logger.log(`Extended the lock of ${initial.resources[0]} again after failures since ${new Date(firstFailure).toISOString()}`);
+          }
+          firstFailure = undefined;
+          if (!released) schedule(every);
         },
         (error: unknown) => {
           if (released) return;
-          clearInterval(timer);
-          this.logger.error(`Lost the lock of ${initial.resources[0]}: ${this.connections.describe(error)}`);
-          onLost(error as Error);
+          const now = Date.now();
+          if (firstFailure === undefined) {
+            firstFailure = now;
+            this.logger.warn(`Could not extend the lock of ${initial.resources[0]}, retrying while it is valid: ${this.connections.describe(error)}`);
+          }
+          if (now + retryEvery < validUntil) {
+            schedule(retryEvery);
+            return;
+          }
+          const since = new Date(firstFailure).toISOString();
+          this.logger.error(`Lost the lock of ${initial.resources[0]}: it expired unextended (failing since ${since})`);
+          onLost(new Error(`it expired at ${new Date(validUntil).toISOString()}; extensions failed since ${since}: ${this.connections.describe(error)}`));
         },
       );
-    }, Math.max(Math.floor(ttlMs / 3), 100));
-    timer.unref();
+    };
+    schedule(every);
     return {
       token: initial.value,
       release: async () => {
         released = true;
-        clearInterval(timer);
+        clearTimeout(timer);
         await extending;
         try {
           await lock.release();

@@ -7,6 +7,7 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   redisUrl: 'redis://127.0.0.1:6379',
   prefix: 'tasks',
   concurrency: 10,
+  cronConcurrency: 5,
   allowUnregisteredTasks: false,
   shutdownGraceMs: 25_000,
   stalledTimeoutMs: 30_000,
@@ -16,6 +17,10 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   keepFailed: { ageSeconds: 7 * 24 * 3_600, count: 10_000 },
   cronRunRetentionDays: 30,
   cronCatchUpMs: 10_000,
+  cronSweepIntervalMs: 5_000,
+  cronPruneBatchSize: 5_000,
+  schedulerLeaseTtlMs: 10_000,
+  schedulerLeaseRenewMs: 2_000,
   maxPayloadBytes: 1_048_576,
   maxResultBytes: 1_048_576,
 };
@@ -32,11 +37,33 @@ function validate(o: ResolvedTasksOptions): void {
   const fail = (name: keyof ResolvedTasksOptions, expected: string, shown: unknown = o[name]): never => {
     throw new TasksConfigurationError(invalidTaskOption('TasksModule', name, shown, expected));
   };
-  type IntegerOption = 'concurrency' | 'defaultAttempts' | 'stalledTimeoutMs' | 'cronRunRetentionDays' | 'cronCatchUpMs' | 'shutdownGraceMs' | 'maxPayloadBytes' | 'maxResultBytes';
+  type IntegerOption =
+    | 'concurrency'
+    | 'cronConcurrency'
+    | 'defaultAttempts'
+    | 'stalledTimeoutMs'
+    | 'cronRunRetentionDays'
+    | 'cronCatchUpMs'
+    | 'cronSweepIntervalMs'
+    | 'cronPruneBatchSize'
+    | 'schedulerLeaseTtlMs'
+    | 'schedulerLeaseRenewMs'
+    | 'shutdownGraceMs'
+    | 'maxPayloadBytes'
+    | 'maxResultBytes';
   const integer = (name: IntegerOption, min: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min) fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer');
   };
   integer('concurrency', 1);
+  integer('cronConcurrency', 1);
+  integer('cronPruneBatchSize', 1);
+  integer('schedulerLeaseTtlMs', 100);
+  integer('schedulerLeaseRenewMs', 50);
+  if (o.schedulerLeaseRenewMs >= o.schedulerLeaseTtlMs) fail('schedulerLeaseRenewMs', `fewer ms than schedulerLeaseTtlMs (${o.schedulerLeaseTtlMs})`);
+  integer('cronSweepIntervalMs', 1_000);
+  if (o.cronSweepIntervalMs % 1_000 !== 0 || 60 % (o.cronSweepIntervalMs / 1_000) !== 0) {
+    fail('cronSweepIntervalMs', 'whole seconds that divide a minute (1000, 2000, 5000, 10000, 15000, 20000, 30000)');
+  }
   integer('defaultAttempts', 1);
   integer('stalledTimeoutMs', 1);
   integer('cronRunRetentionDays', 1);

@@ -10,6 +10,11 @@ export const TASKS_ENV_VARIABLES = {
   redisUrl: 'REDIS_URL',
   prefix: 'TASKS_PREFIX',
   concurrency: 'WORKER_CONCURRENCY',
+  cronConcurrency: 'CRON_CONCURRENCY',
+  cronCatchUpMs: 'TASKS_CRON_CATCH_UP_MS',
+  cronSweepIntervalMs: 'TASKS_CRON_SWEEP_MS',
+  schedulerLeaseTtlMs: 'TASKS_SCHEDULER_LEASE_TTL_MS',
+  schedulerLeaseRenewMs: 'TASKS_SCHEDULER_LEASE_RENEW_MS',
   shutdownGraceMs: 'TASKS_SHUTDOWN_GRACE_MS',
   stalledTimeoutMs: 'TASKS_STALLED_TIMEOUT_MS',
   cronRunRetentionDays: 'TASKS_CRON_RETENTION_DAYS',
@@ -18,8 +23,10 @@ export const TASKS_ENV_VARIABLES = {
 
 /**
  * TasksModule options from the documented environment variables (REDIS_URL,
- * REDIS_TLS_CA_FILE, TASKS_PREFIX, WORKER_CONCURRENCY, TASKS_SHUTDOWN_GRACE_MS,
- * TASKS_STALLED_TIMEOUT_MS, TASKS_CRON_RETENTION_DAYS). Unset or empty
+ * REDIS_TLS_CA_FILE, TASKS_PREFIX, WORKER_CONCURRENCY, CRON_CONCURRENCY,
+ * TASKS_SHUTDOWN_GRACE_MS, TASKS_STALLED_TIMEOUT_MS, TASKS_CRON_RETENTION_DAYS,
+ * TASKS_CRON_CATCH_UP_MS, TASKS_CRON_SWEEP_MS, TASKS_SCHEDULER_LEASE_TTL_MS,
+ * TASKS_SCHEDULER_LEASE_RENEW_MS). Unset or empty
  * variables are left out, so defaults (or options spread after) apply:
  *
  * ```ts
@@ -38,8 +45,19 @@ export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions 
     if (prefix.includes(':')) throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.prefix, prefix, 'a string without ":"'));
     options.prefix = prefix;
   }
-  for (const key of ['concurrency', 'shutdownGraceMs', 'stalledTimeoutMs', 'cronRunRetentionDays'] as const) {
-    const value = envInt(env, TASKS_ENV_VARIABLES[key], key === 'shutdownGraceMs' ? 0 : 1);
+  const integers = [
+    'concurrency',
+    'cronConcurrency',
+    'shutdownGraceMs',
+    'stalledTimeoutMs',
+    'cronRunRetentionDays',
+    'cronCatchUpMs',
+    'cronSweepIntervalMs',
+    'schedulerLeaseTtlMs',
+    'schedulerLeaseRenewMs',
+  ] as const;
+  for (const key of integers) {
+    const value = envInt(env, TASKS_ENV_VARIABLES[key], key === 'shutdownGraceMs' || key === 'cronCatchUpMs' ? 0 : 1);
     if (value !== undefined) options[key] = value;
   }
   if (redisUrl !== undefined) assertRedisUrl(redisUrl);

@@ -34,8 +34,10 @@ export interface TasksModuleOptions {
   redisTls?: RedisTlsOptions;
   /** Namespace of every Redis key, so deployments or test runs can share one Redis. Default `tasks`. */
   prefix?: string;
-  /** Jobs one worker process runs at once. Default 10. */
+  /** Task jobs one worker process runs at once. Default 10. */
   concurrency?: number;
+  /** Cron runs one worker process runs at once, on top of `concurrency` (a `bufferOne` tick waiting counts). Default 5. */
+  cronConcurrency?: number;
   /** Let `enqueue` accept task names no module in this process registered (producers without the worker code). Default false. */
   allowUnregisteredTasks?: boolean;
   /** After SIGTERM, how long running jobs may finish before they are handed back to the queue. Default 25000. */
@@ -53,11 +55,20 @@ export interface TasksModuleOptions {
   /** Days cron_job_runs rows are kept before the built-in prune cron deletes them. Default 30. */
   cronRunRetentionDays?: number;
   /**
-   * A scheduler that starts within this many ms after a tick still fires it
-   * (once, whatever the number of replicas), so a restart does not drop the
-   * tick in progress. Older missed ticks are not replayed. Default 10000.
+   * The grace window of `catchUp: 'skip'` (the default): a tick at most this
+   * many ms old still runs (once, whatever the number of replicas), so a
+   * restart does not drop the tick in progress. Older missed ticks are
+   * recorded MISSED. Default 10000.
    */
   cronCatchUpMs?: number;
+  /** How often the lost-run sweep looks for RUNNING rows whose worker went silent: whole seconds that divide a minute. Default 5000. */
+  cronSweepIntervalMs?: number;
+  /** Rows the retention prune deletes per statement; it goes on in batches until done. Default 5000. */
+  cronPruneBatchSize?: number;
+  /** How long the scheduler lease lives without renewal (a dead leader's ticks go to the backups after it). Default 10000. */
+  schedulerLeaseTtlMs?: number;
+  /** How often schedulers renew or try to take the lease; below `schedulerLeaseTtlMs`. Default 2000. */
+  schedulerLeaseRenewMs?: number;
   /** Largest payload `enqueue` accepts, in bytes of its JSON; larger ones are rejected with `InvalidPayloadError`. Default 1048576 (1 MiB). */
   maxPayloadBytes?: number;
   /** Largest result a task may return, in bytes of its JSON; a larger one fails the job without retries. Default 1048576 (1 MiB). */

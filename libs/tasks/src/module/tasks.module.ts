@@ -23,6 +23,7 @@ import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronLockService } from '../lock/cron-lock.service.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
+import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
@@ -86,6 +87,7 @@ export class TasksModule {
         CronLockService,
         CronRunTracker,
         CronRunsService,
+        CronScheduleStore,
         TrackingDatabaseLocator,
         TaskRunner,
         TaskWorkerHost,

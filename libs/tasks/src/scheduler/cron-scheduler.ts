@@ -1,10 +1,15 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
+import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
+import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisConnections } from '../redis/redis-connections.js';
+import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
 import { CronSchedulerLease } from './scheduler-lease.js';
 
 // setTimeout cannot wait longer than this; longer waits re-arm.
@@ -25,14 +30,32 @@ interface PendingTick {
   timer: NodeJS.Timeout;
 }
 
+/** What the scheduler did since it started; read by tests and, later, metrics. */
+export interface CronSchedulerStats {
+  /** Ticks added to the cron queue (a replica's add of a tick another already added counts too). */
+  enqueued: number;
+  /** Adds that failed and were tried again. */
+  enqueueRetries: number;
+  /** Ticks that could not be enqueued within their catch-up allowance (recorded MISSED). */
+  enqueueFailures: number;
+  /** Ticks recorded MISSED by this scheduler's catch-up. */
+  missed: number;
+  /** Ticks not enqueued because their cron was paused. */
+  paused: number;
+}
+
 /**
  * Fires each cron at its ticks by enqueueing a ready job for a worker. The
  * scheduler times ticks itself (BullMQ's repeatable jobs start late by up to
  * Redis' hz period and can drop a due tick on re-upsert) and derives the job
  * id from (job, tick), so any number of replicas enqueue each tick once. The
  * replica holding the scheduler lease enqueues at the tick and the others half
- * a second later as backups. Beyond that short-lived lease it keeps no state
- * in Redis: a cron removed or changed in code leaves nothing behind.
+ * a second later as backups.
+ *
+ * cron_schedules is reconciled from the code at start, says before every tick
+ * whether the cron is paused, and keeps the last tick fired: ticks that fell
+ * while no scheduler ran, or while this one was frozen, go through the cron's
+ * catch-up policy (fired, or recorded MISSED), never replayed as a burst.
  */
 @Injectable()
 export class CronScheduler implements BeforeApplicationShutdown {
@@ -41,37 +64,62 @@ export class CronScheduler implements BeforeApplicationShutdown {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lease: CronSchedulerLease;
   private running = false;
+  private storeFailing = false;
+  readonly stats: CronSchedulerStats = { enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 };
 
   constructor(
     private readonly registry: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
+    private readonly store: CronScheduleStore,
+    private readonly tracker: CronRunTracker,
   ) {
     this.lease = new CronSchedulerLease(
       () => connections.create('fail-fast', 'scheduler-lease'),
       `${options.prefix}:cron-scheduler:lease`,
       () => this.rearmAll(),
       (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
+      { ttlMs: options.schedulerLeaseTtlMs, renewMs: options.schedulerLeaseRenewMs },
     );
   }
 
-  start(): void {
+  /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
+  async start(): Promise<void> {
     if (this.running) return;
+    const crons = this.registry.all();
+    await this.tracker.connect();
+    await this.store.connect();
+    const now = Date.now();
+    const lastTicks = await this.store.reconcile(
+      crons.map((cron) => ({
+        name: cron.name,
+        expression: cron.expression,
+        timeZone: cron.timeZone,
+        catchUp: catchUpToText(cron.catchUp),
+        overlap: cron.overlap,
+        source: cron.source,
+        internal: cron.internal,
+        nextTick: cron.schedule.nextTick(now),
+      })),
+    );
     this.running = true;
     // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
     void this.lease.start();
-    const now = Date.now();
-    for (const cron of this.registry.all()) {
-      this.catchUp(cron, now);
+    for (const cron of crons) {
+      // Without a last tick (a new cron, a new table) nothing was missed: only
+      // the tick in progress is looked at (unless the next one is moments away),
+      // so a first boot neither drops it nor records ticks no one ever scheduled.
+      const previous = cron.schedule.previousTick(now);
+      const inProgress =
+        previous !== undefined &&
+        now - previous <= this.options.cronCatchUpMs &&
+        cron.schedule.nextTick(now) - now >= SUPERSEDE_AFTER_MS;
+      this.catchUp(cron, lastTicks.get(cron.name) ?? (inProgress ? previous - 1 : now), now);
       this.arm(cron, cron.schedule.nextTick(now));
     }
     this.logger.log(
-      `Scheduling ${this.registry.all().length} cron job(s): ` +
-        this.registry
-          .all()
-          .map((c) => `${c.name} "${c.expression}" ${c.timeZone}`)
-          .join(', '),
+      `Scheduling ${crons.length} cron job(s): ` + crons.map((c) => `${c.name} "${c.expression}" ${c.timeZone}`).join(', '),
     );
   }
 
@@ -82,13 +130,6 @@ export class CronScheduler implements BeforeApplicationShutdown {
     await this.lease.stop();
     // A tick being enqueued right now is finished, not dropped.
     await Promise.allSettled(this.inFlight);
-  }
-
-  // A tick that fell due moments before this scheduler started (e.g. during a
-  // redeploy) is still fired; its job id makes it a no-op if another replica did.
-  private catchUp(cron: RegisteredCron, now: number): void {
-    const previous = cron.schedule.previousTick(now);
-    if (previous !== undefined && now - previous <= this.options.cronCatchUpMs) this.fire(cron, previous);
   }
 
   private arm(cron: RegisteredCron, tick: number): void {
@@ -102,9 +143,10 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Fires the tick once its time has come (never before), unless it was re-armed meanwhile. */
   private due(cron: RegisteredCron, entry: PendingTick): void {
     if (!this.running || this.pending.get(cron.name) !== entry) return;
-    const left = this.fireTime(entry.tick) - Date.now();
+    const now = Date.now();
+    const left = this.fireTime(entry.tick) - now;
     if (left > EARLY_WAKE_MS) {
-      // A wait longer than setTimeout allows, or the clock was set back.
+      // A wait longer than setTimeout allows, or the clock was set back: the tick stays ahead.
       this.arm(cron, entry.tick);
       return;
     }
@@ -112,8 +154,17 @@ export class CronScheduler implements BeforeApplicationShutdown {
       setImmediate(() => this.due(cron, entry));
       return;
     }
-    this.arm(cron, cron.schedule.nextTick(entry.tick));
-    this.fire(cron, entry.tick);
+    const next = cron.schedule.nextTick(entry.tick);
+    if (next <= now) {
+      // Woke after the following tick too: the process was frozen or the clock
+      // jumped. The ticks slept through go through the catch-up policy.
+      this.logger.warn(`${cron.name}: woke ${now - entry.tick} ms after tick ${new Date(entry.tick).toISOString()}; catching up by its policy`);
+      this.arm(cron, cron.schedule.nextTick(now));
+      this.catchUp(cron, entry.tick - 1, now);
+      return;
+    }
+    this.arm(cron, next);
+    this.track(this.fire(cron, [entry.tick], [], next));
   }
 
   private fireTime(tick: number): number {
@@ -129,15 +180,96 @@ export class CronScheduler implements BeforeApplicationShutdown {
     }
   }
 
-  private fire(cron: RegisteredCron, tick: number): void {
-    const enqueue = this.queue
-      .add(cron.name, { name: cron.name, scheduledAt: tick, trigger: 'schedule' }, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options))
-      .then(
-        () => undefined,
-        (error: unknown) =>
-          this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name}: ${this.connections.describe(error)}`),
-      );
-    this.inFlight.add(enqueue);
-    void enqueue.finally(() => this.inFlight.delete(enqueue));
+  /** Ticks in (`after`, `now`] no scheduler fired: fired or recorded MISSED, as the cron's catch-up policy says. */
+  private catchUp(cron: RegisteredCron, after: number, now: number): void {
+    const plan = planCatchUp(cron, after, now, this.options.cronCatchUpMs);
+    if (plan.fire.length === 0 && plan.missed.length === 0) return;
+    if (plan.uncounted) {
+      this.logger.warn(`${cron.name}: more missed ticks than are recorded one by one; only the latest ${plan.missed.length} get MISSED rows`);
+    }
+    this.track(this.fire(cron, plan.fire, plan.missed, cron.schedule.nextTick(now)));
+  }
+
+  /** Asks cron_schedules whether the cron is paused (noting the tick), then records `missed` and enqueues `ticks`. */
+  private async fire(cron: RegisteredCron, ticks: readonly number[], missed: readonly MissedTick[], next: number): Promise<void> {
+    const newest = Math.max(...ticks, ...missed.map((m) => m.tick));
+    const { paused, previousTick } = await this.beforeTick(cron, newest, next);
+    if (paused) {
+      this.stats.paused += ticks.length;
+      return;
+    }
+    // A tick another replica already noted is its to fire: recording it MISSED here
+    // could beat that replica's run to the row. Enqueueing it again is harmless.
+    const unclaimed = missed.filter((m) => previousTick === undefined || m.tick > previousTick);
+    if (unclaimed.length > 0) await this.recordMissed(cron, unclaimed);
+    for (const tick of ticks) await this.enqueue(cron, tick);
+  }
+
+  // If Postgres does not answer, the tick is enqueued all the same: the worker
+  // checks the pause again when it claims the run's row. Nothing is recorded MISSED then.
+  private async beforeTick(cron: RegisteredCron, tick: number, next: number): Promise<{ paused: boolean; previousTick: number | undefined }> {
+    try {
+      const answer = await this.store.beforeTick(cron.name, tick, next);
+      if (this.storeFailing) this.logger.log('cron_schedules answers again');
+      this.storeFailing = false;
+      return answer;
+    } catch (error) {
+      if (!this.storeFailing) this.logger.warn(`cron_schedules unreachable (${(error as Error).message}); enqueueing ticks without the pause check`);
+      this.storeFailing = true;
+      return { paused: false, previousTick: Infinity };
+    }
+  }
+
+  private async recordMissed(cron: RegisteredCron, missed: readonly MissedTick[]): Promise<void> {
+    this.stats.missed += missed.length;
+    this.logger.warn(`${cron.name}: ${missed.length} tick(s) missed, the newest ${new Date(missed[missed.length - 1].tick).toISOString()}: ${missed[missed.length - 1].reason}`);
+    if (!cron.track) return;
+    try {
+      await this.tracker.recordMissed(cron.name, missed);
+    } catch (error) {
+      this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Adds the tick's job, retrying a failed add for as long as the catch-up
+   * policy would still run the tick; past that it is recorded MISSED.
+   */
+  private async enqueue(cron: RegisteredCron, tick: number): Promise<void> {
+    const deadline = this.enqueueDeadline(cron, tick);
+    const data: CronJobData = { name: cron.name, scheduledAt: tick, trigger: 'schedule' };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.queue.add(cron.name, data, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options));
+        this.stats.enqueued++;
+        if (attempt > 1) this.logger.log(`Enqueued tick ${new Date(tick).toISOString()} of ${cron.name} at attempt ${attempt}`);
+        return;
+      } catch (error) {
+        const delay = Math.min(100 * 2 ** attempt, 2_000);
+        const cause = this.connections.describe(error);
+        if (!this.running || Date.now() + delay > deadline) {
+          this.stats.enqueueFailures++;
+          this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name} (${attempt} attempt(s)): ${cause}`);
+          await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }]);
+          return;
+        }
+        if (attempt === 1) this.logger.warn(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name}, retrying: ${cause}`);
+        this.stats.enqueueRetries++;
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Until when a tick may still be enqueued: while its catch-up policy would still run it. */
+  private enqueueDeadline(cron: RegisteredCron, tick: number): number {
+    if (typeof cron.catchUp === 'object') return tick + cron.catchUp.windowMs;
+    if (cron.catchUp === 'latest') return cron.schedule.nextTick(tick);
+    return Math.min(tick + this.options.cronCatchUpMs, cron.schedule.nextTick(tick));
+  }
+
+  private track(work: Promise<void>): void {
+    const done = work.catch((error: unknown) => this.logger.error(`Firing ticks failed: ${(error as Error).stack ?? String(error)}`));
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
   }
 }

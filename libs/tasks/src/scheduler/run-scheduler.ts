@@ -1,20 +1,31 @@
 import type { INestApplicationContext, Type } from '@nestjs/common';
-import { importNestjsPinoIfInstalled } from '../peers/optional-peers.js';
-import { createBootedContext } from '../boot/boot.js';
+import { assertPeersInstalled, importNestjsPinoIfInstalled } from '../peers/optional-peers.js';
+import { createBootedContext, reportBootFailure } from '../boot/boot.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronScheduler } from './cron-scheduler.js';
 
 /**
  * Boots `module` as a scheduler: a Nest application context that fires every
- * discovered `@Cron()` at its ticks. Run as many replicas as you like. It logs
- * through nestjs-pino when the module imports its LoggerModule. A boot that
- * fails writes its reason as the first line on stderr, then rejects.
+ * discovered `@Cron()` at its ticks. Run as many replicas as you like. It
+ * needs the run-tracking database (cron_schedules) when the app has crons,
+ * and logs through nestjs-pino when the module imports its LoggerModule. A
+ * boot that fails writes its reason as the first line on stderr, then rejects.
  */
 export async function runScheduler(module: Type<unknown>): Promise<INestApplicationContext> {
   const pino = await importNestjsPinoIfInstalled();
   const app = await createBootedContext(module, pino?.Logger);
   // Exit 0 after a clean stop, as the worker does.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  app.get(CronScheduler).start();
-  app.flushLogs();
+  try {
+    if (app.get(CronCatalog).all().length > 0) {
+      assertPeersInstalled('tracking');
+      await app.get(CronScheduler).start();
+    }
+    app.flushLogs();
+  } catch (error) {
+    reportBootFailure(error);
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }

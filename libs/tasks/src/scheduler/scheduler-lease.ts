@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 
-/** How long the lease lives without renewal: a crashed leader's ticks move to the backups for at most this long. */
-export const LEASE_TTL_MS = 10_000;
-/** How often every scheduler renews (the leader) or tries to take (the others) the lease. */
-export const LEASE_RENEW_MS = 2_000;
+/** How long the lease lives without renewal, and how often every scheduler renews or tries to take it. */
+export interface LeaseTiming {
+  /** A crashed leader's ticks move to the backups after at most this long. */
+  readonly ttlMs: number;
+  readonly renewMs: number;
+}
 
 // Takes the lease when free, renews it when ours; 1 if we hold it afterwards.
 const ACQUIRE_OR_RENEW = `
@@ -53,6 +55,7 @@ export class CronSchedulerLease {
     /** Called when this replica takes the lease, so it can move its pending ticks forward. */
     private readonly onAcquired: () => void,
     private readonly onError: (error: Error) => void,
+    private readonly timing: LeaseTiming = { ttlMs: 10_000, renewMs: 2_000 },
   ) {}
 
   get isLeader(): boolean {
@@ -65,7 +68,7 @@ export class CronSchedulerLease {
     this.timer = setInterval(() => {
       // One attempt at a time: while Redis is slow to answer, attempts must not pile up behind it.
       if (!this.busy) this.refreshing = this.refresh();
-    }, LEASE_RENEW_MS);
+    }, this.timing.renewMs);
     this.timer.unref();
     return this.refreshing;
   }
@@ -92,7 +95,7 @@ export class CronSchedulerLease {
     this.busy = true;
     const was = this.held;
     try {
-      this.held = (await this.redis().eval(ACQUIRE_OR_RENEW, 1, this.key, this.id, String(LEASE_TTL_MS))) === 1;
+      this.held = (await this.redis().eval(ACQUIRE_OR_RENEW, 1, this.key, this.id, String(this.timing.ttlMs))) === 1;
       this.failing = false;
     } catch (error) {
       // Unsure whether we still hold it: behave as a backup until Redis answers.

@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { workerLost } from '../tasks.messages.js';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
 import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
+import { returnedRows } from './returned-rows.js';
 
 /** Which run a row is about: one tick (or manual trigger) of one job, one attempt. */
 export interface CronRunKey {
@@ -12,111 +14,292 @@ export interface CronRunKey {
   readonly attempt: number;
 }
 
-/** A RUNNING row, as the lost-run sweep sees it. */
-export interface RunningRow {
-  id: string;
-  jobName: string;
-  lockToken: string | null;
+/** How a run claims its row. */
+export interface RunClaim {
+  /** The Redis lock's value, or null for `overlap: 'allow'`. */
+  readonly lockToken: string | null;
+  /** The liveness bound: a RUNNING row without a heartbeat for this long is lost. */
+  readonly lockTtlMs: number;
+  /** False for `overlap: 'allow'`: such runs do not count against "one RUNNING row per job". */
+  readonly exclusive: boolean;
 }
 
+/** What claiming the row decided. */
+export type RunAdmission =
+  /** Run, as this row, with this attempt's fencing token. */
+  | { readonly kind: 'run'; readonly runId: number; readonly fencingToken: number }
+  /** This tick already has a row (it ran, runs, or was skipped or missed): do not run it again. */
+  | { readonly kind: 'duplicate' }
+  /** The cron is paused (scheduled ticks only). */
+  | { readonly kind: 'paused' }
+  /** Another exclusive run of the job is RUNNING with a live heartbeat. */
+  | { readonly kind: 'busy'; readonly runId: number; readonly heartbeatAt: Date | null };
+
+/** A RUNNING row whose heartbeat is older than its liveness bound, as the lost-run sweep sees it. */
+export interface SilentRow {
+  readonly id: string;
+  readonly jobName: string;
+  readonly lockToken: string | null;
+  readonly heartbeatAt: Date | null;
+  readonly lockTtlMs: number;
+}
+
+/** Rows from before heartbeats were written are judged by their start and this bound. */
+const LEGACY_LOCK_TTL_MS = 300_000;
+const ONE_RUNNING_INDEX = 'uq_cron_job_runs_one_running';
+const SILENT = `status = 'RUNNING' AND coalesce(heartbeat_at, started_at) < now() - coalesce(lock_ttl_ms, ${LEGACY_LOCK_TTL_MS}) * interval '1 millisecond'`;
+
 /**
- * Writes cron_job_runs: RUNNING before the handler, COMPLETED/FAILED after,
- * SKIPPED when the lock was held, and FAILED for runs whose worker was lost.
- * One row per (job, tick) is enforced by the table's unique constraint.
+ * Writes cron_job_runs, always within this deployment's namespace (its
+ * prefix): RUNNING before the handler, heartbeats while it runs, the outcome
+ * after, SKIPPED / MISSED rows for ticks that did not run, FAILED for lost runs.
+ *
+ * Every write after the RUNNING insert is fenced: it applies only while the
+ * row is still RUNNING under this attempt's fencing token, so a run marked
+ * lost (or reclaimed by another attempt) can no longer change its row.
  */
 @Injectable()
 export class CronRunTracker {
   private readonly workerId = `${hostname()}:${process.pid}`;
   private database?: TrackingDatabase;
+  /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */
+  private fencedWrites = 0;
 
-  constructor(private readonly locator: TrackingDatabaseLocator) {}
+  constructor(
+    private readonly locator: TrackingDatabaseLocator,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+  ) {}
 
-  /** Finds the DataSource; fails fast at worker start when the app has crons but no tracking database. */
+  /** Finds the DataSource; fails fast at start when the app has crons but no tracking database. */
   async connect(): Promise<void> {
     this.database = await this.locator.get();
   }
 
+  get namespace(): string {
+    return this.options.prefix;
+  }
+
+  /** How many late writes were refused by fencing since start. */
+  get refusedWrites(): number {
+    return this.fencedWrites;
+  }
+
   /**
-   * Inserts the RUNNING row and returns its id (the run's fencing token), or
-   * undefined when this tick already has a row (it ran, runs, or was skipped):
-   * then the run must not execute. A retry attempt reclaims its own FAILED row.
+   * Claims the tick's row for this attempt, with a fresh fencing token. An
+   * exclusive run that finds another RUNNING row of the job is `busy`, unless
+   * that row's heartbeat is older than its bound: then it is marked lost and
+   * the claim tried once more. A retry attempt, or a run handed back at
+   * shutdown, reclaims its own FAILED row.
    */
-  async start(run: CronRunKey, lockToken: string): Promise<number | undefined> {
-    const rows = (await this.db().query(
-      `INSERT INTO ${this.tableName()} AS r
-         (job_name, status, scheduled_at, started_at, attempt, trigger, lock_token, worker_id)
-       VALUES ($1, 'RUNNING', $2, now(), $3, $4, $5, $6)
-       ON CONFLICT (job_name, scheduled_at) DO UPDATE
-         SET status = 'RUNNING', started_at = now(), attempt = EXCLUDED.attempt,
-             lock_token = EXCLUDED.lock_token, worker_id = EXCLUDED.worker_id,
-             completed_at = NULL, duration_ms = NULL, result = NULL, error = NULL
-         WHERE r.status = 'FAILED' AND r.attempt < EXCLUDED.attempt
-       RETURNING id`,
-      [run.jobName, run.scheduledAt, run.attempt, run.trigger, lockToken, this.workerId],
-    )) as { id: string }[];
-    return rows[0] ? Number(rows[0].id) : undefined;
+  async start(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
+    const first = await this.claimRow(run, claim);
+    if (first.kind !== 'busy' || !(await this.releaseSilentRun(run.jobName))) return first;
+    return this.claimRow(run, claim);
   }
 
-  async complete(runId: number, durationMs: number, result: unknown): Promise<void> {
-    await this.finish(runId, CronRunStatus.COMPLETED, durationMs, JSON.stringify(result ?? null), null);
+  private async claimRow(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
+    const db = this.db();
+    let rows: { paused: boolean; id: string | null; fencing_token: string | null }[];
+    try {
+      rows = (await db.query(
+        `WITH paused AS (
+           SELECT 1 FROM ${this.schedulesName()} WHERE namespace = $1 AND name = $2 AND paused AND $5 = 'schedule'
+         ), claimed AS (
+           INSERT INTO ${this.tableName()} AS r
+             (namespace, job_name, status, scheduled_at, started_at, heartbeat_at, attempt, trigger,
+              lock_token, worker_id, fencing_token, lock_ttl_ms, exclusive)
+           SELECT $1, $2, 'RUNNING', $3, now(), now(), $4, $5, $6, $7, nextval($8::regclass), $9, $10
+            WHERE NOT EXISTS (SELECT 1 FROM paused)
+           ON CONFLICT (namespace, job_name, scheduled_at) DO UPDATE
+             SET status = 'RUNNING', started_at = now(), heartbeat_at = now(), attempt = EXCLUDED.attempt,
+                 lock_token = EXCLUDED.lock_token, worker_id = EXCLUDED.worker_id,
+                 fencing_token = EXCLUDED.fencing_token, lock_ttl_ms = EXCLUDED.lock_ttl_ms,
+                 exclusive = EXCLUDED.exclusive, handed_back = false,
+                 completed_at = NULL, duration_ms = NULL, result = NULL, error = NULL, reason = NULL
+             WHERE r.status = 'FAILED' AND (r.attempt < EXCLUDED.attempt OR r.handed_back)
+           RETURNING id, fencing_token
+         )
+         SELECT EXISTS (SELECT 1 FROM paused) AS paused, (SELECT id FROM claimed) AS id, (SELECT fencing_token FROM claimed) AS fencing_token`,
+        [
+          this.namespace,
+          run.jobName,
+          run.scheduledAt,
+          run.attempt,
+          run.trigger,
+          claim.lockToken,
+          this.workerId,
+          this.ready().tokenSequence,
+          claim.lockTtlMs,
+          claim.exclusive,
+        ],
+      )) as typeof rows;
+    } catch (error) {
+      if (!isUniqueViolation(error, ONE_RUNNING_INDEX)) throw error;
+      const [running] = (await db.query(
+        `SELECT id, heartbeat_at FROM ${this.tableName()}
+          WHERE namespace = $1 AND job_name = $2 AND status = 'RUNNING' AND exclusive`,
+        [this.namespace, run.jobName],
+      )) as { id: string; heartbeat_at: Date | null }[];
+      // It may have finished between the insert and this read: busy all the same, as for a live run.
+      return { kind: 'busy', runId: Number(running?.id ?? 0), heartbeatAt: running?.heartbeat_at ?? null };
+    }
+    const [row] = rows;
+    if (row?.paused) return { kind: 'paused' };
+    if (!row?.id || !row.fencing_token) return { kind: 'duplicate' };
+    return { kind: 'run', runId: Number(row.id), fencingToken: Number(row.fencing_token) };
   }
 
-  async fail(runId: number, durationMs: number, error: unknown): Promise<void> {
-    await this.finish(runId, CronRunStatus.FAILED, durationMs, null, describeError(error));
-  }
-
-  async recordSkipped(run: CronRunKey): Promise<void> {
-    await this.db().query(
-      `INSERT INTO ${this.tableName()}
-         (job_name, status, scheduled_at, started_at, completed_at, duration_ms, attempt, trigger, worker_id)
-       VALUES ($1, 'SKIPPED', $2, now(), now(), 0, $3, $4, $5)
-       ON CONFLICT (job_name, scheduled_at) DO NOTHING`,
-      [run.jobName, run.scheduledAt, run.attempt, run.trigger, this.workerId],
+  /**
+   * Marks FAILED the job's exclusive RUNNING row if its heartbeat is older
+   * than its bound. Called by a run that holds the job's lock, so that row's
+   * lock is gone too: its worker died or froze. True if it marked one.
+   */
+  private async releaseSilentRun(jobName: string): Promise<boolean> {
+    return this.fenced(
+      `UPDATE ${this.tableName()}
+          SET status = 'FAILED', completed_at = now(),
+              duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int,
+              error = 'Worker lost: no heartbeat since ' || coalesce(heartbeat_at, started_at)::text ||
+                      ' (liveness bound ' || coalesce(lock_ttl_ms, ${LEGACY_LOCK_TTL_MS}) || ' ms) and its lock was free; found by the next run'
+        WHERE namespace = $1 AND job_name = $2 AND exclusive AND ${SILENT}
+        RETURNING id`,
+      [this.namespace, jobName],
+      false,
     );
   }
 
-  async runningRows(): Promise<RunningRow[]> {
-    const rows = (await this.db().query(
-      `SELECT id, job_name, lock_token FROM ${this.tableName()} WHERE status = 'RUNNING' ORDER BY scheduled_at`,
-    )) as { id: string; job_name: string; lock_token: string | null }[];
-    return rows.map((row) => ({ id: row.id, jobName: row.job_name, lockToken: row.lock_token }));
+  /** Says the run is alive. False when the row is no longer this attempt's (marked lost, reclaimed): the run must stop. */
+  async heartbeat(runId: number, fencingToken: number): Promise<boolean> {
+    return this.fenced(
+      `UPDATE ${this.tableName()} SET heartbeat_at = now() WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING' RETURNING id`,
+      [runId, fencingToken],
+    );
   }
 
-  /** Marks a RUNNING row whose worker is gone as FAILED; false if it finished meanwhile. */
-  async markLost(id: string, lockTtlMs: number): Promise<boolean> {
+  /** Records COMPLETED; false (and counted) when the row is no longer this attempt's. */
+  complete(runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
+    return this.finish(runId, fencingToken, CronRunStatus.COMPLETED, durationMs, JSON.stringify(result ?? null), null, null);
+  }
+
+  /** Records FAILED with the error (and what aborted the run, if something did). */
+  fail(runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
+    return this.finish(runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error), abortReason ?? null);
+  }
+
+  /** Gives the row up at shutdown so that the handed-back job reclaims it on another worker. */
+  handBack(runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean> {
+    return this.fenced(
+      `UPDATE ${this.tableName()}
+          SET status = 'FAILED', handed_back = true, completed_at = now(), duration_ms = $3, error = $4, reason = $4
+        WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING'
+        RETURNING id`,
+      [runId, fencingToken, Math.round(durationMs), reason],
+    );
+  }
+
+  async recordSkipped(run: CronRunKey, reason: string): Promise<void> {
+    await this.db().query(
+      `INSERT INTO ${this.tableName()}
+         (namespace, job_name, status, scheduled_at, started_at, completed_at, duration_ms, attempt, trigger, worker_id, reason)
+       VALUES ($1, $2, 'SKIPPED', $3, now(), now(), 0, $4, $5, $6, $7)
+       ON CONFLICT (namespace, job_name, scheduled_at) DO NOTHING`,
+      [this.namespace, run.jobName, run.scheduledAt, run.attempt, run.trigger, this.workerId, reason],
+    );
+  }
+
+  /** Records ticks that will not run as MISSED rows; a tick that already has a row keeps it. Returns how many were added. */
+  async recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number> {
+    if (ticks.length === 0) return 0;
     const rows = (await this.db().query(
+      `INSERT INTO ${this.tableName()}
+         (namespace, job_name, status, scheduled_at, completed_at, duration_ms, attempt, trigger, worker_id, reason)
+       SELECT $1, $2, 'MISSED', t.tick, now(), 0, 1, 'schedule', $3, t.reason
+         FROM unnest($4::timestamptz[], $5::text[]) AS t(tick, reason)
+       ON CONFLICT (namespace, job_name, scheduled_at) DO NOTHING
+       RETURNING id`,
+      [this.namespace, jobName, this.workerId, ticks.map((t) => new Date(t.tick)), ticks.map((t) => t.reason)],
+    )) as unknown[];
+    return rows.length;
+  }
+
+  /** RUNNING rows of this namespace whose heartbeat is older than their liveness bound. */
+  async silentRows(): Promise<SilentRow[]> {
+    const rows = (await this.db().query(
+      `SELECT id, job_name, lock_token, heartbeat_at, coalesce(lock_ttl_ms, ${LEGACY_LOCK_TTL_MS}) AS lock_ttl_ms
+         FROM ${this.tableName()} WHERE namespace = $1 AND ${SILENT} ORDER BY scheduled_at`,
+      [this.namespace],
+    )) as { id: string; job_name: string; lock_token: string | null; heartbeat_at: Date | null; lock_ttl_ms: number }[];
+    return rows.map((row) => ({
+      id: row.id,
+      jobName: row.job_name,
+      lockToken: row.lock_token,
+      heartbeatAt: row.heartbeat_at,
+      lockTtlMs: row.lock_ttl_ms,
+    }));
+  }
+
+  /** Marks a RUNNING row FAILED with `reason` if it is still silent; false if it spoke or finished meanwhile. */
+  async markLost(id: string, reason: string): Promise<boolean> {
+    return this.fenced(
       `UPDATE ${this.tableName()}
           SET status = 'FAILED', completed_at = now(),
               duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int, error = $2
-        WHERE id = $1 AND status = 'RUNNING'
+        WHERE id = $1 AND ${SILENT}
         RETURNING id`,
-      [id, workerLost(lockTtlMs)],
-    )) as unknown[];
-    return rowCount(rows) > 0;
+      [id, reason],
+      false,
+    );
   }
 
-  /** Deletes runs scheduled before `before`; returns how many. */
-  async deleteOlderThan(before: Date): Promise<number> {
-    const rows = (await this.db().query(
-      `DELETE FROM ${this.tableName()} WHERE scheduled_at < $1 AND status <> 'RUNNING' RETURNING id`,
-      [before],
-    )) as unknown[];
-    return rowCount(rows);
+  /**
+   * Deletes finished runs of this namespace scheduled before `before`, at most
+   * `batchSize` rows per statement, until none is left or `deadline` (epoch
+   * ms) passes: a backlog is worked off over several prunes instead of one
+   * statement that times out every time.
+   */
+  async deleteOlderThan(before: Date, batchSize: number, deadline = Infinity): Promise<{ deleted: number; batches: number }> {
+    let deleted = 0;
+    let batches = 0;
+    for (;;) {
+      const rows = (await this.db().query(
+        `DELETE FROM ${this.tableName()}
+          WHERE id IN (SELECT id FROM ${this.tableName()}
+                        WHERE namespace = $1 AND scheduled_at < $2 AND status <> 'RUNNING'
+                        LIMIT $3)
+          RETURNING id`,
+        [this.namespace, before, batchSize],
+      )) as unknown[];
+      const count = rowCount(rows);
+      deleted += count;
+      batches++;
+      if (count < batchSize || Date.now() >= deadline) return { deleted, batches };
+    }
   }
 
   private async finish(
     runId: number,
+    fencingToken: number,
     status: CronRunStatus,
     durationMs: number,
     result: string | null,
     error: string | null,
-  ): Promise<void> {
-    await this.db().query(
+    reason: string | null,
+  ): Promise<boolean> {
+    return this.fenced(
       `UPDATE ${this.tableName()}
-          SET status = $2, completed_at = now(), duration_ms = $3, result = $4::jsonb, error = $5
-        WHERE id = $1`,
-      [runId, status, Math.round(durationMs), result, error],
+          SET status = $3, completed_at = now(), duration_ms = $4, result = $5::jsonb, error = $6, reason = $7
+        WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING'
+        RETURNING id`,
+      [runId, fencingToken, status, Math.round(durationMs), result, error, reason],
     );
+  }
+
+  /** Runs an UPDATE ... RETURNING; false when it matched no row (counted as a refused write unless `count` is false). */
+  private async fenced(sql: string, parameters: unknown[], count = true): Promise<boolean> {
+    const rows = (await this.db().query(sql, parameters)) as unknown[];
+    const applied = rowCount(rows) > 0;
+    if (!applied && count) this.fencedWrites++;
+    return applied;
   }
 
   private db(): TrackingDatabase['dataSource'] {
@@ -125,6 +308,10 @@ export class CronRunTracker {
 
   private tableName(): string {
     return this.ready().table;
+  }
+
+  private schedulesName(): string {
+    return this.ready().schedulesTable;
   }
 
   private ready(): TrackingDatabase {
@@ -138,8 +325,11 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-// pg returns [rows, count] for UPDATE/DELETE ... RETURNING through TypeORM.
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const driverError = (error as { driverError?: { code?: string; constraint?: string } }).driverError ?? (error as { code?: string; constraint?: string });
+  return driverError.code === '23505' && driverError.constraint === constraint;
+}
+
 function rowCount(result: unknown[]): number {
-  if (result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[1];
-  return result.length;
+  return returnedRows(result).length;
 }

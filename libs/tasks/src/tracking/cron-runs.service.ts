@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { FindOptionsWhere } from 'typeorm';
 import type { CronJobRun } from './cron-job-run.entity.js';
 import type { CronRunStatus } from './cron-run-status.js';
@@ -12,14 +14,17 @@ export interface CronRunQuery {
   limit?: number;
 }
 
-/** Reads cron_job_runs: the latest runs of a job, runs by status. Needs the optional TypeORM peers. */
+/** Reads this deployment's rows of cron_job_runs (its namespace only): the latest runs of a job, runs by status. Needs the optional TypeORM peers. */
 @Injectable()
 export class CronRunsService {
   /** @internal Built by Nest's injector. */
-  constructor(private readonly database: TrackingDatabaseLocator) {}
+  constructor(
+    private readonly database: TrackingDatabaseLocator,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+  ) {}
 
   async find(query: CronRunQuery = {}): Promise<CronJobRun[]> {
-    const where: FindOptionsWhere<CronJobRun> = {};
+    const where: FindOptionsWhere<CronJobRun> = { namespace: this.options.prefix };
     if (query.job !== undefined) where.jobName = query.job;
     if (query.status !== undefined) where.status = query.status;
     const { runs } = await this.database.get();

@@ -5,13 +5,19 @@ import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { cronDatabaseMissing, cronTableMissing } from '../tasks.messages.js';
 import { importTypeorm } from '../peers/optional-peers.js';
 import type { CronJobRun } from './cron-job-run.entity.js';
+import type { CronScheduleRecord } from './cron-schedule-record.entity.js';
 
-/** The application's DataSource as run tracking uses it: raw SQL on the escaped table name, and the entity's repository. */
+/** The application's DataSource as run tracking uses it: raw SQL on the escaped table names, and the entities' repositories. */
 export interface TrackingDatabase {
   readonly dataSource: DataSource;
   /** `cron_job_runs`, schema-qualified and escaped when the entity says so. */
   readonly table: string;
+  /** `cron_schedules`, likewise. */
+  readonly schedulesTable: string;
+  /** The sequence behind `cron_job_runs.id`, which also hands out fencing tokens. */
+  readonly tokenSequence: string;
   readonly runs: Repository<CronJobRun>;
+  readonly schedules: Repository<CronScheduleRecord>;
 }
 
 /**
@@ -37,21 +43,37 @@ export class TrackingDatabaseLocator {
   private async locate(): Promise<TrackingDatabase> {
     const { DataSource } = await importTypeorm();
     const { CronJobRun: entity } = await import('./cron-job-run.entity.js');
+    const { CronScheduleRecord: scheduleEntity } = await import('./cron-schedule-record.entity.js');
     let dataSource: DataSource | undefined;
     try {
       dataSource = this.moduleRef.get(DataSource, { strict: false });
     } catch {
       dataSource = undefined;
     }
-    if (!dataSource || !dataSource.hasMetadata(entity)) throw new TasksConfigurationError(cronDatabaseMissing());
-    const { tablePath } = dataSource.getMetadata(entity);
-    const table = tablePath
-      .split('.')
-      .map((part) => dataSource.driver.escape(part))
-      .join('.');
-    // A worker that would fail every run for want of the table fails its boot instead.
-    const [found] = (await dataSource.query('SELECT to_regclass($1) AS oid', [table])) as { oid: string | null }[];
-    if (!found?.oid) throw new TasksConfigurationError(cronTableMissing(tablePath));
-    return { dataSource, table, runs: dataSource.getRepository(entity) };
+    if (!dataSource || !dataSource.hasMetadata(entity) || !dataSource.hasMetadata(scheduleEntity)) {
+      throw new TasksConfigurationError(cronDatabaseMissing());
+    }
+    const escaped = (tablePath: string) =>
+      tablePath
+        .split('.')
+        .map((part) => dataSource.driver.escape(part))
+        .join('.');
+    const table = escaped(dataSource.getMetadata(entity).tablePath);
+    const schedulesTable = escaped(dataSource.getMetadata(scheduleEntity).tablePath);
+    // A process that would fail every run for want of the tables fails its boot instead.
+    const [found] = (await dataSource.query(
+      `SELECT to_regclass($1) AS runs, to_regclass($2) AS schedules, pg_get_serial_sequence($1, 'id') AS sequence`,
+      [table, schedulesTable],
+    )) as { runs: string | null; schedules: string | null; sequence: string | null }[];
+    if (!found?.runs || !found.sequence) throw new TasksConfigurationError(cronTableMissing(dataSource.getMetadata(entity).tablePath));
+    if (!found.schedules) throw new TasksConfigurationError(cronTableMissing(dataSource.getMetadata(scheduleEntity).tablePath));
+    return {
+      dataSource,
+      table,
+      schedulesTable,
+      tokenSequence: found.sequence,
+      runs: dataSource.getRepository(entity),
+      schedules: dataSource.getRepository(scheduleEntity),
+    };
   }
 }

@@ -34,3 +34,22 @@ export class JobAbort {
     this.controller?.abort(reason);
   }
 }
+
+/** The abort reason of a job whose worker is shutting down past its grace period. */
+export class WorkerShutdownAbort extends Error {
+  constructor() {
+    super('Worker is shutting down: the grace period is over');
+    this.name = 'WorkerShutdownAbort';
+  }
+}
+
+/**
+ * Thrown by a processor that gave its job up after a {@link WorkerShutdownAbort}
+ * and wants it back on the queue, so another worker runs it.
+ */
+export class HandBackRequest extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'HandBackRequest';
+  }
+}

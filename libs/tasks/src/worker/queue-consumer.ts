@@ -3,7 +3,7 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../module/bullmq-options.js';
-import { JobAbort } from './job-abort.js';
+import { HandBackRequest, JobAbort, WorkerShutdownAbort } from './job-abort.js';
 import { publicJobId } from '../client/job-ids.js';
 
 /** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
@@ -17,7 +17,22 @@ interface ActiveJob {
   handingBack: boolean;
   /** Settles the processor once shutdown has handed the job back to the queue. */
   handBack: () => void;
+  /** With `settleBeforeHandBack`: called when the processor settles during a hand-back. */
+  onSettled?: (handBack: boolean) => void;
 }
+
+export interface QueueConsumerOptions {
+  /**
+   * At hand-back, abort the job and wait (up to {@link SETTLE_BEFORE_HAND_BACK_MS})
+   * for the processor to settle: it hands the job back by throwing
+   * {@link HandBackRequest} once it has released what it held, or finishes
+   * normally. A processor that does not settle is not handed back.
+   */
+  settleBeforeHandBack?: boolean;
+}
+
+/** How long a processor with `settleBeforeHandBack` gets, after its abort, to give its job up. */
+export const SETTLE_BEFORE_HAND_BACK_MS = 2_000;
 
 /**
  * One BullMQ Worker with graceful shutdown: on drain it stops taking jobs,
@@ -36,6 +51,7 @@ export class QueueConsumer {
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
     private readonly logger: Logger,
+    private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
   async start(): Promise<void> {
@@ -92,9 +108,13 @@ export class QueueConsumer {
       this.active.set(id, entry);
       // The abort that comes with a hand-back usually makes the handler reject
       // first; BullMQ must not record that as a failure of a job that went back.
-      const settled = (): boolean => {
+      const settled = (error?: unknown): boolean => {
         this.active.delete(id);
-        return !entry.handingBack;
+        if (!entry.handingBack) return true;
+        if (!entry.onSettled) return false;
+        const handBack = error instanceof HandBackRequest;
+        entry.onSettled(handBack);
+        return !handBack;
       };
       let running: Promise<unknown>;
       try {
@@ -104,7 +124,7 @@ export class QueueConsumer {
       }
       running.then(
         (result) => settled() && resolve(result),
-        (error: unknown) => settled() && reject(error as Error),
+        (error: unknown) => settled(error) && reject(error as Error),
       );
     });
   }
@@ -115,8 +135,21 @@ export class QueueConsumer {
     await Promise.all(
       jobs.map(async (entry) => {
         const { job, token, abort, handBack } = entry;
-        entry.handingBack = true;
-        abort.abort(new Error('Worker is shutting down; the job was handed back to the queue'));
+        if (this.consumerOptions.settleBeforeHandBack) {
+          const wanted = await this.settle(entry);
+          if (wanted === 'finished') return;
+          if (wanted === 'still-running') {
+            this.logger.error(
+              `Job ${publicJobId(job.id as string)} (${job.name}) still runs ${SETTLE_BEFORE_HAND_BACK_MS} ms after its abort: ` +
+                `not handed back; stalled-job recovery takes it once this process is gone`,
+            );
+            handBack();
+            return;
+          }
+        } else {
+          entry.handingBack = true;
+          abort.abort(new WorkerShutdownAbort());
+        }
         try {
           await job.moveToWait(token);
           this.logger.warn(`Job ${publicJobId(job.id as string)} (${job.name}) handed back to the queue`);
@@ -127,5 +160,18 @@ export class QueueConsumer {
         handBack();
       }),
     );
+  }
+
+  /** Aborts the job and waits for its processor to settle: with a hand-back request, its own outcome, or not at all. */
+  private settle(entry: ActiveJob): Promise<'hand-back' | 'finished' | 'still-running'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('still-running'), SETTLE_BEFORE_HAND_BACK_MS);
+      entry.onSettled = (handBack) => {
+        clearTimeout(timer);
+        resolve(handBack ? 'hand-back' : 'finished');
+      };
+      entry.handingBack = true;
+      entry.abort.abort(new WorkerShutdownAbort());
+    });
   }
 }

@@ -47,20 +47,25 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     assertPeersInstalled('logContext');
     if (hasCrons) assertPeersInstalled('tracking');
     await this.logContext.connect();
-    const { prefix, concurrency } = this.options;
-    const consumer = (queue: string, processor: (job: Job, abort: JobAbort) => Promise<unknown>) =>
-      new QueueConsumer(queue, this.options, this.connections, concurrency, processor, this.logger);
-    const consumers = [consumer(TASKS_QUEUE, (job, abort) => this.runTask(job, abort))];
+    const { prefix, concurrency, cronConcurrency } = this.options;
+    const consumers = [
+      new QueueConsumer(TASKS_QUEUE, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger),
+    ];
     if (hasCrons) {
       await this.tracker.connect();
-      consumers.push(consumer(CRON_QUEUE, (job, abort) => this.cronPipeline.run(job, abort)));
+      // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
+      consumers.push(
+        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, {
+          settleBeforeHandBack: true,
+        }),
+      );
     }
     await Promise.all(consumers.map((c) => c.start()));
     this.consumers = consumers;
     this.logger.log(
       `Consuming ${this.tasks.names().length} task(s) [${this.tasks.names().join(', ')}] and ` +
         `${this.crons.names().length} cron job(s) [${this.crons.names().join(', ')}] ` +
-        `with concurrency ${concurrency} under prefix "${prefix}"`,
+        `with concurrency ${concurrency} (crons ${cronConcurrency}) under prefix "${prefix}"`,
     );
   }
 

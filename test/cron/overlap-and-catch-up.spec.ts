@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cronScenarios,
+  duplicated,
+  iso,
+  missingTicks,
+  overlapping,
+  untracked,
+  type CronRunRow,
+  type CronScenario,
+  type Execution,
+} from '../support/cron.js';
+
+// Real processes boot slowly on a busy two-core machine.
+const PROCESS_TIMEOUT = { timeout: 180_000 };
+
+const withStatus = (rows: CronRunRow[], status: CronRunRow['status']) => rows.filter((row) => row.status === status);
+
+/** Stops the schedulers and waits until every tick they enqueued was handled, then reads rows and executions. */
+async function settle(s: CronScenario, job: string): Promise<{ rows: CronRunRow[]; executions: Execution[] }> {
+  await Promise.all(s.processes.filter((app) => app.name.startsWith('scheduler')).map((app) => s.stop(app)));
+  await s.waitForIdleQueue(30_000);
+  return { rows: await s.runs(job), executions: await s.executions(job) };
+}
+
+// Real scheduler and worker processes (test/fixtures/cron-fixture) on Redis and Postgres.
+describe('overlap policies: a job every second whose run takes 2.5 s and ignores its signal', PROCESS_TIMEOUT, () => {
+  const scenarios = cronScenarios();
+
+  it.concurrent("'bufferOne': one tick waits for the run and starts when it ends; runs never overlap; further ticks are SKIPPED", async ({ onTestFinished, onTestFailed }) => {
+    const s = await scenarios.create('cron_buffer', { onTestFinished, onTestFailed });
+    await Promise.all([s.startWorker(['bufferOne']), s.startWorker(['bufferOne'])]);
+    await s.startScheduler(['bufferOne']);
+    await s.waitForRuns('fixture.bufferOne', (rows) => withStatus(rows, 'COMPLETED').length >= 3, '3 completed runs', 60_000);
+    const { rows, executions } = await settle(s, 'fixture.bufferOne');
+
+    expect(overlapping(executions)).toEqual([]);
+    expect(missingTicks(rows).map(iso)).toEqual([]);
+    expect(duplicated(rows).map(iso)).toEqual([]);
+    expect(untracked(executions, rows)).toEqual([]);
+    expect(rows.filter((row) => !['COMPLETED', 'SKIPPED'].includes(row.status))).toEqual([]);
+    // Every run after the first was a waiting tick: its tick fell while the previous run was going,
+    // and it started after that run had ended.
+    const finished = executions.filter((e) => e.end !== undefined);
+    expect(finished.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < finished.length; i++) {
+      expect(finished[i].scheduledAt, `run ${finished[i].runId} was buffered`).toBeLessThan(finished[i - 1].end as number);
+      expect(finished[i].start).toBeGreaterThanOrEqual(finished[i - 1].end as number);
+    }
+    const skipped = withStatus(rows, 'SKIPPED');
+    expect(skipped.length).toBeGreaterThanOrEqual(2);
+    for (const row of skipped) expect(row.reason).toMatch(/^Skipped: .*another tick already waits for it \(overlap: 'bufferOne'\)$/);
+  });
+
+  it.concurrent("'allow': runs overlap, each tick still has exactly one row, none is SKIPPED", async ({ onTestFinished, onTestFailed }) => {
+    const s = await scenarios.create('cron_allow', { onTestFinished, onTestFailed });
+    await s.startWorker(['allow']);
+    await s.startScheduler(['allow']);
+    await s.waitForRuns('fixture.allow', (rows) => withStatus(rows, 'COMPLETED').length >= 4, '4 completed runs', 60_000);
+    const { rows, executions } = await settle(s, 'fixture.allow');
+
+    expect(overlapping(executions).length).toBeGreaterThan(0);
+    expect(missingTicks(rows).map(iso)).toEqual([]);
+    expect(duplicated(rows).map(iso)).toEqual([]);
+    expect(duplicated(executions).map(iso)).toEqual([]);
+    expect(untracked(executions, rows)).toEqual([]);
+    expect(rows.filter((row) => row.status !== 'COMPLETED')).toEqual([]);
+  });
+
+  it.concurrent('cron runs per worker are bounded by CRON_CONCURRENCY, apart from the task concurrency', async ({ onTestFinished, onTestFailed }) => {
+    const s = await scenarios.create('cron_concurrency', { onTestFinished, onTestFailed });
+    await s.startWorker(['allow'], { env: { CRON_CONCURRENCY: '2', WORKER_CONCURRENCY: '10' } });
+    const scheduler = await s.startScheduler(['allow']);
+    await s.waitForRuns('fixture.allow', (rows) => rows.filter((row) => row.status === 'COMPLETED').length >= 4, '4 completed runs', 60_000);
+    await s.stop(scheduler);
+    const executions = await s.executions('fixture.allow');
+    // At no moment did more than two runs execute in the one worker.
+    const most = Math.max(...executions.map((e) => executions.filter((o) => o.start <= e.start && e.start < (o.end ?? Infinity)).length));
+    expect(most).toBe(2);
+  });
+
+  it.concurrent("'skip' (the default): a tick that finds the run going is SKIPPED and says why", async ({ onTestFinished, onTestFailed }) => {
+    const s = await scenarios.create('cron_skip', { onTestFinished, onTestFailed });
+    await s.startWorker(['slow']);
+    await s.startScheduler(['slow']);
+    await s.waitForRuns('fixture.slow', (rows) => withStatus(rows, 'SKIPPED').length >= 2, '2 skipped ticks', 60_000);
+    const { rows, executions } = await settle(s, 'fixture.slow');
+    expect(overlapping(executions)).toEqual([]);
+    for (const row of withStatus(rows, 'SKIPPED')) expect(row.reason).toBe('Skipped: an earlier run still holds the lock');
+  });
+});
+
+describe('catch-up policies after a worker outage of several ticks (a job every 2 s)', PROCESS_TIMEOUT, () => {
+  const scenarios = cronScenarios();
+
+  it.concurrent.for([
+    { policy: 'skip', maxBacklogRuns: 2 },
+    { policy: 'latest', maxBacklogRuns: 2 },
+    { policy: '3000', maxBacklogRuns: 2 },
+  ])('catchUp $policy: stale ticks are MISSED rows with a reason, no burst of runs', async ({ policy, maxBacklogRuns }, { onTestFinished, onTestFailed }) => {
+    const s = await scenarios.create(`cron_catchup_${policy}`, { onTestFinished, onTestFailed });
+    const env = { FIXTURE_CATCH_UP: policy };
+    const first = await s.startWorker(['catchUp'], { env });
+    await s.startScheduler(['catchUp'], { env });
+    await s.waitForRuns('fixture.catchUp', (rows) => withStatus(rows, 'COMPLETED').length >= 1, 'a completed run');
+    await s.stop(first);
+    const downAt = Date.now();
+    // Four ticks fall while no worker runs: their jobs wait in the queue.
+    const backlog = await s.poll(
+      async () => {
+        const waiting = (await s.cronQueue().getWaiting()).filter((job) => job.name === 'fixture.catchUp').length;
+        return waiting >= 4 ? waiting : undefined;
+      },
+      { what: '4 ticks waiting', timeoutMs: 30_000 },
+    );
+    expect(backlog).toBeGreaterThanOrEqual(4);
+    const upAt = Date.now();
+    await s.startWorker(['catchUp'], { env });
+    const { rows, executions } = await settle(s, 'fixture.catchUp');
+
+    expect(missingTicks(rows, 2_000).map(iso)).toEqual([]);
+    expect(duplicated(rows).map(iso)).toEqual([]);
+    expect(untracked(executions, rows)).toEqual([]);
+    const outage = rows.filter((row) => row.scheduledAt > downAt && row.scheduledAt < upAt);
+    expect(outage.length).toBeGreaterThanOrEqual(4);
+    const ran = outage.filter((row) => row.status === 'COMPLETED');
+    const missed = outage.filter((row) => row.status === 'MISSED');
+    expect(ran.length + missed.length).toBe(outage.length);
+    // No burst: at most the newest backlog ticks ran; every other one is visible as MISSED.
+    expect(ran.length).toBeLessThanOrEqual(maxBacklogRuns);
+    expect(missed.length).toBeGreaterThanOrEqual(outage.length - maxBacklogRuns);
+    for (const row of missed) {
+      expect(row.reason).toMatch(policy === '3000' ? /^Missed: \d+ ms late, past its catch-up window of 3000 ms$/ : /^Missed: (superseded by the tick of |\d+ ms late, past the catch-up grace)/);
+      expect(row).toMatchObject({ result: null, error: null, lockToken: null });
+    }
+    // The ticks that ran are the newest of the backlog.
+    const newestMissed = Math.max(...missed.map((row) => row.scheduledAt));
+    for (const row of ran) expect(row.scheduledAt).toBeGreaterThan(newestMissed);
+    if (policy === 'latest') expect(ran.length).toBeGreaterThanOrEqual(1);
+  });
+});
