@@ -41,3 +41,19 @@ function useLogger(app: INestApplicationContext, logger: Type<unknown> | undefin
   }
   if (instance) app.useLogger(instance as Parameters<INestApplicationContext['useLogger']>[0]);
 }
+
+/**
+ * Runs the role's start (a worker's consumers, a scheduler's timers) on a
+ * booted context, then flushes the buffered start-up lines. A start that
+ * fails is reported as the first line on stderr and closes the context.
+ */
+export async function startOrReport(app: INestApplicationContext, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+    app.flushLogs();
+  } catch (error) {
+    reportBootFailure(error);
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+}

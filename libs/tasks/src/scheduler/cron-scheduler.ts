@@ -88,6 +88,10 @@ export class CronScheduler implements BeforeApplicationShutdown {
   async start(): Promise<void> {
     if (this.running) return;
     const crons = this.registry.all();
+    if (crons.length === 0) {
+      this.logger.log('Scheduling 0 cron job(s)');
+      return;
+    }
     await this.tracker.connect();
     await this.store.connect();
     const now = Date.now();

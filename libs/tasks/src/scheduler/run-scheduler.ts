@@ -1,6 +1,6 @@
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { assertPeersInstalled, importNestjsPinoIfInstalled } from '../peers/optional-peers.js';
-import { createBootedContext, reportBootFailure } from '../boot/boot.js';
+import { createBootedContext, startOrReport } from '../boot/boot.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronScheduler } from './cron-scheduler.js';
 
@@ -16,16 +16,9 @@ export async function runScheduler(module: Type<unknown>): Promise<INestApplicat
   const app = await createBootedContext(module, pino?.Logger);
   // Exit 0 after a clean stop, as the worker does.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  try {
-    if (app.get(CronCatalog).all().length > 0) {
-      assertPeersInstalled('tracking');
-      await app.get(CronScheduler).start();
-    }
-    app.flushLogs();
-  } catch (error) {
-    reportBootFailure(error);
-    await app.close().catch(() => undefined);
-    throw error;
-  }
+  await startOrReport(app, async () => {
+    if (app.get(CronCatalog).all().length > 0) assertPeersInstalled('tracking');
+    await app.get(CronScheduler).start();
+  });
   return app;
 }

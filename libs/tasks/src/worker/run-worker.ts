@@ -1,6 +1,6 @@
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { importNestjsPino } from '../peers/optional-peers.js';
-import { createBootedContext, reportBootFailure } from '../boot/boot.js';
+import { createBootedContext, reportBootFailure, startOrReport } from '../boot/boot.js';
 import { TaskWorkerHost } from './task-worker.host.js';
 
 /**
@@ -21,13 +21,6 @@ export async function runWorker(module: Type<unknown>): Promise<INestApplication
   // After a clean drain the worker exits 0 (Nest's default re-raises the signal,
   // which reports a graceful stop as death by SIGTERM); an error while closing exits 1.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  try {
-    await app.get(TaskWorkerHost).start();
-    app.flushLogs();
-  } catch (error) {
-    reportBootFailure(error);
-    await app.close().catch(() => undefined);
-    throw error;
-  }
+  await startOrReport(app, () => app.get(TaskWorkerHost).start());
   return app;
 }
