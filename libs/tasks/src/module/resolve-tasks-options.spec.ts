@@ -70,6 +70,11 @@ describe('resolveTasksOptions', () => {
     [{ prefix: '' }, 'option prefix is ""'],
     [{ prefix: 'a:b' }, 'option prefix is "a:b"'],
     [{ redisUrl: 'postgres://127.0.0.1' }, 'option redisUrl is "postgres://127.0.0.1"'],
+    [{ cronConcurrency: 0 }, 'option cronConcurrency is 0'],
+    [{ cronPruneBatchSize: 0 }, 'option cronPruneBatchSize is 0'],
+    [{ cronSweepIntervalMs: 7_000 }, 'option cronSweepIntervalMs is 7000, expected whole seconds that divide a minute'],
+    [{ cronSweepIntervalMs: 1_500 }, 'option cronSweepIntervalMs is 1500'],
+    [{ schedulerLeaseRenewMs: 10_000 }, 'option schedulerLeaseRenewMs is 10000, expected fewer ms than schedulerLeaseTtlMs (10000)'],
   ])('rejects bad option %o, naming it', (options, problem) => {
     const resolve = () => resolveTasksOptions(options);
     expect(resolve).toThrow(TasksConfigurationError);
@@ -93,6 +98,18 @@ describe('tasksOptionsFromEnv', () => {
       stalledTimeoutMs: 9_000,
       cronRunRetentionDays: 7,
     });
+  });
+
+  it('maps the cron and scheduler periods, so tests and small deployments can shorten them', () => {
+    expect(
+      tasksOptionsFromEnv({
+        CRON_CONCURRENCY: '2',
+        TASKS_CRON_CATCH_UP_MS: '0',
+        TASKS_CRON_SWEEP_MS: '1000',
+        TASKS_SCHEDULER_LEASE_TTL_MS: '3000',
+        TASKS_SCHEDULER_LEASE_RENEW_MS: '500',
+      }),
+    ).toEqual({ cronConcurrency: 2, cronCatchUpMs: 0, cronSweepIntervalMs: 1_000, schedulerLeaseTtlMs: 3_000, schedulerLeaseRenewMs: 500 });
   });
 
   it('leaves out unset and empty variables, so the defaults apply', () => {
