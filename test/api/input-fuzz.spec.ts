@@ -29,6 +29,10 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'GET', segments: ['jobs', ':id'], query: [] },
   { method: 'GET', segments: ['cron', 'runs'], query: ['job', 'status', 'limit'], operator: true },
   { method: 'POST', segments: ['cron', ':name', 'trigger'], query: [], operator: true },
+  { method: 'GET', segments: ['cron'], query: ['internal', 'removed', 'ticks'], operator: true },
+  { method: 'GET', segments: ['cron', ':name'], query: ['ticks'], operator: true },
+  { method: 'POST', segments: ['cron', ':name', 'pause'], query: [], operator: true },
+  { method: 'POST', segments: ['cron', ':name', 'resume'], query: [], operator: true },
   { method: 'GET', segments: ['users', ':userId', 'events'], query: ['access_token'] },
 ];
 
@@ -94,7 +98,7 @@ function generate(count: number, seed: number, ids: { jobId: string }): FuzzRequ
     wait: ['true', 'false'],
     userId: USERS,
     job: ['cleanupExpiredData', 'tasks.pruneCronRuns'],
-    status: ['COMPLETED', 'FAILED', 'RUNNING', 'SKIPPED'],
+    status: ['COMPLETED', 'FAILED', 'RUNNING', 'SKIPPED', 'MISSED'],
     limit: ['1', '20', '500'],
   };
   const caller = () => pick(USERS);

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { Injectable, Module } from '@nestjs/common';
-import { Cron, CronRegistry, UnknownTaskError } from 'nestjs-tasks';
-import { tasksAppsPerTest } from '../support/in-process.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Injectable, Module, type Type } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { TestingModule } from '@nestjs/testing';
+import { Cron, CronRegistry, UnknownTaskError, type CronJobInfo } from 'nestjs-tasks';
+import { CronCatalog, CronScheduleStore } from 'nestjs-tasks/testing';
+import { databaseOptions } from '@app/jobs';
+import { createTestSchema, type TestSchema } from '../support/database.js';
+import { rejectionOf, tasksAppsPerTest } from '../support/in-process.js';
 
 @Injectable()
 class ReportJobs {
@@ -15,36 +20,141 @@ class ReportJobs {
 @Module({ providers: [ReportJobs] })
 class ReportsModule {}
 
-// The public registry an app injects to see and trigger its crons (no worker or database needed to list).
+const QUARTER_HOUR = 15 * 60_000;
+
+/** The next `count` quarter hours after `from`, worked out by hand rather than by the library. */
+const quarterHoursAfter = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => new Date((Math.floor(from / QUARTER_HOUR) + 1 + i) * QUARTER_HOUR));
+
+/** `quarterly` as the registry describes it before any scheduler or worker touched it. */
+const quarterlyFromCode = (nextTicks: Date[]): CronJobInfo => ({
+  name: 'quarterly',
+  expression: '*/15 * * * *',
+  timeZone: 'UTC',
+  catchUp: 'skip',
+  overlap: 'skip',
+  source: 'ReportJobs.quarterly',
+  internal: false,
+  paused: null,
+  removedAt: null,
+  lastTick: null,
+  nextTicks,
+  lastRun: null,
+  declared: { lockTtlMs: 120_000, attempts: 1, track: true },
+});
+
+interface ScheduleRow {
+  name: string;
+  paused: boolean;
+  paused_reason: string | null;
+  paused_by: string | null;
+  paused_at: Date | null;
+  removed_at: Date | null;
+}
+
+// The public registry an app injects to see, pause and trigger its crons: the
+// code's crons joined with their cron_schedules rows (a real Postgres schema; no
+// scheduler or worker runs, the store's reconcile stands in for a scheduler's boot).
 describe('CronRegistry', () => {
   const apps = tasksAppsPerTest('cron-registry');
+  let schema: TestSchema;
+  let DatabaseModule: Type<unknown>;
 
-  it('lists the app’s crons with expression, time zone and lock TTL; the library’s own only on request', async () => {
-    const app = await apps.create({ imports: [ReportsModule] });
+  beforeAll(async () => {
+    schema = await createTestSchema('cron_registry');
+    @Module({ imports: [TypeOrmModule.forRoot(databaseOptions({ ...process.env, ...schema.env }))] })
+    class RegistryDatabaseModule {}
+    DatabaseModule = RegistryDatabaseModule;
+  });
+
+  afterAll(async () => {
+    await schema?.drop();
+  });
+
+  const createApp = () => apps.create({ imports: [DatabaseModule, ReportsModule] });
+
+  const rows = async (): Promise<ScheduleRow[]> =>
+    (await schema.dataSource.query(
+      `SELECT name, paused, paused_reason, paused_by, paused_at, removed_at FROM cron_schedules WHERE namespace = $1 ORDER BY name`,
+      [apps.prefix],
+    )) as ScheduleRow[];
+
+  /** What a scheduler does at boot: one row per cron of the code (plus `extra` names, as another deployment's code would have). */
+  const reconcile = async (app: TestingModule, extra: string[] = []) => {
+    const declared = app
+      .get(CronCatalog)
+      .all()
+      .map((cron) => ({
+        name: cron.name,
+        expression: cron.expression,
+        timeZone: cron.timeZone,
+        catchUp: 'skip',
+        overlap: cron.overlap,
+        source: cron.source,
+        internal: cron.internal,
+        nextTick: cron.schedule.nextTick(Date.now()),
+      }));
+    const others = extra.map((name) => ({
+      name,
+      expression: '0 3 * * *',
+      timeZone: 'UTC',
+      catchUp: 'latest',
+      overlap: 'allow',
+      source: 'LegacyJobs.run',
+      internal: false,
+      nextTick: Date.now() + 60_000,
+    }));
+    await app.get(CronScheduleStore).reconcile([...declared, ...others]);
+  };
+
+  it('lists the app’s crons from the code before any scheduler booted, with their next ticks; the library’s own only on request', async () => {
+    const app = await createApp();
     const registry = app.get(CronRegistry);
-    expect(registry.list()).toEqual([
+    const before = Date.now();
+    const listed = await registry.list();
+    const weekdayTicks = registry.nextTicks('reports.weekday', 5, new Date(before));
+
+    expect(listed).toEqual([
+      quarterlyFromCode(quarterHoursAfter(before, 5)),
       {
-        name: 'quarterly',
-        expression: '*/15 * * * *',
-        timeZone: 'UTC',
-        lockTtlMs: 120_000,
-        attempts: 1,
-        track: true,
-        source: 'ReportJobs.quarterly',
+        name: 'reports.weekday',
+        expression: '30 6 * * 1-5',
+        timeZone: 'Europe/Berlin',
+        catchUp: 'skip',
+        overlap: 'skip',
+        source: 'ReportJobs.weekday',
         internal: false,
+        paused: null,
+        removedAt: null,
+        lastTick: null,
+        nextTicks: weekdayTicks,
+        lastRun: null,
+        declared: { lockTtlMs: 90_000, attempts: 1, track: true },
       },
-      expect.objectContaining({ name: 'reports.weekday', expression: '30 6 * * 1-5', timeZone: 'Europe/Berlin', lockTtlMs: 90_000 }),
     ]);
-    expect(registry.list({ internal: true }).filter((cron) => cron.internal).map((cron) => cron.name)).toEqual([
-      'tasks.pruneCronRuns',
-      'tasks.sweepLostRuns',
+    expect((await registry.list({ ticks: 2 })).map((cron) => cron.nextTicks.length)).toEqual([2, 2]);
+    const withInternal = await registry.list({ internal: true });
+    expect(withInternal.map((cron) => [cron.name, cron.internal])).toEqual([
+      ['quarterly', false],
+      ['reports.weekday', false],
+      ['tasks.pruneCronRuns', true],
+      ['tasks.sweepLostRuns', true],
     ]);
-    expect(registry.get('quarterly')?.source).toBe('ReportJobs.quarterly');
-    expect(registry.get('nope')).toBeUndefined();
+    expect(withInternal.find((cron) => cron.name === 'tasks.pruneCronRuns')).toMatchObject({
+      expression: '17 * * * *',
+      source: 'CronMaintenance.pruneCronRuns',
+      declared: { lockTtlMs: 300_000, attempts: 1, track: true },
+    });
+
+    const one = await registry.get('quarterly', 3);
+    expect(one).toEqual(quarterlyFromCode(quarterHoursAfter(before, 3)));
+    expect(await registry.get('nope')).toBeUndefined();
+    // Listing reads cron_schedules but writes nothing there: only a scheduler creates rows.
+    expect(await rows()).toEqual([]);
   });
 
   it('previews the next ticks in the cron’s time zone', async () => {
-    const app = await apps.create({ imports: [ReportsModule] });
+    const app = await createApp();
     const registry = app.get(CronRegistry);
     // Friday 2026-07-03 12:00 UTC: the next weekday 06:30 in Berlin (UTC+2 in summer) is Monday 04:30 UTC.
     const from = new Date('2026-07-03T12:00:00Z');
@@ -58,5 +168,106 @@ describe('CronRegistry', () => {
       '2026-07-03T12:30:00.000Z',
     ]);
     expect(() => registry.nextTicks('nope')).toThrow(UnknownTaskError);
+  });
+
+  it('pauses only a cron that has a schedule row: before a scheduler booted it is unknown to pause and resume', async () => {
+    const app = await createApp();
+    const registry = app.get(CronRegistry);
+    for (const attempt of [registry.pause('quarterly', { reason: 'too early' }), registry.resume('quarterly'), registry.pause('nope')]) {
+      const error = await rejectionOf(attempt);
+      expect(error).toBeInstanceOf(UnknownTaskError);
+    }
+    const error = (await rejectionOf(registry.pause('nope'))) as UnknownTaskError;
+    expect(error.message).toBe(
+      'Unknown cron job "nope". Cron jobs registered in this process: "quarterly", "reports.weekday", "tasks.pruneCronRuns", "tasks.sweepLostRuns".',
+    );
+    expect(error.taskName).toBe('nope');
+    expect(await rows()).toEqual([]);
+  });
+
+  it('pauses and resumes through cron_schedules, noting why, by whom and since when', async () => {
+    const app = await createApp();
+    const registry = app.get(CronRegistry);
+    await reconcile(app);
+    expect((await rows()).map((row) => [row.name, row.paused])).toEqual([
+      ['quarterly', false],
+      ['reports.weekday', false],
+      ['tasks.pruneCronRuns', false],
+      ['tasks.sweepLostRuns', false],
+    ]);
+
+    const paused = await registry.pause('quarterly', { reason: 'migrating the reports table', by: 'ops-alice' });
+    const [row] = (await rows()).filter((candidate) => candidate.name === 'quarterly');
+    expect(row).toEqual({
+      name: 'quarterly',
+      paused: true,
+      paused_reason: 'migrating the reports table',
+      paused_by: 'ops-alice',
+      paused_at: expect.any(Date),
+      removed_at: null,
+    });
+    const since = row?.paused_at as Date;
+    expect(paused).toEqual({
+      ...quarterlyFromCode(paused.nextTicks),
+      paused: { reason: 'migrating the reports table', by: 'ops-alice', since },
+    });
+    expect(paused.nextTicks).toHaveLength(5);
+    expect((await registry.list()).map((cron) => [cron.name, cron.paused])).toEqual([
+      ['quarterly', { reason: 'migrating the reports table', by: 'ops-alice', since }],
+      ['reports.weekday', null],
+    ]);
+
+    // Pausing again replaces the note but keeps the time it has been paused since.
+    const again = await registry.pause('quarterly', { by: 'ops-bob' });
+    expect(again.paused).toEqual({ reason: null, by: 'ops-bob', since });
+
+    const resumed = await registry.resume('quarterly');
+    expect(resumed).toEqual(quarterlyFromCode(resumed.nextTicks));
+    expect((await rows()).find((candidate) => candidate.name === 'quarterly')).toEqual({
+      name: 'quarterly',
+      paused: false,
+      paused_reason: null,
+      paused_by: null,
+      paused_at: null,
+      removed_at: null,
+    });
+    // Resuming a cron that is not paused changes nothing.
+    expect((await registry.resume('reports.weekday')).paused).toBeNull();
+  });
+
+  it('lists a row the code does not declare, and a removed one only on request', async () => {
+    const app = await createApp();
+    const registry = app.get(CronRegistry);
+    await reconcile(app, ['legacy.export']);
+    const legacy = await registry.get('legacy.export', 2);
+    expect(legacy).toEqual({
+      name: 'legacy.export',
+      expression: '0 3 * * *',
+      timeZone: 'UTC',
+      catchUp: 'latest',
+      overlap: 'allow',
+      source: 'LegacyJobs.run',
+      internal: false,
+      paused: null,
+      removedAt: null,
+      lastTick: null,
+      nextTicks: legacy?.nextTicks,
+      lastRun: null,
+    });
+    const day = 24 * 3_600_000;
+    const threeAm = (Math.floor((Date.now() - 3 * 3_600_000) / day) + 1) * day + 3 * 3_600_000;
+    expect(legacy?.nextTicks).toEqual([new Date(threeAm), new Date(threeAm + day)]);
+    expect((await registry.list()).map((cron) => cron.name)).toEqual(['legacy.export', 'quarterly', 'reports.weekday']);
+    // Declared elsewhere: listed, but this process cannot enqueue it.
+    expect(await rejectionOf(registry.trigger('legacy.export'))).toBeInstanceOf(UnknownTaskError);
+
+    // A scheduler boots with code that no longer has it.
+    await reconcile(app);
+    expect((await registry.list()).map((cron) => cron.name)).toEqual(['quarterly', 'reports.weekday']);
+    const removed = (await registry.list({ removed: true })).find((cron) => cron.name === 'legacy.export');
+    const removedAt = (await rows()).find((row) => row.name === 'legacy.export')?.removed_at;
+    expect(removedAt).toEqual(expect.any(Date));
+    expect(removed).toMatchObject({ name: 'legacy.export', removedAt, nextTicks: [] });
+    expect((await registry.get('legacy.export'))?.removedAt).toEqual(removedAt);
   });
 });

@@ -1,10 +1,26 @@
-import { Controller, ForbiddenException, Get, HttpCode, HttpStatus, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { CronRegistry, CronRunsService, UnknownTaskError, type CronJobRun } from 'nestjs-tasks';
-import { RequireRole } from '../auth/auth.decorators.js';
-import { parseCronName, parseCronStatus, parseLimit } from '../http/params.js';
+import {
+  ConflictException,
+  Controller,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  HttpStatus,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  Req,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import type { Request } from 'express';
+import { CronRegistry, CronRunsService, UnknownTaskError, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
+import { Caller, RequireRole, type Principal } from '../auth/auth.decorators.js';
+import { booleanParam, parseCronName, parseCronStatus, parseLimit, parsePauseBody, parseTicks } from '../http/params.js';
 import { readQuery } from '../http/query.js';
 
-/** Operators only: run rows carry the handlers' results and error stacks. */
+type Action = 'triggered' | 'paused' | 'resumed';
+
+/** Operators only: run rows carry the handlers' results and error stacks, and pausing a cron stops it everywhere. */
 @Controller('cron')
 @RequireRole('operator')
 export class CronController {
@@ -13,15 +29,85 @@ export class CronController {
     private readonly crons: CronRegistry,
   ) {}
 
+  /**
+   * Every cron of the deployment with its next ticks, last run and pause
+   * state; the library's own with `?internal=true`, crons the code no longer
+   * has with `?removed=true`, `?ticks=` upcoming ticks each (default 5).
+   */
+  @Get()
+  async list(@Query() query: unknown): Promise<CronJobInfo[]> {
+    const { internal, removed, ticks } = readQuery(query, {
+      internal: booleanParam('internal'),
+      removed: booleanParam('removed'),
+      ticks: parseTicks,
+    });
+    return this.crons.list({ internal, removed, ticks });
+  }
+
+  // Declared before ':name', which would otherwise take GET /cron/runs for a cron named "runs".
   /** Latest runs, newest first, optionally of one job and/or one status. */
   @Get('runs')
-  async list(@Query() query: unknown): Promise<CronJobRun[]> {
+  async listRuns(@Query() query: unknown): Promise<CronJobRun[]> {
     const { job, status, limit } = readQuery(query, {
       job: (value) => parseCronName(value, 'Query parameter "job"'),
       status: parseCronStatus,
       limit: parseLimit,
     });
     return this.runs.find({ job, status, limit });
+  }
+
+  /** One cron, internal and removed ones included; 404 naming the known ones. */
+  @Get(':name')
+  async get(@Param('name') rawName: string, @Query() query: unknown): Promise<CronJobInfo> {
+    const name = parseCronName(rawName, 'Cron job name');
+    const { ticks } = readQuery(query, { ticks: parseTicks });
+    const cron = await this.crons.get(name, ticks);
+    if (!cron) {
+      const known = (await this.crons.list({ internal: true, removed: true })).map((info) => info.name);
+      throw new NotFoundException(`Unknown cron job "${name}". Known cron jobs: ${known.join(', ') || 'none'}.`);
+    }
+    return cron;
+  }
+
+  /**
+   * Pauses a cron on every scheduler from its next tick on (a run going is not
+   * stopped), noting the caller and the optional `{ "reason" }` of the body:
+   * 200 with the cron. The first scheduler boot creates a cron's schedule row;
+   * before it there is nothing to pause: 409.
+   */
+  @Post(':name/pause')
+  @HttpCode(HttpStatus.OK)
+  async pause(
+    @Param('name') rawName: string,
+    @Query() query: unknown,
+    @Req() request: Request,
+    @Caller() caller: Principal,
+  ): Promise<CronJobInfo> {
+    const name = parseCronName(rawName, 'Cron job name');
+    readQuery(query, {});
+    const { reason } = parsePauseBody(jsonBody(request));
+    await this.controllable(name, 'paused');
+    try {
+      return await this.crons.pause(name, { reason, by: caller.userId });
+    } catch (error) {
+      if (error instanceof UnknownTaskError) throw this.noSchedule(name, 'paused');
+      throw error;
+    }
+  }
+
+  /** Resumes a paused cron from its next tick on (the ticks that fell while paused are not replayed): 200 with the cron. */
+  @Post(':name/resume')
+  @HttpCode(HttpStatus.OK)
+  async resume(@Param('name') rawName: string, @Query() query: unknown): Promise<CronJobInfo> {
+    const name = parseCronName(rawName, 'Cron job name');
+    readQuery(query, {});
+    await this.controllable(name, 'resumed');
+    try {
+      return await this.crons.resume(name);
+    } catch (error) {
+      if (error instanceof UnknownTaskError) throw this.noSchedule(name, 'resumed');
+      throw error;
+    }
   }
 
   /**
@@ -33,24 +119,54 @@ export class CronController {
   async trigger(@Param('name') rawName: string, @Query() query: unknown): Promise<{ jobId: string }> {
     const name = parseCronName(rawName, 'Cron job name');
     readQuery(query, {});
-    const cron = this.crons.get(name);
-    if (!cron) throw this.unknown(name);
-    if (cron.internal) {
-      throw new ForbiddenException(
-        `"${name}" is one of the library's internal maintenance crons: it runs on its own schedule and cannot be triggered over HTTP.`,
-      );
-    }
+    await this.controllable(name, 'triggered');
     try {
       const handle = await this.crons.trigger(name);
       return { jobId: handle.id };
     } catch (error) {
-      if (error instanceof UnknownTaskError) throw this.unknown(name);
+      // A schedule row of a cron this api's code does not declare: it cannot enqueue it.
+      if (error instanceof UnknownTaskError) throw await this.unknown(name, 'triggered');
       throw error;
     }
   }
 
-  private unknown(name: string): NotFoundException {
-    const known = this.crons.list().map((cron) => cron.name);
-    return new NotFoundException(`Unknown cron job "${name}". Cron jobs that can be triggered: ${known.join(', ') || 'none'}.`);
+  /** 404 for an unknown cron, 403 for the library's own: those are operated by the library alone. */
+  private async controllable(name: string, action: Action): Promise<void> {
+    const cron = await this.crons.get(name);
+    if (!cron) throw await this.unknown(name, action);
+    if (cron.internal) {
+      throw new ForbiddenException(
+        `"${name}" is one of the library's internal maintenance crons: it runs on its own schedule and cannot be ${action} over HTTP.`,
+      );
+    }
   }
+
+  private async unknown(name: string, action: Action): Promise<NotFoundException> {
+    let known = await this.crons.list();
+    // Only what this process declares can be enqueued from here.
+    if (action === 'triggered') known = known.filter((cron) => cron.declared !== undefined);
+    const names = known.map((cron) => cron.name);
+    return new NotFoundException(`Unknown cron job "${name}". Cron jobs that can be ${action}: ${names.join(', ') || 'none'}.`);
+  }
+
+  private noSchedule(name: string, action: Action): ConflictException {
+    return new ConflictException(
+      `Cron job "${name}" has no schedule row yet, so it cannot be ${action}: a scheduler creates it when it boots. Start the scheduler once, then try again.`,
+    );
+  }
+}
+
+/**
+ * The request's body as the JSON parser left it: undefined when there is none.
+ * A body of another type is refused rather than ignored (the urlencoded parser
+ * would turn `reason=x` into the same object, and a text body would be dropped silently).
+ */
+function jsonBody(request: Request): unknown {
+  const length = request.headers['content-length'];
+  const hasBody = request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody) return undefined;
+  if (!request.is('application/json')) {
+    throw new UnsupportedMediaTypeException('The body, if any, must be JSON: send it with "Content-Type: application/json".');
+  }
+  return request.body as unknown;
 }

@@ -1,7 +1,8 @@
 import { BadRequestException } from '@nestjs/common';
 import { CronRunStatus } from 'nestjs-tasks';
+import { quote } from './query.js';
 
-// Every path and query parameter of the api is checked here before it reaches
+// Every path and query parameter of the api (and the pause body) is checked here before it reaches
 // Redis or Postgres: a value outside these shapes (NUL bytes, invalid UTF-8,
 // which Express decodes to U+FFFD, oversized or empty values) is a 400 with the reason.
 
@@ -39,6 +40,62 @@ export function parseLimit(raw: string): number {
 }
 
 export function parseWait(raw: string): boolean {
-  if (raw !== 'true' && raw !== 'false') throw new BadRequestException('Query parameter "wait" must be "true" or "false".');
-  return raw === 'true';
+  return booleanParam('wait')(raw);
+}
+
+/** A yes/no query parameter: exactly "true" or "false". */
+export function booleanParam(name: string): (raw: string) => boolean {
+  return (raw) => {
+    if (raw !== 'true' && raw !== 'false') throw new BadRequestException(`Query parameter "${name}" must be "true" or "false".`);
+    return raw === 'true';
+  };
+}
+
+/** The most upcoming ticks a request may preview per cron. */
+export const MAX_PREVIEW_TICKS = 50;
+
+export function parseTicks(raw: string): number {
+  const value = /^\d{1,2}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= 1 && value <= MAX_PREVIEW_TICKS)) {
+    throw new BadRequestException(`Query parameter "ticks" must be a whole number from 1 to ${MAX_PREVIEW_TICKS}.`);
+  }
+  return value;
+}
+
+/** Longest pause reason, in characters (code points). */
+export const MAX_PAUSE_REASON = 500;
+// Tab and line breaks are fine in a reason; other control characters (NUL
+// above all, which Postgres text refuses) are not.
+const CONTROL = /(?![\t\n\r])\p{Cc}/u;
+/** With the u flag a surrogate pair is one code point: this finds only unpaired halves (which Postgres would get as U+FFFD). */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+const SURROGATE_PAIR = /[\ud800-\udbff][\udc00-\udfff]/g;
+
+/** Length in code points, as a person counts characters: an emoji is one, not two UTF-16 units. */
+function codePoints(text: string): number {
+  return text.length - (text.match(SURROGATE_PAIR)?.length ?? 0);
+}
+
+/**
+ * The body of POST /cron/:name/pause, already parsed from JSON (undefined
+ * when the request had none): `{ "reason"?: string }`, nothing else.
+ */
+export function parsePauseBody(body: unknown): { reason?: string } {
+  if (body === undefined) return {};
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestException('The body must be a JSON object: { "reason"?: string }.');
+  }
+  for (const key of Object.keys(body)) {
+    if (key !== 'reason') throw new BadRequestException(`Unknown field ${quote(key)} in the body: it takes "reason".`);
+  }
+  const { reason } = body as { reason?: unknown };
+  if (reason === undefined) return {};
+  if (typeof reason !== 'string') throw new BadRequestException('Field "reason" must be a string.');
+  const length = codePoints(reason);
+  if (length < 1 || length > MAX_PAUSE_REASON) {
+    throw new BadRequestException(`Field "reason" must be 1-${MAX_PAUSE_REASON} characters (leave it out for none).`);
+  }
+  if (CONTROL.test(reason)) throw new BadRequestException('Field "reason" must not contain control characters other than tab and line breaks.');
+  if (LONE_SURROGATE.test(reason)) throw new BadRequestException('Field "reason" must be valid Unicode (it has an unpaired surrogate).');
+  return { reason };
 }
