@@ -48,7 +48,7 @@ const LOGGER_MODULE_MISSING =
 const CRON_DATABASE_MISSING =
   'Cron jobs need a TypeORM DataSource for run tracking: import TypeOrmModule.forRoot({ ..., ' +
   "entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) (both from 'nestjs-tasks/typeorm') " +
-  "in the worker's root module, and run the migrations.";
+  "in the root module of the worker and of the scheduler, and run the migrations.";
 
 interface Ran {
   code: number | null;
@@ -266,18 +266,18 @@ describe('nestjs-tasks packed and installed into a freshly generated Nest app', 
 
   it('round-trips the producer’s task and records the every-second cron; worker and scheduler stop with 0', async () => {
     const env = envFor(prefixFor('run'));
+    // The worker applies the migrations (migrationsRun); the scheduler, which needs
+    // cron_schedules, starts once they are in.
     const worker = start('worker', 'worker.js', env);
+    const ready = await worker.waitForLog(workerReady, 'ready', 90_000);
     const scheduler = start('scheduler', 'scheduler.js', env);
-    const [ready] = await Promise.all([
-      worker.waitForLog(workerReady, 'ready', 90_000),
-      scheduler.waitForLog(schedulerReady, 'ready', 90_000),
-    ]);
+    await scheduler.waitForLog(schedulerReady, 'ready', 90_000);
     expect(ready.msg).toContain('[greet]');
     expect(ready.msg).toContain('freshHeartbeat');
     expect(ready.msg).toContain(`under prefix "${env.TASKS_PREFIX}"`);
     // migrationsRun applied the library's migration into the app's schema.
     const { rows: migrations } = await db.query<{ name: string }>('SELECT name FROM migrations');
-    expect(migrations.map((row) => row.name)).toContain('CreateCronJobRuns1795800000000');
+    expect(migrations.map((row) => row.name)).toEqual(expect.arrayContaining(['CreateCronJobRuns1795800000000', 'CronSchedulesAndFencing1796100000000']));
 
     // enqueue(GreetingTasks, 'greet', payload) in another process, then waitResult.
     const producer = start('producer', 'producer.js', { ...env, GREET_NAME: 'fresh app' });

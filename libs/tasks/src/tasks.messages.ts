@@ -121,7 +121,7 @@ export const unknownCron = (name: string, known: readonly string[]) =>
 export const cronDatabaseMissing = () =>
   `Cron jobs need a TypeORM DataSource for run tracking: import TypeOrmModule.forRoot({ ..., ` +
   `entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) (both from 'nestjs-tasks/typeorm') ` +
-  `in the worker's root module, and run the migrations.`;
+  `in the root module of the worker and of the scheduler, and run the migrations.`;
 
 export const cronTableMissing = (table: string) =>
   `Cron jobs need the table ${table}, which does not exist in the application's database: ` +
@@ -131,10 +131,6 @@ export const cronTableMissing = (table: string) =>
 export const cronRunNotRecorded = (name: string, cause: string) =>
   `Cron job "${name}" did not run: its run could not be recorded in cron_job_runs (${cause}). ` +
   `No run executes untracked; the next tick tries again.`;
-
-export const workerLost = (lockTtlMs: number) =>
-  `Worker lost: the run's lock is gone but its outcome was never recorded. The worker died, ` +
-  `lost Redis for over its lockTtl of ${lockTtlMs / 1_000} s, or could not write the outcome to Postgres; the run was marked failed.`;
 
 export const cronLockLost = (name: string, cause: string) =>
   `Lost the lock of cron job "${name}" (${cause}): the run was aborted so that another run cannot overlap it.`;

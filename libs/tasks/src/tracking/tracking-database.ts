@@ -61,17 +61,18 @@ export class TrackingDatabaseLocator {
     const table = escaped(dataSource.getMetadata(entity).tablePath);
     const schedulesTable = escaped(dataSource.getMetadata(scheduleEntity).tablePath);
     // A process that would fail every run for want of the tables fails its boot instead.
-    const [found] = (await dataSource.query(
-      `SELECT to_regclass($1) AS runs, to_regclass($2) AS schedules, pg_get_serial_sequence($1, 'id') AS sequence`,
-      [table, schedulesTable],
-    )) as { runs: string | null; schedules: string | null; sequence: string | null }[];
-    if (!found?.runs || !found.sequence) throw new TasksConfigurationError(cronTableMissing(dataSource.getMetadata(entity).tablePath));
+    const [found] = (await dataSource.query('SELECT to_regclass($1) AS runs, to_regclass($2) AS schedules', [table, schedulesTable])) as {
+      runs: string | null;
+      schedules: string | null;
+    }[];
+    if (!found?.runs) throw new TasksConfigurationError(cronTableMissing(dataSource.getMetadata(entity).tablePath));
     if (!found.schedules) throw new TasksConfigurationError(cronTableMissing(dataSource.getMetadata(scheduleEntity).tablePath));
+    const [sequence] = (await dataSource.query(`SELECT pg_get_serial_sequence($1, 'id') AS name`, [table])) as { name: string }[];
     return {
       dataSource,
       table,
       schedulesTable,
-      tokenSequence: found.sequence,
+      tokenSequence: sequence.name,
       runs: dataSource.getRepository(entity),
       schedules: dataSource.getRepository(scheduleEntity),
     };
