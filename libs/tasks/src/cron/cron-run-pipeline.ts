@@ -77,7 +77,8 @@ export class CronRunPipeline {
   }
 
   private async steps(cron: RegisteredCron, run: CronRunKey, job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
-    if (run.trigger === 'schedule' && !job.data.resumed) {
+    // A retry or a handed-back run continues a tick that was admitted on time: catch-up judged it already.
+    if (run.trigger === 'schedule' && run.attempt === 1 && !job.data.resumed) {
       const late = missedReason(cron, run.scheduledAt.getTime(), Date.now(), this.options.cronCatchUpMs);
       if (late) {
         const reason = `Missed: ${late}`;

@@ -40,7 +40,7 @@ export class CronSchedule {
     return ticks;
   }
 
-  /** Latest tick at or before `atMs`, if any in the last day. */
+  /** Latest tick at or before `atMs`, if any. */
   previousTick(atMs: number): number | undefined {
     const previous = this.pattern.previousRuns(1, new Date(atMs + 1))[0];
     return previous?.getTime();

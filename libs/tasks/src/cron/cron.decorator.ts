@@ -17,7 +17,8 @@ import { CronSchedule, isValidTimeZone } from './cron-schedule.js';
  *   not superseded by a newer one, still runs, so a redeploy does not drop
  *   the tick in progress; every older one is recorded MISSED.
  * - `'latest'`: the most recent missed tick runs once, however old; the others are MISSED.
- * - `{ windowMs }`: every missed tick at most `windowMs` old runs, in order; older ones are MISSED.
+ * - `{ windowMs }`: every missed tick at most `windowMs` old is enqueued (the overlap policy then
+ *   applies to them as to any tick); older ones are MISSED.
  */
 export type CronCatchUp = 'skip' | 'latest' | { readonly windowMs: number };
 
