@@ -42,13 +42,14 @@ class FakeQueue {
   /** Every call of add, failed ones included. */
   readonly attempts: Add[] = [];
   readonly adds: Add[] = [];
+  readonly payloads: CronJobData[] = [];
   /** Tick → how many adds of it fail before one succeeds (Infinity: all). */
   readonly failures = new Map<number, number>();
 
   add(name: string, data: CronJobData, opts: JobsOptions): Promise<{ id: string | undefined }> {
     const add: Add = { name, tick: data.scheduledAt, jobId: opts.jobId, at: Date.now() };
     this.attempts.push(add);
-    expect(data).toEqual({ name, scheduledAt: data.scheduledAt, trigger: 'schedule' });
+    this.payloads.push(data);
     const failing = this.failures.get(data.scheduledAt) ?? 0;
     if (failing > 0) {
       this.failures.set(data.scheduledAt, failing - 1);
@@ -241,6 +242,7 @@ describe('CronScheduler: ticks on time', () => {
     expect(ticksOf(h.queue.adds, 'everyMinute')).toEqual([T0, T0 + MINUTE]);
     expect(onTime(h.queue.adds)).toEqual([]);
     expect(h.queue.adds.map((a) => a.jobId)).toEqual(h.queue.adds.map((a) => `${a.name}@${a.tick}`));
+    expect(h.queue.payloads).toEqual(h.queue.adds.map((a) => ({ name: a.name, scheduledAt: a.tick, trigger: 'schedule' })));
     expect(new Set(h.queue.adds.map((a) => a.jobId)).size).toBe(15);
     expect(h.store.beforeTickCalls.filter((c) => c.name === 'everyMinute')).toEqual([
       { name: 'everyMinute', tick: T0, next: T0 + MINUTE },
@@ -406,36 +408,63 @@ describe('CronScheduler: freeze and clock jumps', () => {
     });
   }
 
-  // Every 10 s from T0, the clock moves 64 s on just after T0 fired: the timer
-  // of T0+10s wakes at T0+73998, 3998 ms after the newest missed tick (T0+70s).
+  // Every 10 s from T0, the clock moves 63 s on just after T0 fired; the wait
+  // for T0+10s goes on in pieces of at most a second, so the jump is noticed
+  // at T0+64s, 4 s after the newest missed tick (T0+60s).
   const slowCases: { title: string; catchUp: CronCatchUp; graceMs: number; fired: number[]; missed: number[] }[] = [
-    { title: "'skip' with a 10 s grace runs the newest tick", catchUp: 'skip', graceMs: 10_000, fired: [T0 + 70_000], missed: range(T0 + 10_000, T0 + 60_000, 10_000) },
-    { title: "'skip' with a 2 s grace runs nothing", catchUp: 'skip', graceMs: 2_000, fired: [], missed: range(T0 + 10_000, T0 + 70_000, 10_000) },
-    { title: "'latest' with a 2 s grace runs the newest tick", catchUp: 'latest', graceMs: 2_000, fired: [T0 + 70_000], missed: range(T0 + 10_000, T0 + 60_000, 10_000) },
-    { title: '{ windowMs: 5000 } runs the newest tick', catchUp: { windowMs: 5_000 }, graceMs: 2_000, fired: [T0 + 70_000], missed: range(T0 + 10_000, T0 + 60_000, 10_000) },
+    { title: "'skip' with a 10 s grace runs the newest tick", catchUp: 'skip', graceMs: 10_000, fired: [T0 + 60_000], missed: range(T0 + 10_000, T0 + 50_000, 10_000) },
+    { title: "'skip' with a 2 s grace runs nothing", catchUp: 'skip', graceMs: 2_000, fired: [], missed: range(T0 + 10_000, T0 + 60_000, 10_000) },
+    { title: "'latest' with a 2 s grace runs the newest tick", catchUp: 'latest', graceMs: 2_000, fired: [T0 + 60_000], missed: range(T0 + 10_000, T0 + 50_000, 10_000) },
+    { title: '{ windowMs: 5000 } runs the newest tick', catchUp: { windowMs: 5_000 }, graceMs: 2_000, fired: [T0 + 60_000], missed: range(T0 + 10_000, T0 + 50_000, 10_000) },
   ];
 
   for (const c of slowCases) {
-    it(`every 10 s, clock 64 s forward: ${c.title}`, async () => {
+    it(`every 10 s, clock 63 s forward: ${c.title}`, async () => {
       const h = await boot(T0 - 500, {
         crons: [{ name: 'every10s', expression: '*/10 * * * * *', options: { catchUp: c.catchUp } }],
         options: { cronCatchUpMs: c.graceMs },
       });
       await runUntil(T0);
       expect(ticksOf(h.queue.adds)).toEqual([T0]);
-      vi.setSystemTime(T0 + 64_000);
-      await runUntil(T0 + 73_998);
-      expect(ticksOf(h.queue.adds.slice(1))).toEqual(c.fired);
+      vi.setSystemTime(T0 + 63_000);
+      await runUntil(T0 + 63_999);
+      expect(h.queue.adds).toHaveLength(1);
+      expect(h.tracker.calls).toBe(0);
+      await runUntil(T0 + 64_000);
+      expect(h.queue.adds.slice(1).map((a) => [a.tick, a.at])).toEqual(c.fired.map((tick) => [tick, T0 + 64_000]));
       expect(h.tracker.missed.map((m) => m.tick)).toEqual(c.missed);
       if (c.fired.length === 0) {
-        expect(h.tracker.missed.at(-1)?.reason).toBe("Missed: 3998 ms late, past the catch-up grace of 2000 ms (catchUp: 'skip')");
+        expect(h.tracker.missed.at(-1)?.reason).toBe("Missed: 4000 ms late, past the catch-up grace of 2000 ms (catchUp: 'skip')");
       }
-      await runUntil(T0 + 90_000);
-      expect(ticksOf(h.queue.adds.slice(1 + c.fired.length))).toEqual([T0 + 80_000, T0 + 90_000]);
+      await runUntil(T0 + 80_000);
+      expect(ticksOf(h.queue.adds.slice(1 + c.fired.length))).toEqual([T0 + 70_000, T0 + 80_000]);
       expect(onTime(h.queue.adds.slice(1 + c.fired.length))).toEqual([]);
       expect(h.scheduler.stats.missed).toBe(c.missed.length);
     });
   }
+
+  it('clock set 10 min forward 20 min before an hourly tick: that tick still fires at its time', async () => {
+    const h = await boot(T0 - 30 * MINUTE, { crons: [{ name: 'hourly', expression: '0 * * * *' }] });
+    await runUntil(T0 - 20 * MINUTE);
+    vi.setSystemTime(T0 - 10 * MINUTE);
+    await runUntil(T0);
+    expect(h.queue.adds).toEqual([{ name: 'hourly', tick: T0, jobId: `hourly@${T0}`, at: T0 }]);
+    await runUntil(T0 + HOUR);
+    expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + HOUR]);
+    expect(onTime(h.queue.adds)).toEqual([]);
+    expect(h.tracker.calls).toBe(0);
+  });
+
+  it('clock set forward past an hourly tick, to 5 s after it: that tick fires within a second, inside the grace', async () => {
+    const h = await boot(T0 - 30 * MINUTE, { crons: [{ name: 'hourly', expression: '0 * * * *' }] });
+    await runUntil(T0 - 20 * MINUTE);
+    vi.setSystemTime(T0 + 5_000);
+    await runUntil(T0 + 6_000);
+    expect(h.queue.adds).toEqual([{ name: 'hourly', tick: T0, jobId: `hourly@${T0}`, at: T0 + 6_000 }]);
+    await runUntil(T0 + HOUR);
+    expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + HOUR]);
+    expect(h.tracker.calls).toBe(0);
+  });
 
   it('clock set back an hour: no tick fires early or twice; the next one fires when the clock reaches it again', async () => {
     const h = await boot(T0 - 500, {
@@ -448,7 +477,8 @@ describe('CronScheduler: freeze and clock jumps', () => {
     vi.setSystemTime(T0 + 2_000 - HOUR);
     // The hour is waited out on a timer, not by spinning on setImmediate.
     const immediates = vi.spyOn(globalThis, 'setImmediate');
-    await runUntil(T0 + 2_997);
+    // The timer of T0+3s wakes at T0+2998 less an hour and finds its tick an hour ahead.
+    await runUntil(T0 + 3_000 - HOUR);
     expect(immediates).not.toHaveBeenCalled();
     immediates.mockRestore();
     await runUntil(T0 + 2_999);

@@ -12,8 +12,12 @@ import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
 import { CronSchedulerLease } from './scheduler-lease.js';
 
-// setTimeout cannot wait longer than this; longer waits re-arm.
-const MAX_TIMER_MS = 2 ** 31 - 1;
+// setTimeout counts on the monotonic clock, the ticks are wall-clock times:
+// after the wall clock is stepped forward (NTP, a resumed VM) one long wait
+// would end that much after its tick, which 'skip' then records MISSED. Waits
+// are cut into pieces this long, each aimed again at the wall clock, so a
+// jump is noticed within this time (this also keeps under setTimeout's limit).
+const MAX_WAIT_MS = 1_000;
 // Node's timers count whole milliseconds and fire up to a millisecond or two
 // late (plus the wake-up). The timer is aimed this much early and the last
 // stretch is waited out on setImmediate, so a tick is enqueued within a
@@ -139,7 +143,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   private arm(cron: RegisteredCron, tick: number): void {
     const previous = this.pending.get(cron.name);
     if (previous) clearTimeout(previous.timer);
-    const delay = Math.min(Math.max(this.fireTime(tick) - Date.now() - EARLY_WAKE_MS, 0), MAX_TIMER_MS);
+    const delay = Math.min(Math.max(this.fireTime(tick) - Date.now() - EARLY_WAKE_MS, 0), MAX_WAIT_MS);
     const entry: PendingTick = { tick, timer: setTimeout(() => this.due(cron, entry), delay) };
     this.pending.set(cron.name, entry);
   }
@@ -150,7 +154,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     const now = Date.now();
     const left = this.fireTime(entry.tick) - now;
     if (left > EARLY_WAKE_MS) {
-      // A wait longer than setTimeout allows, or the clock was set back: the tick stays ahead.
+      // One piece of a longer wait, or the clock was set back: the tick stays ahead.
       this.arm(cron, entry.tick);
       return;
     }
