@@ -120,6 +120,11 @@ describe.skipIf(skip)('docker-compose.yml, as Docker Compose reads it', () => {
     expect(service('postgres').environment?.POSTGRES_DB).toBe('tasks');
   });
 
+  it('gives the api a healthcheck on its readiness probe', () => {
+    const test = service('api').healthcheck?.test;
+    expect(Array.isArray(test) ? test.join(' ') : test).toContain('http://127.0.0.1:3000/health/ready');
+  });
+
   it('gives redis and postgres a healthcheck', () => {
     for (const name of ['redis', 'postgres']) {
       const healthcheck = service(name).healthcheck;

@@ -29,11 +29,22 @@ export class ExtraRedisServer {
 
   /** Stops the server and starts an empty one on the same port, as a restart without persistence (or a failover that lost the keys) does. */
   async restartEmpty(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+
+  /** Stops the server, keeping its port and directory, so that `start()` brings it back (empty). */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill('SIGKILL');
     await exited;
+  }
+
+  /** Starts it again on its port after `kill()`. */
+  async start(): Promise<void> {
     this.child = spawnRedis(this.port, this.dir, this.password);
-    await waitFor(() => this.ping(), { timeoutMs: 10_000, what: `redis-server on port ${this.port} after its restart` });
+    await waitFor(() => this.ping(), { timeoutMs: 10_000, what: `redis-server on port ${this.port}` });
   }
 
   /** A redis:// URL for it with `password` (default: the server's own). */

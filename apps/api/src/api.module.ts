@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { TasksModule, tasksOptionsFromEnv } from 'nestjs-tasks';
 import { DatabaseModule, JobsModule } from '@app/jobs';
@@ -10,6 +11,7 @@ import { StreamSlots } from './events/stream-slots.js';
 import { UserEventsController } from './events/user-events.controller.js';
 import { JobOwners } from './jobs/job-owners.js';
 import { JobsController } from './jobs/jobs.controller.js';
+import { HealthController } from './health/health.controller.js';
 import { apiLoggerParams } from './logging/api-logger-params.js';
 import { UploadsController } from './uploads/uploads.controller.js';
 
@@ -19,8 +21,15 @@ export class ApiModule {
   static register(config: ApiConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [LoggerModule.forRoot(apiLoggerParams()), TasksModule.forRoot(tasksOptionsFromEnv()), DatabaseModule, JobsModule],
-      controllers: [UploadsController, JobsController, CronController, UserEventsController],
+      imports: [
+        LoggerModule.forRoot(apiLoggerParams()),
+        TasksModule.forRoot(tasksOptionsFromEnv()),
+        DatabaseModule,
+        JobsModule,
+        // Its own log lines go through Nest's logger, which is pino here.
+        TerminusModule.forRoot({ errorLogStyle: 'json' }),
+      ],
+      controllers: [UploadsController, JobsController, CronController, UserEventsController, HealthController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         // Every route needs an access token: a route added later cannot forget it.

@@ -81,3 +81,5 @@ export {
   type PublishedEvent,
 } from './events/task-event.js';
 export { InvalidEventError } from './events/event.errors.js';
+
+export { TasksHealthIndicator, type TasksHealthResult } from './health/tasks-health.indicator.js';

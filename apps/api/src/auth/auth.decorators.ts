@@ -10,6 +10,7 @@ export interface Principal {
 
 export const REQUIRED_ROLE = 'api:requiredRole';
 export const QUERY_TOKEN = 'api:queryToken';
+export const PUBLIC_ROUTE = 'api:publicRoute';
 
 /** The route (or every route of the controller) needs a token with this role. Without it, any valid token will do. */
 export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
@@ -20,6 +21,9 @@ export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
  * in logs and browser history, headers do not.
  */
 export const AcceptQueryToken = () => SetMetadata(QUERY_TOKEN, true);
+
+/** A route probes call without a token (health checks); it must reveal nothing a caller could use. */
+export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
 
 const PRINCIPAL = Symbol('principal');
 export type AuthenticatedRequest = Request & { [PRINCIPAL]?: Principal };

@@ -10,7 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config/api-config.js';
-import { QUERY_TOKEN, REQUIRED_ROLE, setPrincipal } from './auth.decorators.js';
+import { PUBLIC_ROUTE, QUERY_TOKEN, REQUIRED_ROLE, setPrincipal } from './auth.decorators.js';
 import { MAX_TOKEN_LENGTH, verifyToken, type Role } from './tokens.js';
 
 const REALM = 'tasks-api';
@@ -36,6 +36,7 @@ export class AuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<Request>();
     const response = context.switchToHttp().getResponse<Response>();
     const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, targets)) return true;
     const queryTokenAllowed = this.reflector.getAllAndOverride<boolean | undefined>(QUERY_TOKEN, targets) ?? false;
 
     const token = this.extractToken(request, response, queryTokenAllowed);

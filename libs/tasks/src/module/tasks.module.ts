@@ -30,6 +30,7 @@ import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { EventPublisher } from '../events/event-publisher.js';
 import { EventSubscriber } from '../events/event-subscriber.js';
+import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -94,8 +95,9 @@ export class TasksModule {
         RunLogContext,
         EventPublisher,
         EventSubscriber,
+        TasksHealthIndicator,
       ],
-      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber],
+      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator],
     };
   }
 }
