@@ -39,6 +39,9 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 # node_modules/nestjs-tasks links to the workspace: its manifest and build.
 COPY --from=build /app/libs/tasks/package.json ./libs/tasks/package.json
 COPY --from=build /app/libs/tasks/dist ./libs/tasks/dist
-COPY --from=build /app/dist ./dist
+# The apps only: the build also holds the test fixtures and the bench, which do not ship.
+COPY --from=build /app/dist/apps ./dist/apps
+# The api's HTTP port, and the health probes of the worker and scheduler (TASKS_HEALTH_PORT in docker-compose.yml).
+EXPOSE 3000 8080
 USER node
 CMD ["node", "dist/apps/api/main.js"]

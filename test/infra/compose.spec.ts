@@ -120,9 +120,16 @@ describe.skipIf(skip)('docker-compose.yml, as Docker Compose reads it', () => {
     expect(service('postgres').environment?.POSTGRES_DB).toBe('tasks');
   });
 
-  it('gives the api a healthcheck on its readiness probe', () => {
-    const test = service('api').healthcheck?.test;
-    expect(Array.isArray(test) ? test.join(' ') : test).toContain('http://127.0.0.1:3000/health/ready');
+  it('gives the api, the worker and the scheduler a healthcheck on their readiness probes', () => {
+    const probeOf = (name: string) => {
+      const test = service(name).healthcheck?.test;
+      return Array.isArray(test) ? test.join(' ') : test;
+    };
+    expect(probeOf('api')).toContain('http://127.0.0.1:3000/health/ready');
+    for (const name of ['worker', 'scheduler']) {
+      expect(service(name).environment?.TASKS_HEALTH_PORT, name).toBe('8080');
+      expect(probeOf(name), name).toContain('http://127.0.0.1:8080/health/ready');
+    }
   });
 
   it('gives redis and postgres a healthcheck', () => {
@@ -195,6 +202,9 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/RUN npm ci\s*$/m);
     expect(dockerfile).toMatch(/RUN npm run build/);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(dockerfile).toMatch(/COPY --from=\S+ \/app\/dist/);
+    expect(dockerfile).toMatch(/COPY --from=\S+ \/app\/dist\/apps \.\/dist\/apps/);
+    // No test fixtures or bench in the runtime image.
+    expect(dockerfile).not.toMatch(/COPY --from=\S+ \/app\/dist \.\/dist/);
+    expect(dockerfile).toMatch(/^EXPOSE 3000 8080$/m);
   });
 });

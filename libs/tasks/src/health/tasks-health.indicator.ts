@@ -4,6 +4,8 @@ import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
+import { TaskWorkerHost } from '../worker/task-worker.host.js';
+import { CronScheduler } from '../scheduler/cron-scheduler.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
 export type TasksHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; [detail: string]: unknown }>;
@@ -26,7 +28,29 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
     private readonly connections: RedisConnections,
     private readonly tracking: TrackingDatabaseLocator,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly workerHost: TaskWorkerHost,
+    private readonly cronScheduler: CronScheduler,
   ) {}
+
+  /** This process consumes: `runWorker` started it and every queue's BullMQ worker runs. */
+  async worker<Key extends string = 'worker'>(key: Key = 'worker' as Key): Promise<TasksHealthResult<Key>> {
+    return this.probe(key, async () => {
+      const queues = this.workerHost.consumerStates();
+      if (queues.length === 0) throw new Error('not consuming: the worker has not started, or is shutting down');
+      const stopped = queues.filter((queue) => !queue.running).map((queue) => queue.queue);
+      if (stopped.length > 0) throw new Error(`the consumer of ${stopped.join(', ')} is not running`);
+      return { queues: queues.map((queue) => queue.queue) };
+    });
+  }
+
+  /** This process fires ticks: `runScheduler` started it; says whether it holds the scheduler lease. */
+  async scheduler<Key extends string = 'scheduler'>(key: Key = 'scheduler' as Key): Promise<TasksHealthResult<Key>> {
+    return this.probe(key, async () => {
+      const { running, crons, leader } = this.cronScheduler.state();
+      if (!running) throw new Error('not scheduling: the scheduler has not started, or is shutting down');
+      return { crons, leader };
+    });
+  }
 
   /** Redis answers PING within 2 s. */
   async redis<Key extends string = 'redis'>(key: Key = 'redis' as Key): Promise<TasksHealthResult<Key>> {

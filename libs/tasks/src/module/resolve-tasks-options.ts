@@ -21,6 +21,8 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   cronPruneBatchSize: 5_000,
   schedulerLeaseTtlMs: 10_000,
   schedulerLeaseRenewMs: 2_000,
+  healthPort: 0,
+  healthHost: '0.0.0.0',
   maxPayloadBytes: 1_048_576,
   maxResultBytes: 1_048_576,
 };
@@ -50,7 +52,8 @@ function validate(o: ResolvedTasksOptions): void {
     | 'schedulerLeaseRenewMs'
     | 'shutdownGraceMs'
     | 'maxPayloadBytes'
-    | 'maxResultBytes';
+    | 'maxResultBytes'
+    | 'healthPort';
   const integer = (name: IntegerOption, min: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min) fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer');
   };
@@ -71,6 +74,9 @@ function validate(o: ResolvedTasksOptions): void {
   integer('shutdownGraceMs', 0);
   integer('maxPayloadBytes', 1);
   integer('maxResultBytes', 1);
+  integer('healthPort', 0);
+  if (o.healthPort > 65_535) fail('healthPort', 'a TCP port (1-65535), or 0 for no health probes');
+  if (typeof o.healthHost !== 'string' || o.healthHost === '') fail('healthHost', 'an address such as 0.0.0.0 or 127.0.0.1');
   if (typeof o.prefix !== 'string' || o.prefix === '' || o.prefix.includes(':')) {
     fail('prefix', 'a non-empty string without ":"');
   }

@@ -15,6 +15,8 @@ export const TASKS_ENV_VARIABLES = {
   cronSweepIntervalMs: 'TASKS_CRON_SWEEP_MS',
   schedulerLeaseTtlMs: 'TASKS_SCHEDULER_LEASE_TTL_MS',
   schedulerLeaseRenewMs: 'TASKS_SCHEDULER_LEASE_RENEW_MS',
+  healthPort: 'TASKS_HEALTH_PORT',
+  healthHost: 'TASKS_HEALTH_HOST',
   shutdownGraceMs: 'TASKS_SHUTDOWN_GRACE_MS',
   stalledTimeoutMs: 'TASKS_STALLED_TIMEOUT_MS',
   cronRunRetentionDays: 'TASKS_CRON_RETENTION_DAYS',
@@ -26,7 +28,7 @@ export const TASKS_ENV_VARIABLES = {
  * REDIS_TLS_CA_FILE, TASKS_PREFIX, WORKER_CONCURRENCY, CRON_CONCURRENCY,
  * TASKS_SHUTDOWN_GRACE_MS, TASKS_STALLED_TIMEOUT_MS, TASKS_CRON_RETENTION_DAYS,
  * TASKS_CRON_CATCH_UP_MS, TASKS_CRON_SWEEP_MS, TASKS_SCHEDULER_LEASE_TTL_MS,
- * TASKS_SCHEDULER_LEASE_RENEW_MS). Unset or empty
+ * TASKS_SCHEDULER_LEASE_RENEW_MS, TASKS_HEALTH_PORT, TASKS_HEALTH_HOST). Unset or empty
  * variables are left out, so defaults (or options spread after) apply:
  *
  * ```ts
@@ -55,11 +57,14 @@ export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions 
     'cronSweepIntervalMs',
     'schedulerLeaseTtlMs',
     'schedulerLeaseRenewMs',
+    'healthPort',
   ] as const;
   for (const key of integers) {
-    const value = envInt(env, TASKS_ENV_VARIABLES[key], key === 'shutdownGraceMs' || key === 'cronCatchUpMs' ? 0 : 1);
+    const value = envInt(env, TASKS_ENV_VARIABLES[key], key === 'shutdownGraceMs' || key === 'cronCatchUpMs' || key === 'healthPort' ? 0 : 1);
     if (value !== undefined) options[key] = value;
   }
+  const healthHost = envString(env, TASKS_ENV_VARIABLES.healthHost);
+  if (healthHost !== undefined) options.healthHost = healthHost;
   if (redisUrl !== undefined) assertRedisUrl(redisUrl);
   const caFile = envString(env, TASKS_ENV_VARIABLES.redisTls);
   if (caFile !== undefined) options.redisTls = { ca: readCa(caFile) };

@@ -69,6 +69,13 @@ export interface TasksModuleOptions {
   schedulerLeaseTtlMs?: number;
   /** How often schedulers renew or try to take the lease; below `schedulerLeaseTtlMs`. Default 2000. */
   schedulerLeaseRenewMs?: number;
+  /**
+   * Port of the worker's and scheduler's health probes (`GET /health/live`,
+   * `GET /health/ready`), served by `runWorker` / `runScheduler`. Default 0: off.
+   */
+  healthPort?: number;
+  /** Address the health probes listen on. Default `0.0.0.0`, so a container's orchestrator can reach them. */
+  healthHost?: string;
   /** Largest payload `enqueue` accepts, in bytes of its JSON; larger ones are rejected with `InvalidPayloadError`. Default 1048576 (1 MiB). */
   maxPayloadBytes?: number;
   /** Largest result a task may return, in bytes of its JSON; a larger one fails the job without retries. Default 1048576 (1 MiB). */

@@ -31,6 +31,7 @@ import { RunLogContext } from '../logging/run-log-context.js';
 import { EventPublisher } from '../events/event-publisher.js';
 import { EventSubscriber } from '../events/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
+import { TasksHealthServer } from '../health/health-server.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -96,6 +97,7 @@ export class TasksModule {
         EventPublisher,
         EventSubscriber,
         TasksHealthIndicator,
+        TasksHealthServer,
       ],
       exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator],
     };

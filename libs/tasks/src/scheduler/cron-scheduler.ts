@@ -88,11 +88,17 @@ export class CronScheduler implements BeforeApplicationShutdown {
     );
   }
 
+  /** For health checks: whether it fires ticks, how many crons, and whether it holds the lease. */
+  state(): { running: boolean; crons: number; leader: boolean } {
+    return { running: this.running, crons: this.registry.all().length, leader: this.lease.isLeader };
+  }
+
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
   async start(): Promise<void> {
     if (this.running) return;
     const crons = this.registry.all();
     if (crons.length === 0) {
+      this.running = true;
       this.logger.log('Scheduling 0 cron job(s)');
       return;
     }

@@ -3,6 +3,7 @@ import { assertPeersInstalled, importNestjsPinoIfInstalled } from '../peers/opti
 import { createBootedContext, startOrReport } from '../boot/boot.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronScheduler } from './cron-scheduler.js';
+import { TasksHealthServer } from '../health/health-server.js';
 
 /**
  * Boots `module` as a scheduler: a Nest application context that fires every
@@ -19,6 +20,7 @@ export async function runScheduler(module: Type<unknown>): Promise<INestApplicat
   await startOrReport(app, async () => {
     if (app.get(CronCatalog).all().length > 0) assertPeersInstalled('tracking');
     await app.get(CronScheduler).start();
+    await app.get(TasksHealthServer).start('scheduler');
   });
   return app;
 }

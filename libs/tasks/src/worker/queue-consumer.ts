@@ -45,7 +45,7 @@ export class QueueConsumer {
   private readonly active = new Map<string, ActiveJob>();
 
   constructor(
-    private readonly queueName: string,
+    readonly queueName: string,
     private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
     private readonly concurrency: number,
@@ -69,6 +69,11 @@ export class QueueConsumer {
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${this.connections.describe(error)}`));
     await this.worker.waitUntilReady();
+  }
+
+  /** Whether its BullMQ worker is running (not closed, not closing). */
+  isRunning(): boolean {
+    return this.worker?.isRunning() ?? false;
   }
 
   async drain(): Promise<void> {

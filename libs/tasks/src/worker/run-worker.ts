@@ -2,6 +2,7 @@ import type { INestApplicationContext, Type } from '@nestjs/common';
 import { importNestjsPino } from '../peers/optional-peers.js';
 import { createBootedContext, reportBootFailure, startOrReport } from '../boot/boot.js';
 import { TaskWorkerHost } from './task-worker.host.js';
+import { TasksHealthServer } from '../health/health-server.js';
 
 /**
  * Boots `module` as a worker: a Nest application context that consumes every
@@ -21,6 +22,9 @@ export async function runWorker(module: Type<unknown>): Promise<INestApplication
   // After a clean drain the worker exits 0 (Nest's default re-raises the signal,
   // which reports a graceful stop as death by SIGTERM); an error while closing exits 1.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  await startOrReport(app, () => app.get(TaskWorkerHost).start());
+  await startOrReport(app, async () => {
+    await app.get(TaskWorkerHost).start();
+    await app.get(TasksHealthServer).start('worker');
+  });
   return app;
 }

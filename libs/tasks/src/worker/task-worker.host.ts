@@ -39,6 +39,11 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     return this.consumers.length > 0;
   }
 
+  /** The queues consumed, each with whether its BullMQ worker is running; empty before `start()` and after shutdown. */
+  consumerStates(): { queue: string; running: boolean }[] {
+    return this.consumers.map((consumer) => ({ queue: consumer.queueName, running: consumer.isRunning() }));
+  }
+
   /** Checks what running jobs needs (nestjs-pino; for crons the tracking database), then consumes. */
   async start(): Promise<void> {
     if (this.running) return;

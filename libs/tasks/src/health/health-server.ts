@@ -1,0 +1,90 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
+import { TasksHealthIndicator, type TasksHealthResult } from './tasks-health.indicator.js';
+
+/** The process a health server probes. */
+export type HealthRole = 'worker' | 'scheduler';
+
+/**
+ * The health probes of a worker or scheduler process, which has no HTTP
+ * server of its own: `GET /health/live` answers while the event loop does (a
+ * wedged process times out), `GET /health/ready` checks Redis, the tracking
+ * database (when the app has crons) and the role itself, and fails from the
+ * moment shutdown begins. Off unless `healthPort` is set.
+ */
+@Injectable()
+export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('TasksHealth');
+  private server?: Server;
+  private shuttingDown = false;
+
+  /** @internal Built by Nest's injector. */
+  constructor(
+    private readonly indicator: TasksHealthIndicator,
+    private readonly crons: CronCatalog,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+  ) {}
+
+  async start(role: HealthRole): Promise<void> {
+    const { healthPort: port, healthHost: host } = this.options;
+    if (!port || this.server) return;
+    const server = createServer((request, response) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, { message: 'GET only' });
+      const path = (request.url ?? '').split('?')[0];
+      if (path === '/health/live') return send(response, 200, { status: 'ok' });
+      if (path === '/health/ready') {
+        void this.ready(role).then(
+          (result) => send(response, result.status === 'ok' ? 200 : 503, result),
+          () => send(response, 503, { status: 'error' }),
+        );
+        return;
+      }
+      send(response, 404, { message: 'Not found: GET /health/live or /health/ready' });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new TasksConfigurationError(
+            `Cannot serve the health probes on ${host}:${port} (${error.code ?? error.message}): ` +
+              `choose a free port with TASKS_HEALTH_PORT (healthPort), or 0 to turn them off.`,
+          ),
+        ),
+      );
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    this.logger.log(`Health probes on http://${host}:${port}: /health/live, /health/ready`);
+  }
+
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async ready(role: HealthRole): Promise<{ status: 'ok' | 'error' | 'shutting_down'; details: TasksHealthResult }> {
+    const checks: Promise<TasksHealthResult>[] = [
+      this.indicator.redis(),
+      role === 'worker' ? this.indicator.worker() : this.indicator.scheduler(),
+    ];
+    if (this.crons.all().length > 0) checks.push(this.indicator.database());
+    const details: TasksHealthResult = Object.assign({}, ...(await Promise.all(checks)));
+    if (this.shuttingDown) return { status: 'shutting_down', details };
+    return { status: Object.values(details).every((check) => check.status === 'up') ? 'ok' : 'error', details };
+  }
+}
+
+function send(response: ServerResponse, code: number, body: unknown): void {
+  response.writeHead(code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
