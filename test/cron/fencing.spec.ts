@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronScenarios, overlapping, untracked, type CronRunRow } from '../support/cron.js';
+import { cronScenarios, overlapping, untracked, withStatus } from '../support/cron.js';
 import { ExtraRedisServer } from '../support/redis-server.js';
 import { REDIS_URL } from '../support/redis.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -7,7 +7,6 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 // Real processes boot slowly on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 180_000 };
 
-const withStatus = (rows: CronRunRow[], status: CronRunRow['status']) => rows.filter((row) => row.status === status);
 
 // Real scheduler and worker processes (test/fixtures/cron-fixture) on Redis and Postgres.
 describe('fencing and liveness', PROCESS_TIMEOUT, () => {

@@ -5,25 +5,14 @@ import {
   missingTicks,
   skippedWithoutRunInProgress,
   untracked,
-  type CronRunRow,
-  type CronScenario,
-  type Execution,
   expectOneRowPerTick,
+  withStatus,
 } from '../support/cron.js';
 
 // Real processes boot slowly on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 180_000 };
 
 const byNumber = (a: number, b: number) => a - b;
-const withStatus = (rows: CronRunRow[], status: CronRunRow['status']) => rows.filter((row) => row.status === status);
-
-/** Stops the schedulers and waits until every tick they enqueued was handled, then reads rows and executions. */
-async function settle(s: CronScenario, job: string): Promise<{ rows: CronRunRow[]; executions: Execution[] }> {
-  await Promise.all(s.processes.filter((app) => app.name.startsWith('scheduler')).map((app) => s.stop(app)));
-  await s.waitForIdleQueue();
-  return { rows: await s.runs(job), executions: await s.executions(job) };
-}
-
 
 // Real scheduler and worker processes (test/fixtures/cron-fixture) on Redis and Postgres.
 describe('the cron lock', PROCESS_TIMEOUT, () => {
@@ -42,7 +31,7 @@ describe('the cron lock', PROCESS_TIMEOUT, () => {
         40_000,
       );
 
-      const { rows, executions } = await settle(s, 'fixture.slow');
+      const { rows, executions } = await s.settle('fixture.slow');
       expectOneRowPerTick(rows, executions);
       expect(withStatus(rows, 'COMPLETED').length).toBeGreaterThanOrEqual(3);
       // Each run spans more than two ticks, so ticks were skipped between runs.
@@ -60,7 +49,7 @@ describe('the cron lock', PROCESS_TIMEOUT, () => {
       await s.startScheduler(['failing']);
       await s.waitForRuns('fixture.failing', (rows) => withStatus(rows, 'FAILED').length >= 3, '3 failed runs');
 
-      const { rows, executions } = await settle(s, 'fixture.failing');
+      const { rows, executions } = await s.settle('fixture.failing');
       // Its lockTtl (60 s) is longer than the test waits: had a failure kept the lock, there would
       // be one FAILED run and then only SKIPPED ticks. Ticks skipped while a run was going are fine.
       expect(missingTicks(rows).map(iso)).toEqual([]);
@@ -94,7 +83,7 @@ describe('the cron lock', PROCESS_TIMEOUT, () => {
         40_000,
       );
 
-      const { rows, executions } = await settle(s, 'fixture.outlives');
+      const { rows, executions } = await s.settle('fixture.outlives');
       expectOneRowPerTick(rows, executions);
       const lockTtlMs = 1_000;
       // Ticks skipped after a run's lockTtl had passed and while it was still going: without

@@ -6,22 +6,11 @@ import {
   missingTicks,
   overlapping,
   untracked,
-  type CronRunRow,
-  type CronScenario,
-  type Execution,
+  withStatus,
 } from '../support/cron.js';
 
 // Real processes boot slowly on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 180_000 };
-
-const withStatus = (rows: CronRunRow[], status: CronRunRow['status']) => rows.filter((row) => row.status === status);
-
-/** Stops the schedulers and waits until every tick they enqueued was handled, then reads rows and executions. */
-async function settle(s: CronScenario, job: string): Promise<{ rows: CronRunRow[]; executions: Execution[] }> {
-  await Promise.all(s.processes.filter((app) => app.name.startsWith('scheduler')).map((app) => s.stop(app)));
-  await s.waitForIdleQueue(30_000);
-  return { rows: await s.runs(job), executions: await s.executions(job) };
-}
 
 // Real scheduler and worker processes (test/fixtures/cron-fixture) on Redis and Postgres.
 describe('overlap policies: a job every second whose run takes 2.5 s and ignores its signal', PROCESS_TIMEOUT, () => {
@@ -32,7 +21,7 @@ describe('overlap policies: a job every second whose run takes 2.5 s and ignores
     await Promise.all([s.startWorker(['bufferOne']), s.startWorker(['bufferOne'])]);
     await s.startScheduler(['bufferOne']);
     await s.waitForRuns('fixture.bufferOne', (rows) => withStatus(rows, 'COMPLETED').length >= 3, '3 completed runs', 60_000);
-    const { rows, executions } = await settle(s, 'fixture.bufferOne');
+    const { rows, executions } = await s.settle('fixture.bufferOne');
 
     expect(overlapping(executions)).toEqual([]);
     expect(missingTicks(rows).map(iso)).toEqual([]);
@@ -57,7 +46,7 @@ describe('overlap policies: a job every second whose run takes 2.5 s and ignores
     await s.startWorker(['allow']);
     await s.startScheduler(['allow']);
     await s.waitForRuns('fixture.allow', (rows) => withStatus(rows, 'COMPLETED').length >= 4, '4 completed runs', 60_000);
-    const { rows, executions } = await settle(s, 'fixture.allow');
+    const { rows, executions } = await s.settle('fixture.allow');
 
     expect(overlapping(executions).length).toBeGreaterThan(0);
     expect(missingTicks(rows).map(iso)).toEqual([]);
@@ -84,7 +73,7 @@ describe('overlap policies: a job every second whose run takes 2.5 s and ignores
     await s.startWorker(['slow']);
     await s.startScheduler(['slow']);
     await s.waitForRuns('fixture.slow', (rows) => withStatus(rows, 'SKIPPED').length >= 2, '2 skipped ticks', 60_000);
-    const { rows, executions } = await settle(s, 'fixture.slow');
+    const { rows, executions } = await s.settle('fixture.slow');
     expect(overlapping(executions)).toEqual([]);
     for (const row of withStatus(rows, 'SKIPPED')) expect(row.reason).toBe('Skipped: an earlier run still holds the lock');
   });
@@ -116,7 +105,7 @@ describe('catch-up policies after a worker outage of several ticks (a job every 
     expect(backlog).toBeGreaterThanOrEqual(4);
     const upAt = Date.now();
     await s.startWorker(['catchUp'], { env });
-    const { rows, executions } = await settle(s, 'fixture.catchUp');
+    const { rows, executions } = await s.settle('fixture.catchUp');
 
     expect(missingTicks(rows, 2_000).map(iso)).toEqual([]);
     expect(duplicated(rows).map(iso)).toEqual([]);

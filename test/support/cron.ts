@@ -229,6 +229,13 @@ export class CronScenario {
     return all.filter((execution) => job === undefined || execution.job === job).sort((a, b) => a.start - b.start);
   }
 
+  /** Stops the schedulers and waits until every tick they enqueued was handled, then reads rows and executions of `job`. */
+  async settle(job: string, timeoutMs = 30_000): Promise<{ rows: CronRunRow[]; executions: Execution[] }> {
+    await Promise.all(this.processes.filter((app) => app.name.startsWith('scheduler')).map((app) => this.stop(app)));
+    await this.waitForIdleQueue(timeoutMs);
+    return { rows: await this.runs(job), executions: await this.executions(job) };
+  }
+
   /** The scenario's cron queue, for counts. */
   cronQueue(): Queue {
     this.cronQueueClient ??= new Queue(CRON_QUEUE, { connection: bullmqConnection(REDIS_URL, 'command'), prefix: this.prefix });
@@ -317,6 +324,9 @@ export function cronScenarios() {
     },
   };
 }
+
+/** The rows with one status. */
+export const withStatus = (rows: readonly CronRunRow[], status: CronRunRow['status']) => rows.filter((row) => row.status === status);
 
 /** Ticks (epoch ms, one `stepMs` apart) from the first to the last row that have no row. */
 export function missingTicks(rows: readonly CronRunRow[], stepMs = 1_000): number[] {
