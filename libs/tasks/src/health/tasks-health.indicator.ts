@@ -6,6 +6,7 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
+import { CronSchedule } from '../cron/cron-schedule.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
 export type TasksHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; [detail: string]: unknown }>;
@@ -71,6 +72,36 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * Cron `name` is not late: the latest tick due more than `graceMs` ago
+   * (default 60 s) has a row that is not MISSED (it ran, runs, failed, or was
+   * SKIPPED by its overlap policy). Down, with the tick, when it has none or
+   * when no scheduler has the cron; up with `paused: true` while it is paused.
+   */
+  async cronLate<Key extends string = string>(name: string, graceMs = 60_000, key: Key = `cron:${name}` as Key): Promise<TasksHealthResult<Key>> {
+    return this.probe(key, async () => {
+      const { dataSource, table, schedulesTable } = await this.tracking.get();
+      const namespace = this.options.prefix;
+      const [schedule] = (await dataSource.query(
+        `SELECT expression, time_zone, paused, removed_at FROM ${schedulesTable} WHERE namespace = $1 AND name = $2`,
+        [namespace, name],
+      )) as { expression: string; time_zone: string; paused: boolean; removed_at: Date | null }[];
+      if (!schedule || schedule.removed_at) throw new Error(`no scheduler has the cron "${name}" under the prefix "${namespace}"`);
+      if (schedule.paused) return { paused: true };
+      const due = new CronSchedule(schedule.expression, schedule.time_zone).previousTick(Date.now() - graceMs);
+      if (due === undefined) return {};
+      const [run] = (await dataSource.query(
+        `SELECT status FROM ${table}
+          WHERE namespace = $1 AND job_name = $2 AND scheduled_at >= $3 AND status <> 'MISSED'
+          ORDER BY scheduled_at DESC LIMIT 1`,
+        [namespace, name, new Date(due)],
+      )) as { status: string }[];
+      const tick = new Date(due).toISOString();
+      if (!run) throw new Error(`late: the tick of ${tick} has no run ${graceMs} ms after it (none started, or it was MISSED)`);
+      return { tick, lastStatus: run.status };
+    });
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.client?.disconnect();
   }
@@ -81,7 +112,7 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
       timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
     });
     const result = (status: 'up' | 'down', details: Record<string, unknown>) =>
-      ({ [key]: { status, ...details } }) as Record<string, unknown> as TasksHealthResult<Key>;
+      ({ [key]: { ...details, status } }) as Record<string, unknown> as TasksHealthResult<Key>;
     try {
       return result('up', await Promise.race([check(), timeout]));
     } catch (error) {
