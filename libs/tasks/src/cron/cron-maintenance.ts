@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CronLockService } from '../lock/cron-lock.service.js';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunTracker, WORKER_LOST_CAUSE } from '../tracking/cron-run.tracker.js';
 import { buildCronMetadata, type CronMetadata } from './cron.decorator.js';
 
 /** The default sweep interval, in seconds (`cronSweepIntervalMs`). */
@@ -67,8 +67,7 @@ export class CronMaintenance {
       if (row.lockToken && (await this.locks.isHeld(row.jobName, row.lockToken))) continue;
       const since = row.heartbeatAt ? row.heartbeatAt.toISOString() : 'its start';
       const reason =
-        `Worker lost: no heartbeat since ${since} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ` +
-        `The worker died, or was frozen longer than that; the run was marked failed.`;
+`Worker lost: no heartbeat since ${since} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ${WORKER_LOST_CAUSE}`;
       if (await this.tracker.markLost(row.id, reason)) {
         markedFailed++;
         this.logger.warn(`Cron run ${row.id} of ${row.jobName} marked FAILED: no heartbeat since ${since}`);

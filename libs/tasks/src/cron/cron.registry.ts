@@ -87,7 +87,7 @@ export class CronRegistry implements OnApplicationShutdown {
 
   /** One cron job, or undefined. */
   async get(name: string, ticks = 5): Promise<CronJobInfo | undefined> {
-    const row = (await this.store.list()).find((candidate) => candidate.schedule.name === name);
+    const [row] = await this.store.list(name);
     if (!row && !this.catalog.get(name)) return undefined;
     return this.describe(name, row, ticks);
   }

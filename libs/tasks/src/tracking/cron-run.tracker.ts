@@ -44,6 +44,8 @@ export interface SilentRow {
   readonly lockTtlMs: number;
 }
 
+/** The end of every "Worker lost" message, whoever finds the silent row (the sweep or the job's next run). */
+export const WORKER_LOST_CAUSE = 'The worker died, or was frozen longer than that; the run was marked failed.';
 /** Rows from before heartbeats were written are judged by their start and this bound. */
 const LEGACY_LOCK_TTL_MS = 300_000;
 const ONE_RUNNING_INDEX = 'uq_cron_job_runs_one_running';
@@ -159,11 +161,12 @@ export class CronRunTracker {
       `UPDATE ${this.tableName()}
           SET status = 'FAILED', completed_at = now(),
               duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int,
-              error = 'Worker lost: no heartbeat since ' || coalesce(heartbeat_at, started_at)::text ||
-                      ' (liveness bound ' || coalesce(lock_ttl_ms, ${LEGACY_LOCK_TTL_MS}) || ' ms) and its lock was free; found by the next run'
+              error = 'Worker lost: no heartbeat since '
+                      || to_char(coalesce(heartbeat_at, started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                      || ' (liveness bound ' || coalesce(lock_ttl_ms, ${LEGACY_LOCK_TTL_MS}) || ' ms) and its lock is gone. ' || $3
         WHERE namespace = $1 AND job_name = $2 AND exclusive AND ${SILENT}
         RETURNING id`,
-      [this.namespace, jobName],
+      [this.namespace, jobName, WORKER_LOST_CAUSE],
       false,
     );
   }

@@ -152,14 +152,15 @@ export class CronScheduleStore {
     );
   }
 
-  /** Every schedule row of the namespace (removed ones too), with the latest run of each. */
-  async list(): Promise<ScheduleWithLastRun[]> {
+  /** Every schedule row of the namespace (removed ones too), or the one named `name`, with the latest run of each. */
+  async list(name?: string): Promise<ScheduleWithLastRun[]> {
     const { dataSource, schedules, table } = await this.ready();
-    const rows = await schedules.find({ where: { namespace: this.namespace }, order: { name: 'ASC' } });
+    const rows = await schedules.find({ where: { namespace: this.namespace, ...(name === undefined ? {} : { name }) }, order: { name: 'ASC' } });
     const last = (await dataSource.query(
       `SELECT DISTINCT ON (job_name) id, job_name, status, scheduled_at, completed_at
-         FROM ${table} WHERE namespace = $1 ORDER BY job_name, scheduled_at DESC, id DESC`,
-      [this.namespace],
+         FROM ${table} WHERE namespace = $1 AND ($2::text IS NULL OR job_name = $2)
+        ORDER BY job_name, scheduled_at DESC, id DESC`,
+      [this.namespace, name ?? null],
     )) as { id: string; job_name: string; status: CronRunStatus; scheduled_at: Date; completed_at: Date | null }[];
     const byJob = new Map(last.map((run) => [run.job_name, run]));
     return rows.map((schedule) => {
