@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.js';
+import { scrape, valueOf } from '../support/metrics.js';
 import { cronScenarios, overlapping, untracked, withStatus } from '../support/cron.js';
 import { ExtraRedisServer } from '../support/redis-server.js';
 import { REDIS_URL } from '../support/redis.js';
@@ -106,10 +108,15 @@ describe('fencing and liveness', PROCESS_TIMEOUT, () => {
       FIXTURE_RECORDER_REDIS_URL: REDIS_URL,
       FIXTURE_LONG_MS: '8000',
       FIXTURE_LONG_TTL_MS: '10000',
+      TASKS_HEALTH_PORT: String(await freePort()),
+      TASKS_HEALTH_HOST: '127.0.0.1',
     };
     const worker = await s.startWorker(['long'], { env });
+    const extensionFailures = async () =>
+      valueOf(await scrape(`http://127.0.0.1:${env.TASKS_HEALTH_PORT}/metrics`), 'tasks_cron_lock_extension_failures_total', { cron: 'fixture.long' });
     await s.startScheduler(['long']);
     const started = await s.poll(async () => (await s.executions('fixture.long'))[0], { what: 'a run to start' });
+    expect(await extensionFailures()).toBe(0);
     await proxy.cut();
     await worker.waitForLog((line) => String(line.msg).startsWith('Could not extend the lock of'), 'an extension to fail');
     await proxy.restore();
@@ -123,6 +130,7 @@ describe('fencing and liveness', PROCESS_TIMEOUT, () => {
     expect(execution).toMatchObject({ outcome: 'returned', abortReason: undefined });
     expect(worker.lines.some((line) => String(line.msg).includes('again after failures since'))).toBe(true);
     expect(worker.lines.some((line) => String(line.msg).startsWith('Lost the lock of'))).toBe(false);
+    expect(await extensionFailures()).toBeGreaterThanOrEqual(1);
   });
 
   it.concurrent('a cron run handed back at shutdown runs again on another worker, as the same row with a new fencing token', async ({ onTestFinished, onTestFailed }) => {

@@ -22,7 +22,9 @@ describe('scheduler lease', () => {
         new CronSchedulerLease(
           () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }),
           key,
-          () => acquired.push(i),
+          (held) => {
+            if (held) acquired.push(i);
+          },
           (error) => errors.push(error),
         ),
     );

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CronMaintenance, DEFAULT_TASKS_OPTIONS, LOST_RUN_SWEEP_SECONDS } from 'nestjs-tasks/testing';
 import { cronScenarios, overlapping, untracked } from '../support/cron.js';
+import { freePort } from '../support/ports.js';
+import { scrape, valueOf } from '../support/metrics.js';
 
 // Real processes boot slowly on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 180_000 };
@@ -19,8 +21,9 @@ describe('a worker killed mid-run', PROCESS_TIMEOUT, () => {
     const s = await scenarios.create('cron_lost');
     // Runs 3.5 s, longer than its 3 s lockTtl (the survivor's run also relies on extension), and
     // so starts every 4 s: on ticks that cycle through the residues of the 5 s sweep interval.
-    const env = { FIXTURE_LONG_MS: '3500' };
-    const workers = await Promise.all([s.startWorker(['long'], { env }), s.startWorker(['long'], { env })]);
+    const env = { FIXTURE_LONG_MS: '3500', TASKS_HEALTH_HOST: '127.0.0.1' };
+    const ports = [await freePort(), await freePort()];
+    const workers = await Promise.all(ports.map((port) => s.startWorker(['long'], { env: { ...env, TASKS_HEALTH_PORT: String(port) } })));
     await s.startScheduler(['long']);
 
     // Kill a run that did not start on a sweep tick, so the victim is not also holding the
@@ -68,6 +71,9 @@ describe('a worker killed mid-run', PROCESS_TIMEOUT, () => {
     // The killed run counts as ending when it was killed: no run started before that.
     expect(overlapping(executions.map((e) => (e.runId === doomed.runId ? { ...e, end: killedAt } : e)))).toEqual([]);
     expect(survivor.running).toBe(true);
+    // The survivor marked it (by its sweep or its next run), and counted it once.
+    const metrics = await scrape(`http://127.0.0.1:${ports[workers.indexOf(survivor)]}/metrics`);
+    expect(valueOf(metrics, 'tasks_cron_runs_total', { cron: LONG, status: 'LOST' })).toBe(1);
   });
 
   it('has a lost-run sweep whose own lock blocks it for at most one interval when a worker dies mid-sweep', () => {

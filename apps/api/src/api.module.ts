@@ -12,6 +12,7 @@ import { UserEventsController } from './events/user-events.controller.js';
 import { JobOwners } from './jobs/job-owners.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './health/metrics.controller.js';
 import { apiLoggerParams } from './logging/api-logger-params.js';
 import { UploadsController } from './uploads/uploads.controller.js';
 
@@ -29,7 +30,7 @@ export class ApiModule {
         // Its own log lines go through Nest's logger, which is pino here.
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
-      controllers: [UploadsController, JobsController, CronController, UserEventsController, HealthController],
+      controllers: [UploadsController, JobsController, CronController, UserEventsController, HealthController, MetricsController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         // Every route needs an access token: a route added later cannot forget it.

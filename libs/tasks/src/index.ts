@@ -13,7 +13,9 @@ export type {
   RetentionOptions,
   BackoffOptions,
   RedisTlsOptions,
+  MetricsRegistry,
 } from './module/tasks-options.interface.js';
+export { TasksMetrics } from './metrics/tasks-metrics.js';
 export { tasksOptionsFromEnv, TASKS_ENV_VARIABLES } from './module/tasks-options-from-env.js';
 export {
   TASKS_QUEUE,

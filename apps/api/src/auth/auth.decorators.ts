@@ -11,6 +11,7 @@ export interface Principal {
 export const REQUIRED_ROLE = 'api:requiredRole';
 export const QUERY_TOKEN = 'api:queryToken';
 export const PUBLIC_ROUTE = 'api:publicRoute';
+export const SCRAPE_ROUTE = 'api:scrapeRoute';
 
 /** The route (or every route of the controller) needs a token with this role. Without it, any valid token will do. */
 export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
@@ -24,6 +25,13 @@ export const AcceptQueryToken = () => SetMetadata(QUERY_TOKEN, true);
 
 /** A route probes call without a token (health checks); it must reveal nothing a caller could use. */
 export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
+
+/**
+ * The route also accepts the static scrape token (METRICS_TOKEN) as its
+ * bearer, for Prometheus, whose scrape config holds one long-lived secret;
+ * combine it with @RequireRole('operator') for people.
+ */
+export const ScrapeRoute = () => SetMetadata(SCRAPE_ROUTE, true);
 
 const PRINCIPAL = Symbol('principal');
 export type AuthenticatedRequest = Request & { [PRINCIPAL]?: Principal };

@@ -8,9 +8,10 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config/api-config.js';
-import { PUBLIC_ROUTE, QUERY_TOKEN, REQUIRED_ROLE, setPrincipal } from './auth.decorators.js';
+import { PUBLIC_ROUTE, QUERY_TOKEN, REQUIRED_ROLE, SCRAPE_ROUTE, setPrincipal } from './auth.decorators.js';
 import { MAX_TOKEN_LENGTH, verifyToken, type Role } from './tokens.js';
 
 const REALM = 'tasks-api';
@@ -40,6 +41,7 @@ export class AuthGuard implements CanActivate {
     const queryTokenAllowed = this.reflector.getAllAndOverride<boolean | undefined>(QUERY_TOKEN, targets) ?? false;
 
     const token = this.extractToken(request, response, queryTokenAllowed);
+    if (this.isScrapeToken(token) && this.reflector.getAllAndOverride<boolean | undefined>(SCRAPE_ROUTE, targets)) return true;
     const verified = verifyToken(token, this.config.authSecret);
     if (!verified.ok) this.unauthorized(response, verified.reason, 'invalid_token');
 
@@ -50,6 +52,13 @@ export class AuthGuard implements CanActivate {
     }
     setPrincipal(request, { userId: verified.claims.sub, role: verified.claims.role });
     return true;
+  }
+
+  // Compared as digests, in constant time: the comparison reveals neither the token nor its length.
+  private isScrapeToken(token: string): boolean {
+    const expected = this.config.metricsToken;
+    if (!expected) return false;
+    return timingSafeEqual(createHash('sha256').update(token).digest(), createHash('sha256').update(expected).digest());
   }
 
   private extractToken(request: Request, response: Response, queryTokenAllowed: boolean): string {

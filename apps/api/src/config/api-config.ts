@@ -12,6 +12,8 @@ export interface ApiConfig {
   readonly sseMaxStreamsPerUser: number;
   /** SSE_MAX_STREAMS_PER_PROCESS: open event streams one api process serves. */
   readonly sseMaxStreamsPerProcess: number;
+  /** METRICS_TOKEN, when set: a static bearer that GET /metrics accepts besides an operator token (for Prometheus). */
+  readonly metricsToken?: Buffer;
 }
 
 export const API_CONFIG = Symbol('API_CONFIG');
@@ -42,7 +44,21 @@ export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfi
     sseRetryMs: integer(env, RETRY),
     sseMaxStreamsPerUser: integer(env, PER_USER),
     sseMaxStreamsPerProcess: integer(env, PER_PROCESS),
+    ...metricsToken(env),
   };
+}
+
+const MIN_METRICS_TOKEN_BYTES = 32;
+
+function metricsToken(env: NodeJS.ProcessEnv): { metricsToken?: Buffer } {
+  const raw = env.METRICS_TOKEN;
+  if (raw === undefined || raw === '') return {};
+  if (Buffer.byteLength(raw, 'utf8') < MIN_METRICS_TOKEN_BYTES || /\s/.test(raw)) {
+    throw new ApiConfigError(
+      `METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_BYTES} bytes of random data without spaces (make one with \`openssl rand -hex 32\`), or unset.`,
+    );
+  }
+  return { metricsToken: Buffer.from(raw, 'utf8') };
 }
 
 function integer(env: NodeJS.ProcessEnv, { name, fallback, min, max, unit }: IntegerVariable): number {

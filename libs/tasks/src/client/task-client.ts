@@ -13,6 +13,7 @@ import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue }
 import { JobOutcomeListener } from './job-outcome.listener.js';
 import { publicJobId, storedJobId } from './job-ids.js';
 import { EnqueuedTask } from './task-handle.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import type {
   EnqueueOptions,
   TaskClass,
@@ -42,6 +43,7 @@ export class TaskClient implements OnApplicationShutdown {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly registry: TaskCatalog,
     connections: RedisConnections,
+    private readonly metrics: TasksMetrics,
   ) {
     this.outcomes = new JobOutcomeListener(queue, connections);
   }
@@ -72,6 +74,7 @@ export class TaskClient implements OnApplicationShutdown {
     const name = declared?.name ?? (target as string);
     const jobOptions = this.prepare(name, payload, options, declared);
     const job = await this.queue.add(name, payload, jobOptions);
+    this.metrics.taskEnqueued(name, this.queue.name);
     return new EnqueuedTask(job.id as string, name, this.outcomes);
   }
 
@@ -83,6 +86,7 @@ export class TaskClient implements OnApplicationShutdown {
       opts: this.prepare(item.name, item.payload, item.options),
     }));
     const jobs = await this.queue.addBulk(bulk);
+    for (const item of items) this.metrics.taskEnqueued(item.name, this.queue.name);
     return jobs.map((job) => new EnqueuedTask(job.id as string, job.name, this.outcomes));
   }
 

@@ -68,7 +68,7 @@ export class CronMaintenance {
       const since = row.heartbeatAt ? row.heartbeatAt.toISOString() : 'its start';
       const reason =
 `Worker lost: no heartbeat since ${since} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ${WORKER_LOST_CAUSE}`;
-      if (await this.tracker.markLost(row.id, reason)) {
+      if (await this.tracker.markLost(row, reason)) {
         markedFailed++;
         this.logger.warn(`Cron run ${row.id} of ${row.jobName} marked FAILED: no heartbeat since ${since}`);
       }

@@ -9,6 +9,7 @@ import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lo
 import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../worker/job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
 import { CronRunContext } from './cron-context.js';
 import type { CronJobData, CronRunOutcome } from './cron-job-data.js';
@@ -50,6 +51,7 @@ export class CronRunPipeline {
     private readonly tracker: CronRunTracker,
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly metrics: TasksMetrics,
   ) {}
 
   run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
@@ -183,6 +185,10 @@ export class CronRunPipeline {
     heartbeat: Heartbeat | undefined,
   ): Promise<CronRunOutcome> {
     const context = new CronRunContext(cron.name, runId, fencingToken, run.scheduledAt, run.trigger, run.attempt, abort);
+    // Lateness is the scheduler's and the queue's: a retry or a resumed run starts late by design.
+    if (run.trigger === 'schedule' && run.attempt === 1 && !job.data.resumed) {
+      this.metrics.cronTickLateness(cron.name, (Date.now() - run.scheduledAt.getTime()) / 1_000);
+    }
     const started = performance.now();
     let result: unknown;
     try {
@@ -200,12 +206,12 @@ export class CronRunPipeline {
         throw new HandBackRequest(reason);
       }
       const aborted = abort.aborted ? describeAbort(abort.reason) : undefined;
-      if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.fail(runId, fencingToken, durationMs, error, aborted));
+      if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
       throw error;
     }
     const durationMs = performance.now() - started;
     heartbeat?.stop();
-    if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.complete(runId, fencingToken, durationMs, result));
+    if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.complete(cron.name, runId, fencingToken, durationMs, result));
     this.logger.log(`Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
     return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
   }

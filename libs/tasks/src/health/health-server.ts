@@ -5,6 +5,7 @@ import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js'
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { TasksHealthIndicator, type TasksHealthResult } from './tasks-health.indicator.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /** The process a health server probes. */
 export type HealthRole = 'worker' | 'scheduler';
@@ -14,7 +15,9 @@ export type HealthRole = 'worker' | 'scheduler';
  * server of its own: `GET /health/live` answers while the event loop does (a
  * wedged process times out), `GET /health/ready` checks Redis, the tracking
  * database (when the app has crons) and the role itself, and fails from the
- * moment shutdown begins. Off unless `healthPort` is set.
+ * moment shutdown begins; `GET /metrics` serves the Prometheus metrics
+ * (`TasksMetrics`). Off unless `healthPort` is set: it is meant for the
+ * orchestrator and Prometheus inside the cluster, never to be published.
  */
 @Injectable()
 export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -27,6 +30,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
     private readonly indicator: TasksHealthIndicator,
     private readonly crons: CronCatalog,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly metrics: TasksMetrics,
   ) {}
 
   async start(role: HealthRole): Promise<void> {
@@ -43,7 +47,18 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
         );
         return;
       }
-      send(response, 404, { message: 'Not found: GET /health/live or /health/ready' });
+      if (path === '/metrics') {
+        if (!this.metrics.enabled) return send(response, 404, { message: 'Metrics are off: install prom-client, and leave TASKS_METRICS unset or true' });
+        void this.metrics.metrics().then(
+          (text) => {
+            response.writeHead(200, { 'content-type': this.metrics.contentType, 'cache-control': 'no-store' });
+            response.end(text);
+          },
+          () => send(response, 500, { message: 'Collecting the metrics failed' }),
+        );
+        return;
+      }
+      send(response, 404, { message: 'Not found: GET /health/live, /health/ready or /metrics' });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
@@ -57,7 +72,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
       server.listen(port, host, () => resolve());
     });
     this.server = server;
-    this.logger.log(`Health probes on http://${host}:${port}: /health/live, /health/ready`);
+    this.logger.log(`Health probes on http://${host}:${port}: /health/live, /health/ready${this.metrics.enabled ? ', /metrics' : ''}`);
   }
 
   beforeApplicationShutdown(): void {

@@ -33,13 +33,23 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
     private readonly cronScheduler: CronScheduler,
   ) {}
 
-  /** This process consumes: `runWorker` started it and every queue's BullMQ worker runs. */
-  async worker<Key extends string = 'worker'>(key: Key = 'worker' as Key): Promise<TasksHealthResult<Key>> {
+  /**
+   * This process consumes: `runWorker` started it, every queue's BullMQ
+   * worker runs, and each one with a slot free polled Redis within
+   * `maxPollAgeMs` (default `healthMaxPollAgeMs`, 30 s).
+   */
+  async worker<Key extends string = 'worker'>(key: Key = 'worker' as Key, maxPollAgeMs = this.options.healthMaxPollAgeMs): Promise<TasksHealthResult<Key>> {
     return this.probe(key, async () => {
       const queues = this.workerHost.consumerStates();
       if (queues.length === 0) throw new Error('not consuming: the worker has not started, or is shutting down');
       const stopped = queues.filter((queue) => !queue.running).map((queue) => queue.queue);
       if (stopped.length > 0) throw new Error(`the consumer of ${stopped.join(', ')} is not running`);
+      const now = Date.now();
+      const stale = queues.filter((queue) => !queue.busy && now - queue.lastPollAt > maxPollAgeMs);
+      if (stale.length > 0) {
+        const ages = stale.map((queue) => `${queue.queue} ${now - queue.lastPollAt} ms ago`).join(', ');
+        throw new Error(`not polling: the last poll of Redis was ${ages} (allowed ${maxPollAgeMs} ms)`);
+      }
       return { queues: queues.map((queue) => queue.queue) };
     });
   }

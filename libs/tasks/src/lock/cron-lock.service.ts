@@ -4,6 +4,7 @@ import { Redlock, ExecutionError, ResourceLockedError, type Lock } from '@sesame
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /** A lock this process holds; it keeps itself alive until released. */
 export interface HeldLock {
@@ -40,6 +41,7 @@ export class CronLockService implements OnApplicationShutdown {
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
+    private readonly metrics: TasksMetrics,
   ) {}
 
   /** Redis key of a job's lock. */
@@ -60,7 +62,7 @@ export class CronLockService implements OnApplicationShutdown {
       if (await isHeldElsewhere(error)) return undefined;
       throw error;
     }
-    return this.keepAlive(lock, ttlMs, onLost);
+    return this.keepAlive(jobName, lock, ttlMs, onLost);
   }
 
   /**
@@ -101,7 +103,7 @@ export class CronLockService implements OnApplicationShutdown {
    * the moment the last successful request was sent); when it expires
    * unextended, `onLost` is told, once.
    */
-  private keepAlive(initial: Lock, ttlMs: number, onLost: (error: Error) => void): HeldLock {
+  private keepAlive(jobName: string, initial: Lock, ttlMs: number, onLost: (error: Error) => void): HeldLock {
     let lock = initial;
     let released = false;
     let validUntil = initial.expiration;
@@ -128,6 +130,7 @@ export class CronLockService implements OnApplicationShutdown {
         },
         (error: unknown) => {
           if (released) return;
+          this.metrics.lockExtensionFailed(jobName);
           const now = Date.now();
           if (firstFailure === undefined) {
             firstFailure = now;

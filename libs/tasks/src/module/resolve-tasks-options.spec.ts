@@ -112,6 +112,14 @@ describe('tasksOptionsFromEnv', () => {
     ).toEqual({ cronConcurrency: 2, cronCatchUpMs: 0, cronSweepIntervalMs: 1_000, schedulerLeaseTtlMs: 3_000, schedulerLeaseRenewMs: 500 });
   });
 
+  it('maps the metrics switch and the worker poll bound, and rejects anything but true or false', () => {
+    expect(tasksOptionsFromEnv({ TASKS_METRICS: 'false', TASKS_HEALTH_MAX_POLL_AGE_MS: '5000' })).toEqual({ metrics: false, healthMaxPollAgeMs: 5_000 });
+    expect(tasksOptionsFromEnv({ TASKS_METRICS: 'true' })).toEqual({ metrics: true });
+    expect(() => tasksOptionsFromEnv({ TASKS_METRICS: 'yes' })).toThrow('TASKS_METRICS');
+    expect(() => resolveTasksOptions({ metricsRegistry: {} as never })).toThrow('metricsRegistry');
+    expect(() => resolveTasksOptions({ metrics: 'on' as never })).toThrow('metrics');
+  });
+
   it('leaves out unset and empty variables, so the defaults apply', () => {
     const empty = { REDIS_URL: '', TASKS_PREFIX: '', WORKER_CONCURRENCY: '', TASKS_SHUTDOWN_GRACE_MS: '', TASKS_STALLED_TIMEOUT_MS: '' };
     expect(tasksOptionsFromEnv(empty)).toEqual({});

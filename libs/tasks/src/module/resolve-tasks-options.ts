@@ -23,6 +23,9 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   schedulerLeaseRenewMs: 2_000,
   healthPort: 0,
   healthHost: '0.0.0.0',
+  healthMaxPollAgeMs: 30_000,
+  metrics: undefined,
+  metricsRegistry: undefined,
   maxPayloadBytes: 1_048_576,
   maxResultBytes: 1_048_576,
 };
@@ -53,7 +56,8 @@ function validate(o: ResolvedTasksOptions): void {
     | 'shutdownGraceMs'
     | 'maxPayloadBytes'
     | 'maxResultBytes'
-    | 'healthPort';
+    | 'healthPort'
+    | 'healthMaxPollAgeMs';
   const integer = (name: IntegerOption, min: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min) fail(name, min === 0 ? 'a non-negative integer' : 'a positive integer');
   };
@@ -75,6 +79,11 @@ function validate(o: ResolvedTasksOptions): void {
   integer('maxPayloadBytes', 1);
   integer('maxResultBytes', 1);
   integer('healthPort', 0);
+  integer('healthMaxPollAgeMs', 1_000);
+  if (o.metrics !== undefined && typeof o.metrics !== 'boolean') fail('metrics', 'true, false, or unset (on when prom-client is installed)');
+  if (o.metricsRegistry !== undefined && typeof (o.metricsRegistry as { getSingleMetric?: unknown } | null)?.getSingleMetric !== 'function') {
+    fail('metricsRegistry', "a prom-client Registry (e.g. `register` from 'prom-client')", typeof o.metricsRegistry);
+  }
   if (o.healthPort > 65_535) fail('healthPort', 'a TCP port (1-65535), or 0 for no health probes');
   if (typeof o.healthHost !== 'string' || o.healthHost === '') fail('healthHost', 'an address such as 0.0.0.0 or 127.0.0.1');
   if (typeof o.prefix !== 'string' || o.prefix === '' || o.prefix.includes(':')) {

@@ -17,6 +17,8 @@ export const TASKS_ENV_VARIABLES = {
   schedulerLeaseRenewMs: 'TASKS_SCHEDULER_LEASE_RENEW_MS',
   healthPort: 'TASKS_HEALTH_PORT',
   healthHost: 'TASKS_HEALTH_HOST',
+  healthMaxPollAgeMs: 'TASKS_HEALTH_MAX_POLL_AGE_MS',
+  metrics: 'TASKS_METRICS',
   shutdownGraceMs: 'TASKS_SHUTDOWN_GRACE_MS',
   stalledTimeoutMs: 'TASKS_STALLED_TIMEOUT_MS',
   cronRunRetentionDays: 'TASKS_CRON_RETENTION_DAYS',
@@ -28,7 +30,8 @@ export const TASKS_ENV_VARIABLES = {
  * REDIS_TLS_CA_FILE, TASKS_PREFIX, WORKER_CONCURRENCY, CRON_CONCURRENCY,
  * TASKS_SHUTDOWN_GRACE_MS, TASKS_STALLED_TIMEOUT_MS, TASKS_CRON_RETENTION_DAYS,
  * TASKS_CRON_CATCH_UP_MS, TASKS_CRON_SWEEP_MS, TASKS_SCHEDULER_LEASE_TTL_MS,
- * TASKS_SCHEDULER_LEASE_RENEW_MS, TASKS_HEALTH_PORT, TASKS_HEALTH_HOST). Unset or empty
+ * TASKS_SCHEDULER_LEASE_RENEW_MS, TASKS_HEALTH_PORT, TASKS_HEALTH_HOST,
+ * TASKS_HEALTH_MAX_POLL_AGE_MS, TASKS_METRICS). Unset or empty
  * variables are left out, so defaults (or options spread after) apply:
  *
  * ```ts
@@ -58,10 +61,16 @@ export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions 
     'schedulerLeaseTtlMs',
     'schedulerLeaseRenewMs',
     'healthPort',
+    'healthMaxPollAgeMs',
   ] as const;
   for (const key of integers) {
     const value = envInt(env, TASKS_ENV_VARIABLES[key], key === 'shutdownGraceMs' || key === 'cronCatchUpMs' || key === 'healthPort' ? 0 : 1);
     if (value !== undefined) options[key] = value;
+  }
+  const metrics = envString(env, TASKS_ENV_VARIABLES.metrics);
+  if (metrics !== undefined) {
+    if (metrics !== 'true' && metrics !== 'false') throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.metrics, metrics, 'true or false'));
+    options.metrics = metrics === 'true';
   }
   const healthHost = envString(env, TASKS_ENV_VARIABLES.healthHost);
   if (healthHost !== undefined) options.healthHost = healthHost;

@@ -74,13 +74,40 @@ export interface TasksModuleOptions {
    * `GET /health/ready`), served by `runWorker` / `runScheduler`. Default 0: off.
    */
   healthPort?: number;
+  /**
+   * The worker's readiness fails when its consumers, with a slot free, last
+   * polled Redis longer ago than this (an idle worker polls every 5 to 10 s). Default 30000.
+   */
+  healthMaxPollAgeMs?: number;
   /** Address the health probes listen on. Default `0.0.0.0`, so a container's orchestrator can reach them. */
   healthHost?: string;
+  /**
+   * Prometheus metrics through prom-client (an optional peer dependency).
+   * Default: on when prom-client is installed; `true` fails the boot when it
+   * is not, `false` turns them off.
+   */
+  metrics?: boolean;
+  /**
+   * A prom-client `Registry` to register the library's metrics in, e.g.
+   * prom-client's global `register`, so one `/metrics` of the app's own shows
+   * them. Default: a registry of the library's own (`TasksMetrics.metrics()`).
+   */
+  metricsRegistry?: MetricsRegistry;
   /** Largest payload `enqueue` accepts, in bytes of its JSON; larger ones are rejected with `InvalidPayloadError`. Default 1048576 (1 MiB). */
   maxPayloadBytes?: number;
   /** Largest result a task may return, in bytes of its JSON; a larger one fails the job without retries. Default 1048576 (1 MiB). */
   maxResultBytes?: number;
 }
 
+/** A prom-client `Registry` (the part the library uses), so the options do not depend on prom-client's types. */
+export interface MetricsRegistry {
+  getSingleMetric(name: string): unknown;
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
 /** The options with every default filled in, as the library's providers see them. */
-export type ResolvedTasksOptions = Readonly<Required<Omit<TasksModuleOptions, 'redisTls'>> & Pick<TasksModuleOptions, 'redisTls'>>;
+export type ResolvedTasksOptions = Readonly<
+  Required<Omit<TasksModuleOptions, 'redisTls' | 'metrics' | 'metricsRegistry'>> &
+    Pick<TasksModuleOptions, 'redisTls' | 'metricsRegistry'> & { metrics: boolean | undefined }
+>;

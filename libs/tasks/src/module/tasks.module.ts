@@ -32,6 +32,7 @@ import { EventPublisher } from '../events/event-publisher.js';
 import { EventSubscriber } from '../events/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
 import { TasksHealthServer } from '../health/health-server.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -98,8 +99,9 @@ export class TasksModule {
         EventSubscriber,
         TasksHealthIndicator,
         TasksHealthServer,
+        TasksMetrics,
       ],
-      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator],
+      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics],
     };
   }
 }

@@ -18,6 +18,11 @@ const FEATURES = {
     packages: ['typeorm', '@nestjs/typeorm', 'pg'],
     install: 'npm install typeorm @nestjs/typeorm pg',
   },
+  metrics: {
+    feature: 'Prometheus metrics (metrics: true)',
+    packages: ['prom-client'],
+    install: 'npm install prom-client',
+  },
 } as const;
 
 export type PeerFeature = keyof typeof FEATURES;
@@ -60,4 +65,15 @@ export async function importTypeorm(): Promise<typeof import('typeorm')> {
 /** nestjs-pino when it is installed, else undefined (for processes that only use it when present). */
 export async function importNestjsPinoIfInstalled(): Promise<typeof import('nestjs-pino') | undefined> {
   return isInstalled('nestjs-pino') ? import('nestjs-pino') : undefined;
+}
+
+/**
+ * prom-client, loaded synchronously (it is CommonJS) when metrics are wanted:
+ * `true` requires it, undefined (the default) uses it when installed, `false` never.
+ */
+export function loadPromClient(wanted: boolean | undefined): typeof import('prom-client') | undefined {
+  if (wanted === false) return undefined;
+  if (wanted === undefined && !isInstalled('prom-client')) return undefined;
+  assertPeersInstalled('metrics');
+  return requireFromHere('prom-client') as typeof import('prom-client');
 }

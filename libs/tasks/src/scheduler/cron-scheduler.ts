@@ -11,6 +11,7 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
 import { CronSchedulerLease } from './scheduler-lease.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 // setTimeout counts on the monotonic clock, the ticks are wall-clock times:
 // after the wall clock is stepped forward (NTP, a resumed VM) one long wait
@@ -78,11 +79,15 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly connections: RedisConnections,
     private readonly store: CronScheduleStore,
     private readonly tracker: CronRunTracker,
+    private readonly metrics: TasksMetrics,
   ) {
     this.lease = new CronSchedulerLease(
       () => connections.create('fail-fast', 'scheduler-lease'),
       `${options.prefix}:cron-scheduler:lease`,
-      () => this.rearmAll(),
+      (held) => {
+        metrics.leaseChanged(held);
+        if (held) this.rearmAll();
+      },
       (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
       { ttlMs: options.schedulerLeaseTtlMs, renewMs: options.schedulerLeaseRenewMs },
     );
@@ -263,6 +268,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
         const cause = this.connections.describe(error);
         if (!this.running || Date.now() + delay > deadline) {
           this.stats.enqueueFailures++;
+          this.metrics.tickEnqueueFailed(cron.name);
           this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name} (${attempt} attempt(s)): ${cause}`);
           await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }]);
           return;

@@ -52,8 +52,8 @@ export class CronSchedulerLease {
     /** Opens the lease's connection on first use: one command at a time, failing fast while Redis is away. */
     private readonly connect: () => Redis,
     private readonly key: string,
-    /** Called when this replica takes the lease, so it can move its pending ticks forward. */
-    private readonly onAcquired: () => void,
+    /** Called when this replica takes the lease (so it can move its pending ticks forward) and when it loses or gives it up. */
+    private readonly onChange: (held: boolean) => void,
     private readonly onError: (error: Error) => void,
     private readonly timing: LeaseTiming = { ttlMs: 10_000, renewMs: 2_000 },
   ) {}
@@ -80,6 +80,7 @@ export class CronSchedulerLease {
     await this.refreshing;
     if (this.held) {
       this.held = false;
+      this.onChange(false);
       try {
         await this.redis().eval(RELEASE, 1, this.key, this.id);
       } catch (error) {
@@ -104,7 +105,7 @@ export class CronSchedulerLease {
       this.failing = true;
     }
     this.busy = false;
-    if (this.held && !was) this.onAcquired();
+    if (this.held !== was) this.onChange(this.held);
   }
 
   private redis(): Redis {

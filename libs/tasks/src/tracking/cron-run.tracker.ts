@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
@@ -70,6 +71,7 @@ export class CronRunTracker {
   constructor(
     private readonly locator: TrackingDatabaseLocator,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly metrics: TasksMetrics,
   ) {}
 
   /** Finds the DataSource; fails fast at start when the app has crons but no tracking database. */
@@ -96,6 +98,7 @@ export class CronRunTracker {
   async start(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
     const first = await this.claimRow(run, claim);
     if (first.kind !== 'busy' || !(await this.releaseSilentRun(run.jobName))) return first;
+    this.metrics.cronRuns(run.jobName, 'LOST');
     return this.claimRow(run, claim);
   }
 
@@ -180,13 +183,17 @@ export class CronRunTracker {
   }
 
   /** Records COMPLETED; false (and counted) when the row is no longer this attempt's. */
-  complete(runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
-    return this.finish(runId, fencingToken, CronRunStatus.COMPLETED, durationMs, JSON.stringify(result ?? null), null, null);
+  async complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
+    const applied = await this.finish(runId, fencingToken, CronRunStatus.COMPLETED, durationMs, JSON.stringify(result ?? null), null, null);
+    if (applied) this.metrics.cronRuns(jobName, 'COMPLETED');
+    return applied;
   }
 
   /** Records FAILED with the error (and what aborted the run, if something did). */
-  fail(runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
-    return this.finish(runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error), abortReason ?? null);
+  async fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
+    const applied = await this.finish(runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error), abortReason ?? null);
+    if (applied) this.metrics.cronRuns(jobName, 'FAILED');
+    return applied;
   }
 
   /** Gives the row up at shutdown so that the handed-back job reclaims it on another worker. */
@@ -201,13 +208,15 @@ export class CronRunTracker {
   }
 
   async recordSkipped(run: CronRunKey, reason: string): Promise<void> {
-    await this.db().query(
+    const rows = (await this.db().query(
       `INSERT INTO ${this.tableName()}
          (namespace, job_name, status, scheduled_at, started_at, completed_at, duration_ms, attempt, trigger, worker_id, reason)
        VALUES ($1, $2, 'SKIPPED', $3, now(), now(), 0, $4, $5, $6, $7)
-       ON CONFLICT (namespace, job_name, scheduled_at) DO NOTHING`,
+       ON CONFLICT (namespace, job_name, scheduled_at) DO NOTHING
+       RETURNING id`,
       [this.namespace, run.jobName, run.scheduledAt, run.attempt, run.trigger, this.workerId, reason],
-    );
+    )) as unknown[];
+    this.metrics.cronRuns(run.jobName, 'SKIPPED', rowCount(rows));
   }
 
   /** Records ticks that will not run as MISSED rows; a tick that already has a row keeps it. Returns how many were added. */
@@ -222,6 +231,7 @@ export class CronRunTracker {
        RETURNING id`,
       [this.namespace, jobName, this.workerId, ticks.map((t) => new Date(t.tick)), ticks.map((t) => t.reason)],
     )) as unknown[];
+    this.metrics.cronRuns(jobName, 'MISSED', rows.length);
     return rows.length;
   }
 
@@ -242,16 +252,18 @@ export class CronRunTracker {
   }
 
   /** Marks a RUNNING row FAILED with `reason` if it is still silent; false if it spoke or finished meanwhile. */
-  async markLost(id: string, reason: string): Promise<boolean> {
-    return this.fenced(
+  async markLost(row: Pick<SilentRow, 'id' | 'jobName'>, reason: string): Promise<boolean> {
+    const marked = await this.fenced(
       `UPDATE ${this.tableName()}
           SET status = 'FAILED', completed_at = now(),
               duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int, error = $2
         WHERE id = $1 AND ${SILENT}
         RETURNING id`,
-      [id, reason],
+      [row.id, reason],
       false,
     );
+    if (marked) this.metrics.cronRuns(row.jobName, 'LOST');
+    return marked;
   }
 
   /**
@@ -301,7 +313,10 @@ export class CronRunTracker {
   private async fenced(sql: string, parameters: unknown[], count = true): Promise<boolean> {
     const rows = (await this.db().query(sql, parameters)) as unknown[];
     const applied = rowCount(rows) > 0;
-    if (!applied && count) this.fencedWrites++;
+    if (!applied && count) {
+      this.fencedWrites++;
+      this.metrics.refusedWrite();
+    }
     return applied;
   }
 

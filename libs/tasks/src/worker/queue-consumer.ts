@@ -5,6 +5,7 @@ import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../module/bullmq-options.js';
 import { HandBackRequest, JobAbort, WorkerShutdownAbort } from './job-abort.js';
 import { publicJobId } from '../client/job-ids.js';
+import type { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
 export type JobProcessor = (job: Job, abort: JobAbort) => Promise<unknown>;
@@ -43,6 +44,8 @@ export const SETTLE_BEFORE_HAND_BACK_MS = 2_000;
 export class QueueConsumer {
   private worker?: Worker;
   private readonly active = new Map<string, ActiveJob>();
+  /** When the worker last heard from Redis that there was a job, or none: a job started, or a blocking wait returned. */
+  private lastPollAt = 0;
 
   constructor(
     readonly queueName: string,
@@ -51,6 +54,7 @@ export class QueueConsumer {
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
     private readonly logger: Logger,
+    private readonly metrics: TasksMetrics,
     private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
@@ -68,12 +72,36 @@ export class QueueConsumer {
       removeOnFail: toKeepJobs(keepFailed),
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${this.connections.describe(error)}`));
+    this.watchPolls(this.worker);
     await this.worker.waitUntilReady();
+    this.lastPollAt = Date.now();
   }
 
   /** Whether its BullMQ worker is running (not closed, not closing). */
   isRunning(): boolean {
     return this.worker?.isRunning() ?? false;
+  }
+
+  /** For health checks: running, last poll, and whether every slot is busy (a full worker does not poll, and need not). */
+  pollState(): { running: boolean; lastPollAt: number; busy: boolean } {
+    return { running: this.isRunning(), lastPollAt: this.lastPollAt, busy: this.active.size >= this.concurrency };
+  }
+
+  /**
+   * An idle BullMQ worker blocks on Redis for a few seconds at a time; its
+   * wait resolves (job or none) while Redis answers, and resolves with
+   * Infinity after an error. Only the answers count as polls, so a worker
+   * whose blocking connection hangs or fails goes stale.
+   */
+  private watchPolls(worker: Worker): void {
+    const target = worker as unknown as { waitForJob?: (blockUntil: number) => Promise<number> };
+    const wait = target.waitForJob;
+    if (typeof wait !== 'function') return;
+    target.waitForJob = async (blockUntil: number) => {
+      const result = await wait.call(worker, blockUntil);
+      if (result !== Infinity) this.lastPollAt = Date.now();
+      return result;
+    };
   }
 
   async drain(): Promise<void> {
@@ -99,6 +127,7 @@ export class QueueConsumer {
    */
   private process(job: Job, token: string | undefined): Promise<unknown> {
     const id = job.id as string;
+    this.lastPollAt = Date.now();
     return new Promise((resolve, reject) => {
       const entry: ActiveJob = {
         job,
@@ -157,6 +186,7 @@ export class QueueConsumer {
         }
         try {
           await job.moveToWait(token);
+          this.metrics.handedBack(this.queueName);
           this.logger.warn(`Job ${publicJobId(job.id as string)} (${job.name}) handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.

@@ -11,6 +11,7 @@ import { invalidResult, taskTimedOut } from '../tasks.messages.js';
 import type { JobAbort } from './job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { publicJobId } from '../client/job-ids.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
 const LOG_CONTEXT = 'Tasks';
@@ -32,6 +33,7 @@ export class TaskRunner {
   constructor(
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly metrics: TasksMetrics,
   ) {}
 
   run({ task, job, abort }: TaskRun): Promise<unknown> {
@@ -49,6 +51,7 @@ export class TaskRunner {
     const maxAttempts = job.opts.attempts ?? 1;
     const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
+    this.metrics.taskStarted(task.name);
     this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
     try {
       const result =
@@ -57,11 +60,14 @@ export class TaskRunner {
           : await this.withTimeout(task, task.timeoutMs, abort, () => task.handler(job.data, context));
       const problem = resultProblem(result, this.options.maxResultBytes);
       if (problem) throw new NonRetriableError(invalidResult(task.name, problem.what));
-      const durationMs = Math.round(performance.now() - started);
+      const elapsed = performance.now() - started;
+      this.metrics.taskFinished(task.name, 'completed', elapsed / 1_000);
+      const durationMs = Math.round(elapsed);
       this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
       return result;
     } catch (error) {
-      const durationMs = Math.round(performance.now() - started);
+      const elapsed = performance.now() - started;
+      const durationMs = Math.round(elapsed);
       // Aborted by shutdown (not by its timeout): the job goes back to the queue, it did not fail.
       if (abort.aborted && !(abort.reason instanceof TaskTimeoutError)) {
         const reason = abort.reason instanceof Error ? abort.reason.message : String(abort.reason);
@@ -72,6 +78,7 @@ export class TaskRunner {
         throw error;
       }
       const final = attempt >= maxAttempts || error instanceof NonRetriableError;
+      this.metrics.taskFinished(task.name, final ? 'failed' : 'retried', elapsed / 1_000);
       this.log.error(
         { context: LOG_CONTEXT, event: 'task.failed', durationMs, willRetry: !final, err: error },
         `Task ${task.name} failed after ${durationMs} ms${final ? '' : `; it will retry`}`,

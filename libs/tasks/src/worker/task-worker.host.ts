@@ -13,6 +13,7 @@ import { QueueConsumer } from './queue-consumer.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
 import type { JobAbort } from './job-abort.js';
+import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /**
  * Consumes the task and cron queues. It exists in every app that imports
@@ -33,6 +34,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     private readonly cronPipeline: CronRunPipeline,
     private readonly tracker: CronRunTracker,
     private readonly logContext: RunLogContext,
+    private readonly metrics: TasksMetrics,
   ) {}
 
   get running(): boolean {
@@ -40,8 +42,8 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
   }
 
   /** The queues consumed, each with whether its BullMQ worker is running; empty before `start()` and after shutdown. */
-  consumerStates(): { queue: string; running: boolean }[] {
-    return this.consumers.map((consumer) => ({ queue: consumer.queueName, running: consumer.isRunning() }));
+  consumerStates(): { queue: string; running: boolean; lastPollAt: number; busy: boolean }[] {
+    return this.consumers.map((consumer) => ({ queue: consumer.queueName, ...consumer.pollState() }));
   }
 
   /** Checks what running jobs needs (nestjs-pino; for crons the tracking database), then consumes. */
@@ -54,13 +56,13 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     await this.logContext.connect();
     const { prefix, concurrency, cronConcurrency } = this.options;
     const consumers = [
-      new QueueConsumer(TASKS_QUEUE, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger),
+      new QueueConsumer(TASKS_QUEUE, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics),
     ];
     if (hasCrons) {
       await this.tracker.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
-        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, {
+        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, this.metrics, {
           settleBeforeHandBack: true,
         }),
       );

@@ -1,0 +1,223 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type * as PromClient from 'prom-client';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { loadPromClient } from '../peers/optional-peers.js';
+
+/** What a cron run is counted as in `tasks_cron_runs_total`: the row's status, or LOST for a run whose worker went silent. */
+export type CronRunMetricStatus = 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'MISSED' | 'LOST';
+
+/** How a task attempt ended, for `tasks_run_duration_seconds`. */
+type AttemptOutcome = 'completed' | 'failed' | 'retried';
+
+/** Queue depth is read from Redis at most this often, however often Prometheus scrapes. */
+const DEPTH_SAMPLE_MS = 1_000;
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const LATENESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** The states of `tasks_queue_jobs`; waiting includes prioritized jobs. */
+const DEPTH_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+interface Instruments {
+  enqueued: PromClient.Counter<'task' | 'queue'>;
+  started: PromClient.Counter<'task'>;
+  completed: PromClient.Counter<'task'>;
+  failed: PromClient.Counter<'task'>;
+  retried: PromClient.Counter<'task'>;
+  duration: PromClient.Histogram<'task' | 'outcome'>;
+  cronRuns: PromClient.Counter<'cron' | 'status'>;
+  lateness: PromClient.Histogram<'cron'>;
+  lastSuccess: PromClient.Gauge<'cron'>;
+  lockExtensionFailures: PromClient.Counter<'cron'>;
+  refusedWrites: PromClient.Counter;
+  tickEnqueueFailures: PromClient.Counter<'cron'>;
+  leaseChanges: PromClient.Counter<'change'>;
+  leader: PromClient.Gauge;
+  handBacks: PromClient.Counter<'queue'>;
+}
+
+/**
+ * The library's Prometheus metrics (prom-client). Every label value is a
+ * task or cron name from the code, a status or a queue name, never a job id
+ * or a payload value, so the number of series stays bounded. Off, and every
+ * method a no-op, when prom-client is not installed or `metrics: false`.
+ *
+ * `runWorker` / `runScheduler` serve them on the health port
+ * (`GET /metrics`); an api serves `metrics()` from a route of its own, or
+ * passes its own registry as `metricsRegistry`.
+ */
+@Injectable()
+export class TasksMetrics {
+  private readonly registry?: PromClient.Registry;
+  private readonly instruments?: Instruments;
+  // Labelled children, looked up once per name: `labels()` hashes its arguments on every call.
+  private readonly children = new Map<string, object>();
+  private depthSampledAt = 0;
+  private depthSample?: Promise<void>;
+
+  /** @internal Built by Nest's injector. */
+  constructor(
+    @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
+    @Inject(TASKS_QUEUE_TOKEN) private readonly tasksQueue: Queue,
+    @Inject(CRON_QUEUE_TOKEN) private readonly cronQueue: Queue,
+  ) {
+    const prom = loadPromClient(options.metrics);
+    if (!prom) return;
+    const registry = (options.metricsRegistry as PromClient.Registry | undefined) ?? new prom.Registry();
+    this.registry = registry;
+    this.instruments = createInstruments(prom, registry, () => this.sampleQueueDepth());
+  }
+
+  /** Whether metrics are collected (prom-client is installed and `metrics` is not false). */
+  get enabled(): boolean {
+    return this.instruments !== undefined;
+  }
+
+  /** The Content-Type of `metrics()`'s text (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8';
+  }
+
+  /** The registry's metrics in the Prometheus text format; empty when metrics are off. */
+  async metrics(): Promise<string> {
+    return this.registry ? this.registry.metrics() : '';
+  }
+
+  /** @internal */
+  taskEnqueued(task: string, queue: string, count = 1): void {
+    if (this.instruments) this.child(`e\0${task}\0${queue}`, () => this.instruments!.enqueued.labels(task, queue)).inc(count);
+  }
+
+  /** @internal */
+  taskStarted(task: string): void {
+    if (this.instruments) this.child(`s\0${task}`, () => this.instruments!.started.labels(task)).inc();
+  }
+
+  /** @internal A finished attempt: completed, failed for good, or failed with a retry to come. */
+  taskFinished(task: string, outcome: AttemptOutcome, seconds: number): void {
+    const instruments = this.instruments;
+    if (!instruments) return;
+    const counter = outcome === 'completed' ? instruments.completed : outcome === 'failed' ? instruments.failed : instruments.retried;
+    this.child(`${outcome}\0${task}`, () => counter.labels(task)).inc();
+    this.child(`d\0${outcome}\0${task}`, () => instruments.duration.labels(task, outcome)).observe(seconds);
+  }
+
+  /** @internal Rows recorded for cron `cron` with `status` (COMPLETED also sets its last-success time). */
+  cronRuns(cron: string, status: CronRunMetricStatus, count = 1): void {
+    const instruments = this.instruments;
+    if (!instruments || count <= 0) return;
+    this.child(`c\0${cron}\0${status}`, () => instruments.cronRuns.labels(cron, status)).inc(count);
+    if (status === 'COMPLETED') this.child(`l\0${cron}`, () => instruments.lastSuccess.labels(cron)).set(Date.now() / 1_000);
+  }
+
+  /** @internal From the tick to the handler's start. */
+  cronTickLateness(cron: string, seconds: number): void {
+    const instruments = this.instruments;
+    if (instruments) this.child(`t\0${cron}`, () => instruments.lateness.labels(cron)).observe(Math.max(seconds, 0));
+  }
+
+  /** @internal */
+  lockExtensionFailed(cron: string): void {
+    const instruments = this.instruments;
+    if (instruments) this.child(`x\0${cron}`, () => instruments.lockExtensionFailures.labels(cron)).inc();
+  }
+
+  /** @internal A fenced write the database refused (the row was marked lost or reclaimed). */
+  refusedWrite(): void {
+    this.instruments?.refusedWrites.inc();
+  }
+
+  /** @internal A tick the scheduler could not enqueue in time (recorded MISSED). */
+  tickEnqueueFailed(cron: string): void {
+    const instruments = this.instruments;
+    if (instruments) this.child(`f\0${cron}`, () => instruments.tickEnqueueFailures.labels(cron)).inc();
+  }
+
+  /** @internal This scheduler took or lost the lease. */
+  leaseChanged(held: boolean): void {
+    const instruments = this.instruments;
+    if (!instruments) return;
+    instruments.leaseChanges.labels(held ? 'acquired' : 'lost').inc();
+    instruments.leader.set(held ? 1 : 0);
+  }
+
+  /** @internal A running job handed back to its queue at shutdown. */
+  handedBack(queue: string): void {
+    const instruments = this.instruments;
+    if (instruments) this.child(`h\0${queue}`, () => instruments.handBacks.labels(queue)).inc();
+  }
+
+  private child<T extends object>(key: string, create: () => T): T {
+    let child = this.children.get(key) as T | undefined;
+    if (!child) {
+      child = create();
+      this.children.set(key, child);
+    }
+    return child;
+  }
+
+  // One round trip per queue, at most once a second: several scrapers, or a
+  // registry merged into another, do not multiply the load on Redis.
+  private sampleQueueDepth(): Promise<void> {
+    const now = Date.now();
+    if (this.depthSample && now - this.depthSampledAt < DEPTH_SAMPLE_MS) return this.depthSample;
+    this.depthSampledAt = now;
+    this.depthSample = (async () => {
+      const gauge = this.registry?.getSingleMetric('tasks_queue_jobs') as PromClient.Gauge<'queue' | 'state'> | undefined;
+      if (!gauge) return;
+      await Promise.all(
+        [this.tasksQueue, this.cronQueue].map(async (queue) => {
+          try {
+            const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
+            const byState = { waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0), active: counts.active, delayed: counts.delayed, failed: counts.failed };
+            for (const state of DEPTH_STATES) gauge.labels(queue.name, state).set(byState[state] ?? 0);
+          } catch {
+            // Redis is away: the series go stale rather than fail the whole scrape (readiness reports Redis).
+            for (const state of DEPTH_STATES) gauge.remove(queue.name, state);
+          }
+        }),
+      );
+    })();
+    return this.depthSample;
+  }
+}
+
+function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>, registry: PromClient.Registry, sampleDepth: () => Promise<void>): Instruments {
+  const registers = [registry];
+  // Two TasksModules sharing one registry (an app's own) share the series instead of failing to register twice.
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+    existing<PromClient.Histogram<L>>(name) ?? new prom.Histogram<L>({ name, help, labelNames, buckets, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
+    existing<PromClient.Gauge<L>>(name) ??
+    new prom.Gauge<L>({ name, help, labelNames, registers, ...(collect ? { collect: () => collect() } : {}) });
+  gauge('tasks_queue_jobs', 'Jobs in each queue by state (waiting includes prioritized), read from Redis at scrape time.', ['queue', 'state'], sampleDepth);
+  return {
+    enqueued: counter('tasks_enqueued_total', 'Task jobs enqueued by this process.', ['task', 'queue']),
+    started: counter('tasks_started_total', 'Task attempts started.', ['task']),
+    completed: counter('tasks_completed_total', 'Task attempts that completed.', ['task']),
+    failed: counter('tasks_failed_total', 'Task attempts that failed for good (no attempt left, or not retriable).', ['task']),
+    retried: counter('tasks_retried_total', 'Task attempts that failed and will be retried.', ['task']),
+    duration: histogram('tasks_run_duration_seconds', 'Duration of task attempts, by outcome.', ['task', 'outcome'], DURATION_BUCKETS),
+    cronRuns: counter(
+      'tasks_cron_runs_total',
+      'Cron runs recorded, by status: COMPLETED, FAILED, SKIPPED, MISSED, or LOST (its worker died or froze).',
+      ['cron', 'status'],
+    ),
+    lateness: histogram('tasks_cron_tick_lateness_seconds', 'From a cron tick to its handler starting.', ['cron'], LATENESS_BUCKETS),
+    lastSuccess: gauge('tasks_cron_last_success_timestamp_seconds', 'When this process last recorded a COMPLETED run of the cron (Unix time).', ['cron']),
+    lockExtensionFailures: counter(
+      'tasks_cron_lock_extension_failures_total',
+      'Failed extensions of a cron run lock (each is retried while the lock is valid).',
+      ['cron'],
+    ),
+    refusedWrites: counter('tasks_cron_refused_writes_total', 'Writes of a cron run refused by its fencing token (the row was marked lost or reclaimed).', []),
+    tickEnqueueFailures: counter('tasks_cron_tick_enqueue_failures_total', 'Ticks the scheduler could not enqueue in time (recorded MISSED).', ['cron']),
+    leaseChanges: counter('tasks_scheduler_lease_changes_total', 'Times this scheduler took (acquired) or lost the scheduler lease.', ['change']),
+    leader: gauge('tasks_scheduler_leader', '1 while this scheduler holds the scheduler lease.', []),
+    handBacks: counter('tasks_worker_hand_backs_total', 'Running jobs handed back to their queue at shutdown, past the grace period.', ['queue']),
+  };
+}
