@@ -14,6 +14,7 @@ import { JobOutcomeListener } from './job-outcome.listener.js';
 import { publicJobId, storedJobId } from './job-ids.js';
 import { EnqueuedTask } from './task-handle.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../tracing/task-tracing.js';
 import type {
   EnqueueOptions,
   TaskClass,
@@ -72,20 +73,47 @@ export class TaskClient implements OnApplicationShutdown {
         ? ([undefined, args[0], args[1]] as [undefined, unknown, EnqueueOptions | undefined])
         : ([this.metadataOf(target, args[0] as string), args[1], args[2]] as [TaskMetadata, unknown, EnqueueOptions | undefined]);
     const name = declared?.name ?? (target as string);
-    const jobOptions = this.prepare(name, payload, options, declared);
-    const job = await this.queue.add(name, payload, jobOptions);
+    const prepared = this.prepare(name, payload, options, declared);
+    const { span, jobOptions } = startProducerSpan('send', this.queue.name, name, prepared);
+    let job;
+    try {
+      job = await this.queue.add(name, payload, jobOptions);
+    } catch (error) {
+      endWithError(span, error);
+      throw error;
+    }
+    setMessageId(span, job.id as string);
+    span.end();
     this.metrics.taskEnqueued(name, this.queue.name);
     return new EnqueuedTask(job.id as string, name, this.outcomes);
   }
 
   /** Adds many jobs in one Redis round trip (BullMQ `addBulk`); each item is validated like `enqueue`. */
   async enqueueMany(items: readonly EnqueueManyItem[]): Promise<TaskHandle<unknown>[]> {
-    const bulk = items.map((item) => ({
-      name: item.name,
-      data: item.payload,
-      opts: this.prepare(item.name, item.payload, item.options),
-    }));
-    const jobs = await this.queue.addBulk(bulk);
+    const prepared = items.map((item) => this.prepare(item.name, item.payload, item.options));
+    // One `create` span per job, carried by it; the batch's `send` span links to them all.
+    const creates = items.map((item, i) => startProducerSpan('create', this.queue.name, item.name, prepared[i] as JobsOptions));
+    const batch = startBatchSpan(
+      this.queue.name,
+      items.length,
+      creates.map(({ span }) => ({ context: span.spanContext() })),
+    );
+    const bulk = items.map((item, i) => ({ name: item.name, data: item.payload, opts: creates[i]?.jobOptions }));
+    let jobs;
+    try {
+      jobs = await this.queue.addBulk(bulk);
+    } catch (error) {
+      for (const { span } of creates) endWithError(span, error);
+      endWithError(batch, error);
+      throw error;
+    }
+    jobs.forEach((job, i) => {
+      const span = creates[i]?.span;
+      if (!span) return;
+      setMessageId(span, job.id as string);
+      span.end();
+    });
+    batch.end();
     for (const item of items) this.metrics.taskEnqueued(item.name, this.queue.name);
     return jobs.map((job) => new EnqueuedTask(job.id as string, job.name, this.outcomes));
   }

@@ -10,6 +10,7 @@ import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../worker/job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
 import { CronRunContext } from './cron-context.js';
 import type { CronJobData, CronRunOutcome } from './cron-job-data.js';
@@ -64,7 +65,27 @@ export class CronRunPipeline {
     }
     const run: CronRunKey = { jobName: name, scheduledAt: new Date(scheduledAt), trigger, attempt: job.attemptsMade + 1 };
     const bindings = { jobName: name, scheduledAt: run.scheduledAt.toISOString(), attempt: run.attempt };
-    return this.logContext.run(bindings, () => this.execute(cron, run, job, abort));
+    const { span, context } = startProcessSpan(job, {
+      [TASKS_ATTRIBUTES.cron]: name,
+      [TASKS_ATTRIBUTES.tick]: bindings.scheduledAt,
+      [TASKS_ATTRIBUTES.trigger]: trigger,
+      [TASKS_ATTRIBUTES.attempt]: run.attempt,
+    });
+    return withSpan(context, () =>
+      this.logContext.run(bindings, () =>
+        this.execute(cron, run, job, abort).then(
+          (outcome) => {
+            span.setAttribute(TASKS_ATTRIBUTES.outcome, outcome.status);
+            span.end();
+            return outcome;
+          },
+          (error: unknown) => {
+            endWithError(span, error, { [TASKS_ATTRIBUTES.outcome]: error instanceof HandBackRequest ? 'HANDED_BACK' : 'FAILED' });
+            throw error;
+          },
+        ),
+      ),
+    );
   }
 
   /** Every way a run fails (no lock, no row, the handler threw) is logged in the run's context, then fails the job. */
@@ -164,6 +185,7 @@ export class CronRunPipeline {
     }
     if (admission.kind === 'run') {
       this.logContext.assign({ runId: admission.runId, fencingToken: admission.fencingToken });
+      annotateActiveSpan({ [TASKS_ATTRIBUTES.runId]: admission.runId, [TASKS_ATTRIBUTES.fencingToken]: admission.fencingToken });
       return { kind: 'run', lock, runId: admission.runId, fencingToken: admission.fencingToken };
     }
     await lock?.release();

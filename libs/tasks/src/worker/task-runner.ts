@@ -12,6 +12,8 @@ import type { JobAbort } from './job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { publicJobId } from '../client/job-ids.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import type { Span } from '@opentelemetry/api';
+import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
 
 /** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
 const LOG_CONTEXT = 'Tasks';
@@ -39,7 +41,12 @@ export class TaskRunner {
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
     const bindings = { task: task.name, jobId: publicJobId(job.id as string), attempt };
-    return this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt));
+    const { span, context } = startProcessSpan(job, {
+      [TASKS_ATTRIBUTES.task]: task.name,
+      [TASKS_ATTRIBUTES.attempt]: attempt,
+      [TASKS_ATTRIBUTES.maxAttempts]: job.opts.attempts ?? 1,
+    });
+    return withSpan(context, () => this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt, span)));
   }
 
   /** The run's pino logger (the context's child, with task, jobId and attempt). */
@@ -47,7 +54,7 @@ export class TaskRunner {
     return this.logContext.logger;
   }
 
-  private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, attempt: number): Promise<unknown> {
+  private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, attempt: number, span: Span): Promise<unknown> {
     const maxAttempts = job.opts.attempts ?? 1;
     const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
@@ -64,6 +71,8 @@ export class TaskRunner {
       this.metrics.taskFinished(task.name, 'completed', elapsed / 1_000);
       const durationMs = Math.round(elapsed);
       this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
+      span.setAttribute(TASKS_ATTRIBUTES.outcome, 'completed');
+      span.end();
       return result;
     } catch (error) {
       const elapsed = performance.now() - started;
@@ -75,10 +84,12 @@ export class TaskRunner {
           { context: LOG_CONTEXT, event: 'task.interrupted', durationMs },
           `Task ${task.name} interrupted after ${durationMs} ms: ${reason}`,
         );
+        endWithError(span, abort.reason, { [TASKS_ATTRIBUTES.outcome]: 'interrupted' });
         throw error;
       }
       const final = attempt >= maxAttempts || error instanceof NonRetriableError;
       this.metrics.taskFinished(task.name, final ? 'failed' : 'retried', elapsed / 1_000);
+      endWithError(span, error, { [TASKS_ATTRIBUTES.outcome]: final ? 'failed' : 'retried' });
       this.log.error(
         { context: LOG_CONTEXT, event: 'task.failed', durationMs, willRetry: !final, err: error },
         `Task ${task.name} failed after ${durationMs} ms${final ? '' : `; it will retry`}`,

@@ -1,0 +1,136 @@
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type TextMapGetter,
+} from '@opentelemetry/api';
+import type { Job, JobsOptions } from 'bullmq';
+import { publicJobId } from '../client/job-ids.js';
+
+/**
+ * OpenTelemetry spans of the library, through `@opentelemetry/api` alone: a
+ * no-op until the application registers an SDK. The W3C trace context of the
+ * code that enqueues travels in the job (BullMQ's own propagation slot,
+ * `opts.telemetry.metadata`), so each attempt's `process` span is a child of
+ * its `send` (or, for `enqueueMany`, its `create`) span. Names, kinds and
+ * attributes follow the OpenTelemetry messaging semantic conventions.
+ */
+const tracer = trace.getTracer('nestjs-tasks');
+
+export const MESSAGING_SYSTEM = 'bullmq';
+
+/** Attributes of the library's own, beside the semantic conventions'. */
+export const TASKS_ATTRIBUTES = {
+  task: 'tasks.task.name',
+  attempt: 'tasks.attempt',
+  maxAttempts: 'tasks.max_attempts',
+  outcome: 'tasks.outcome',
+  cron: 'tasks.cron.name',
+  tick: 'tasks.cron.tick',
+  trigger: 'tasks.cron.trigger',
+  fencingToken: 'tasks.cron.fencing_token',
+  runId: 'tasks.cron.run_id',
+} as const;
+
+type Carrier = Record<string, string>;
+
+const carrierGetter: TextMapGetter<Carrier> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+
+function messagingAttributes(operation: 'send' | 'create' | 'process', queue: string): Attributes {
+  return {
+    'messaging.system': MESSAGING_SYSTEM,
+    'messaging.operation.type': operation,
+    'messaging.operation.name': operation,
+    'messaging.destination.name': queue,
+  };
+}
+
+/** A producer span (`send <queue>`, or `create <queue>` for one job of a batch), and the job options that carry its context. */
+export function startProducerSpan(
+  operation: 'send' | 'create',
+  queue: string,
+  task: string,
+  jobOptions: JobsOptions,
+  links?: Link[],
+): { span: Span; jobOptions: JobsOptions } {
+  const parent = context.active();
+  const span = tracer.startSpan(
+    `${operation} ${queue}`,
+    { kind: SpanKind.PRODUCER, attributes: { ...messagingAttributes(operation, queue), [TASKS_ATTRIBUTES.task]: task }, links },
+    parent,
+  );
+  // Without an SDK the span is a no-op with an invalid context: nothing to carry, nothing to pay.
+  if (!trace.isSpanContextValid(span.spanContext())) return { span, jobOptions };
+  const carrier: Carrier = {};
+  propagation.inject(trace.setSpan(parent, span), carrier);
+  if (Object.keys(carrier).length === 0) return { span, jobOptions };
+  return { span, jobOptions: { ...jobOptions, telemetry: { metadata: JSON.stringify(carrier) } } };
+}
+
+/** The batch span of `enqueueMany`: `send <queue>`, linked to each job's `create` span. */
+export function startBatchSpan(queue: string, count: number, links: Link[]): Span {
+  return tracer.startSpan(`send ${queue}`, {
+    kind: SpanKind.PRODUCER,
+    attributes: { ...messagingAttributes('send', queue), 'messaging.batch.message_count': count },
+    links,
+  });
+}
+
+/** The context the job was enqueued in (the root context when it carries none, or an unreadable one). */
+export function jobContext(job: Job): Context {
+  const metadata = job.opts.telemetry?.metadata;
+  if (!metadata) return ROOT_CONTEXT;
+  try {
+    return propagation.extract(ROOT_CONTEXT, JSON.parse(metadata) as Carrier, carrierGetter);
+  } catch {
+    return ROOT_CONTEXT;
+  }
+}
+
+/** One attempt's `process <queue>` span, child of the enqueueing context, and the context to run the handler in. */
+export function startProcessSpan(job: Job, attributes: Attributes): { span: Span; context: Context } {
+  const parent = jobContext(job);
+  const span = tracer.startSpan(
+    `process ${job.queueName}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: { ...messagingAttributes('process', job.queueName), 'messaging.message.id': publicJobId(String(job.id)), ...attributes },
+    },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Names the job a producer span sent, once BullMQ gave it its id. */
+export function setMessageId(span: Span, jobId: string): void {
+  span.setAttribute('messaging.message.id', publicJobId(jobId));
+}
+
+/** Adds attributes to the current span (a cron run's, once its row is claimed). */
+export function annotateActiveSpan(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+/** Runs `fn` with `span` current, so spans the handler starts are its children. */
+export function withSpan<T>(spanContext: Context, fn: () => T): T {
+  return context.with(spanContext, fn);
+}
+
+/** Ends a span as failed: ERROR status with the message, `error.type` the error's class, the exception recorded. */
+export function endWithError(span: Span, error: unknown, attributes: Attributes = {}): void {
+  const err = error instanceof Error ? error : new Error(String(error));
+  span.recordException(err);
+  span.setAttributes({ 'error.type': err.constructor.name === 'Error' ? err.name : err.constructor.name, ...attributes });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+  span.end();
+}
