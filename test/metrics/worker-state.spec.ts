@@ -7,6 +7,7 @@ import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { parseMetrics, valueOf } from '../support/metrics.js';
 import { waitFor } from '../support/wait-for.js';
+import { Counter, Registry } from 'prom-client';
 
 // In-process workers on real Redis: what the health indicator and the
 // metrics say about the worker itself.
@@ -47,6 +48,23 @@ describe('the worker seen from outside', () => {
     expect(stale.worker.message).toMatch(new RegExp(`^not polling: the last poll of Redis was ${TASKS_QUEUE.replace('.', '\\.')} \\d+ ms ago \\(allowed 1000 ms\\)$`));
     await proxy.restore();
     await waitFor(async () => (await health.worker()).worker.status === 'up', { timeoutMs: 30_000, what: 'the worker check to recover' });
+  });
+
+  it("registers into the app's own registry when given one, next to the app's metrics, and two modules share it", async () => {
+    const registry = new Registry();
+    const own = new Counter({ name: 'app_orders_total', help: 'Orders.', registers: [registry] });
+    own.inc(2);
+    const first = await worker({ metricsRegistry: registry });
+    // A second TasksModule (another prefix) in the same registry: no "already registered" error, one series set.
+    const second = await worker({ metricsRegistry: registry });
+    await (await first.get(TaskClient).enqueue('echo', { value: 1 })).waitResult({ timeoutMs: 20_000 });
+    await (await second.get(TaskClient).enqueue('echo', { value: 2 })).waitResult({ timeoutMs: 20_000 });
+    const samples = parseMetrics(await registry.metrics());
+    expect(valueOf(samples, 'app_orders_total')).toBe(2);
+    expect(valueOf(samples, 'tasks_enqueued_total', { task: 'echo', queue: TASKS_QUEUE })).toBe(2);
+    expect(valueOf(samples, 'tasks_completed_total', { task: 'echo' })).toBe(2);
+    // TasksMetrics renders that same registry.
+    expect(await first.get(TasksMetrics).metrics()).toContain('app_orders_total 2');
   });
 
   it('counts a job handed back at shutdown', async () => {

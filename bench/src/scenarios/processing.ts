@@ -25,9 +25,11 @@ const CONFIGS = [
  * settings (the baseline of the targets); and, at one configuration, for
  * reference: plain BullMQ with its bare defaults (shared/plain-policy.ts), and
  * the library with LOG_LEVEL=warn, which leaves out the two lines it logs per
- * task at the default level and so tells their cost from the rest.
+ * task at the default level and so tells their cost from the rest, and the
+ * library with its Prometheus metrics off (TASKS_METRICS=false), which tells
+ * what the metrics cost.
  */
-type Side = 'lib' | 'plain' | 'plain-defaults' | 'lib-warn';
+type Side = 'lib' | 'plain' | 'plain-defaults' | 'lib-warn' | 'lib-no-metrics';
 /** The configuration that also runs the reference sides. */
 const REFERENCE_CONFIG = { concurrency: 10, processes: 1 };
 
@@ -57,7 +59,8 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
   const policy: PlainPolicy = side === 'plain-defaults' ? 'defaults' : 'library';
   const env: Record<string, string> = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency), BENCH_PLAIN_POLICY: policy };
   if (side === 'lib-warn') env.LOG_LEVEL = 'warn';
-  const isLib = side === 'lib' || side === 'lib-warn';
+  if (side === 'lib-no-metrics') env.TASKS_METRICS = 'false';
+  const isLib = side === 'lib' || side === 'lib-warn' || side === 'lib-no-metrics';
   const role = isLib ? 'lib-worker' : 'plain-worker';
   const workersStarting = Array.from({ length: processes }, (_, i) => ctx.startRole(role, env, `${label}-w${i + 1}`));
   const prefill = async () => {
@@ -157,8 +160,8 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
   const only = process.env.BENCH_PROCESSING ? process.env.BENCH_PROCESSING.split(',') : undefined;
   for (const { concurrency, processes } of CONFIGS.filter((c) => !only || only.includes(`${c.concurrency}x${c.processes}`))) {
     const withReferences = concurrency === REFERENCE_CONFIG.concurrency && processes === REFERENCE_CONFIG.processes;
-    const sides: Side[] = withReferences ? ['lib', 'plain', 'plain-defaults', 'lib-warn'] : ['lib', 'plain'];
-    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'plain-defaults': [], 'lib-warn': [] };
+    const sides: Side[] = withReferences ? ['lib', 'plain', 'plain-defaults', 'lib-warn', 'lib-no-metrics'] : ['lib', 'plain'];
+    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'plain-defaults': [], 'lib-warn': [], 'lib-no-metrics': [] };
     for (let round = 1; round <= ctx.settings.rounds; round++) {
       const label = `proc-c${concurrency}x${processes}-r${round}`;
       const prepared = await Promise.all(sides.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
@@ -174,7 +177,8 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
           `(ratio ${(l.rate / b.rate).toFixed(2)}; CPU/job worker ${l.workerCpuUs.toFixed(0)} vs ${b.workerCpuUs.toFixed(0)} µs, ` +
           `redis ${l.redisCpuUs.toFixed(0)} vs ${b.redisCpuUs.toFixed(0)} µs)` +
           (withReferences
-            ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)}, library at LOG_LEVEL=warn ${last('lib-warn').rate.toFixed(0)} jobs/s`
+            ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)}, library at LOG_LEVEL=warn ${last('lib-warn').rate.toFixed(0)}, ` +
+              `library without metrics ${last('lib-no-metrics').rate.toFixed(0)} jobs/s`
             : ''),
       );
     }
@@ -201,7 +205,22 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
     if (withReferences) {
       const bare = results['plain-defaults'];
       const quiet = results['lib-warn'];
+      const unmetered = results['lib-no-metrics'];
       rows.push(
+        withTarget(
+          row(
+            { scenario, metric: `  library with its metrics (the default) vs TASKS_METRICS=false, ${config}`, unit: 'jobs/s', better: 'higher' },
+            lib.map((r) => r.rate),
+            unmetered.map((r) => r.rate),
+          ),
+          'ratio ≥ 0.97',
+          (m) => (m.ratio?.median ?? 0) >= 0.97,
+        ),
+        row(
+          { scenario, metric: `  worker CPU per job, with metrics vs TASKS_METRICS=false, ${config}`, unit: 'µs', better: 'lower' },
+          lib.map((r) => r.workerCpuUs),
+          unmetered.map((r) => r.workerCpuUs),
+        ),
         row(
           { scenario, metric: `  library at LOG_LEVEL=warn (no per-task lines) vs plain, ${config}`, unit: 'jobs/s', better: 'higher' },
           quiet.map((r) => r.rate),

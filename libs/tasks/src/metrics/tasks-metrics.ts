@@ -4,6 +4,7 @@ import type * as PromClient from 'prom-client';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { loadPromClient } from '../peers/optional-peers.js';
+import { LeanHistogram } from './lean-histogram.js';
 
 /** What a cron run is counted as in `tasks_cron_runs_total`: the row's status, or LOST for a run whose worker went silent. */
 export type CronRunMetricStatus = 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'MISSED' | 'LOST';
@@ -25,9 +26,9 @@ interface Instruments {
   completed: PromClient.Counter<'task'>;
   failed: PromClient.Counter<'task'>;
   retried: PromClient.Counter<'task'>;
-  duration: PromClient.Histogram<'task' | 'outcome'>;
+  duration: LeanHistogram<'task' | 'outcome'>;
   cronRuns: PromClient.Counter<'cron' | 'status'>;
-  lateness: PromClient.Histogram<'cron'>;
+  lateness: LeanHistogram<'cron'>;
   lastSuccess: PromClient.Gauge<'cron'>;
   lockExtensionFailures: PromClient.Counter<'cron'>;
   refusedWrites: PromClient.Counter;
@@ -189,8 +190,13 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
-    existing<PromClient.Histogram<L>>(name) ?? new prom.Histogram<L>({ name, help, labelNames, buckets, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) => {
+    const found = existing<LeanHistogram<L>>(name);
+    if (found) return found;
+    const created = new LeanHistogram<L>(name, help, labelNames, buckets);
+    registry.registerMetric(created as unknown as PromClient.Metric);
+    return created;
+  };
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
     existing<PromClient.Gauge<L>>(name) ??
     new prom.Gauge<L>({ name, help, labelNames, registers, ...(collect ? { collect: () => collect() } : {}) });
