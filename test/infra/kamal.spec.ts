@@ -9,7 +9,7 @@ interface Role {
   hosts: string[];
   cmd: string;
   proxy?: boolean;
-  env?: { clear?: Record<string, string | number> };
+  env?: { clear?: Record<string, string | number>; secret?: string[] };
   options?: Record<string, string | number>;
 }
 
@@ -72,5 +72,7 @@ describe('config/deploy.yml (Kamal)', () => {
       }
     }
     expect(deploy.accessories.postgres.env?.secret).toEqual(['POSTGRES_PASSWORD']);
+    // Prometheus' token for the api's /metrics is a secret of the web role only.
+    expect(roles.web.env?.secret).toEqual(['METRICS_TOKEN']);
   });
 });
