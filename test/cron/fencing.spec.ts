@@ -137,12 +137,13 @@ describe('fencing and liveness', PROCESS_TIMEOUT, () => {
     const s = await scenarios.create('cron_handback', { onTestFinished, onTestFailed });
     // fixture.long honours its signal; 4 s runs; the scenario's shutdown grace is 1 s.
     const env = { FIXTURE_LONG_MS: '4000' };
-    const first = await s.startWorker(['long'], { env, name: 'first' });
+    // Both booted before the run starts: the one running it is stopped at once, well inside its 4 s.
+    const workers = await Promise.all([s.startWorker(['long'], { env, name: 'worker-a' }), s.startWorker(['long'], { env, name: 'worker-b' })]);
     await s.startScheduler(['long']);
-    const started = await s.poll(async () => (await s.executions('fixture.long')).find((e) => e.pid === first.pid), {
-      what: 'a run on the first worker',
-    });
-    const second = await s.startWorker(['long'], { env, name: 'second' });
+    const started = await s.poll(async () => (await s.executions('fixture.long'))[0], { what: 'a run to start' });
+    const first = workers.find((app) => app.pid === started.pid);
+    const second = workers.find((app) => app.pid !== started.pid);
+    if (!first || !second) throw new Error(`run ${started.runId} started in pid ${started.pid}, not in a worker of this test`);
     expect(await s.stop(first)).toBe(0);
 
     const rows = await s.waitForRuns(
