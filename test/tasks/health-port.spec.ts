@@ -75,12 +75,22 @@ describe('health probes of the worker and the scheduler (TASKS_HEALTH_PORT)', ()
       status: 'ok',
       details: { redis: { status: 'up', prefix }, worker: { status: 'up', queues: ['tasks.default'] } },
     });
-    const schedulerReadiness = await until(schedulerPort, '/health/ready', 200, 'the scheduler to be ready and lead');
+    const schedulerReadiness = await waitFor(
+      async () => {
+        const answer = await probe(schedulerPort, '/health/ready');
+        return answer?.code === 200 && answer.body.details.scheduler?.leader === true ? answer : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the scheduler to be ready and lead' },
+    );
     expect(schedulerReadiness.body.details).toMatchObject({
       redis: { status: 'up' },
-      scheduler: { status: 'up', crons: 3 },
+      scheduler: { status: 'up', crons: 3, leader: true },
       database: { status: 'up' },
     });
+    // Which replica holds the lease: this one, named by host and pid.
+    const { replica, leaseHolder } = schedulerReadiness.body.details.scheduler as unknown as { replica: string; leaseHolder: string };
+    expect(leaseHolder).toBe(replica);
+    expect(replica).toContain(`:${scheduler.pid}:`);
     expect((await probe(workerPort, '/nope'))?.code).toBe(404);
   });
 
@@ -90,11 +100,21 @@ describe('health probes of the worker and the scheduler (TASKS_HEALTH_PORT)', ()
     expect(down.body.status).toBe('error');
     expect(down.body.details.redis.status).toBe('down');
     expect((await until(schedulerPort, '/health/ready', 503, 'the scheduler to be unready without Redis')).body.details.redis.status).toBe('down');
+    // Its next tick (the lost-run sweep, every 5 s) cannot be enqueued: the scheduler check itself goes down, saying why.
+    const notFiring = await waitFor(
+      async () => {
+        const answer = await probe(schedulerPort, '/health/ready');
+        return answer?.body.details.scheduler?.status === 'down' ? answer.body.details.scheduler : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the scheduler check to go down' },
+    );
+    expect(notFiring.message).toMatch(/^cannot enqueue ticks since \d{4}-\d\d-\d\dT[\d:.]+Z: /);
     expect((await probe(workerPort, '/health/live'))?.code).toBe(200);
     expect((await probe(schedulerPort, '/health/live'))?.code).toBe(200);
     await redis.start();
     await until(workerPort, '/health/ready', 200, 'the worker to be ready again');
-    await until(schedulerPort, '/health/ready', 200, 'the scheduler to be ready again');
+    const again = await until(schedulerPort, '/health/ready', 200, 'the scheduler to be ready again');
+    expect(again.body.details.scheduler.status).toBe('up');
   });
 
   it('liveness fails while the worker is wedged (its event loop blocked), and answers again after', async () => {

@@ -54,19 +54,30 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
     });
   }
 
-  /** This process fires ticks: `runScheduler` started it; says whether it holds the scheduler lease. */
+  /**
+   * This process fires ticks: `runScheduler` started it and its latest tick
+   * was enqueued (down, with the cause, while enqueues fail). Says whether it
+   * holds the scheduler lease, and which replica does (`leaseHolder`).
+   */
   async scheduler<Key extends string = 'scheduler'>(key: Key = 'scheduler' as Key): Promise<TasksHealthResult<Key>> {
     return this.probe(key, async () => {
-      const { running, crons, leader } = this.cronScheduler.state();
+      const { running, crons, leader, id: replica, leaseKey, enqueueFailing } = this.cronScheduler.state();
       if (!running) throw new Error('not scheduling: the scheduler has not started, or is shutting down');
-      return { crons, leader };
+      if (enqueueFailing) {
+        throw new Error(`cannot enqueue ticks since ${new Date(enqueueFailing.since).toISOString()}: ${enqueueFailing.cause}`);
+      }
+      if (crons === 0) return { crons, leader };
+      // Redis being away is the redis check's to report; here it only leaves the holder unknown.
+      const leaseHolder = await this.redisClient()
+        .get(leaseKey)
+        .catch(() => undefined);
+      return { crons, leader, replica, leaseHolder: leaseHolder ?? null };
     });
   }
 
   /** Redis answers PING within 2 s. */
   async redis<Key extends string = 'redis'>(key: Key = 'redis' as Key): Promise<TasksHealthResult<Key>> {
-    this.client ??= this.connections.create('fail-fast', 'health');
-    const client = this.client;
+    const client = this.redisClient();
     return this.probe(key, async () => {
       await client.ping();
       return { prefix: this.options.prefix };
@@ -110,6 +121,11 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
       if (!run) throw new Error(`late: the tick of ${tick} has no run ${graceMs} ms after it (none started, or it was MISSED)`);
       return { tick, lastStatus: run.status };
     });
+  }
+
+  private redisClient(): Redis {
+    this.client ??= this.connections.create('fail-fast', 'health');
+    return this.client;
   }
 
   async onApplicationShutdown(): Promise<void> {

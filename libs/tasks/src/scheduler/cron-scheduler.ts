@@ -70,6 +70,8 @@ export class CronScheduler implements BeforeApplicationShutdown {
   private readonly lease: CronSchedulerLease;
   private running = false;
   private storeFailing = false;
+  /** Set while the latest attempt to enqueue a tick failed: since when, and why. */
+  private enqueueFailing?: { since: number; cause: string };
   readonly stats: CronSchedulerStats = { enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 };
 
   constructor(
@@ -93,9 +95,20 @@ export class CronScheduler implements BeforeApplicationShutdown {
     );
   }
 
-  /** For health checks: whether it fires ticks, how many crons, and whether it holds the lease. */
-  state(): { running: boolean; crons: number; leader: boolean } {
-    return { running: this.running, crons: this.registry.all().length, leader: this.lease.isLeader };
+  /**
+   * For health checks: whether it fires ticks, how many crons, whether it
+   * holds the lease (its id, and the lease's key), and since when its tick
+   * enqueues fail, if the latest one did.
+   */
+  state(): { running: boolean; crons: number; leader: boolean; id: string; leaseKey: string; enqueueFailing?: { since: number; cause: string } } {
+    return {
+      running: this.running,
+      crons: this.registry.all().length,
+      leader: this.lease.isLeader,
+      id: this.lease.id,
+      leaseKey: this.lease.leaseKey,
+      ...(this.enqueueFailing ? { enqueueFailing: this.enqueueFailing } : {}),
+    };
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
@@ -261,11 +274,13 @@ export class CronScheduler implements BeforeApplicationShutdown {
       try {
         await this.queue.add(cron.name, data, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options));
         this.stats.enqueued++;
+        this.enqueueFailing = undefined;
         if (attempt > 1) this.logger.log(`Enqueued tick ${new Date(tick).toISOString()} of ${cron.name} at attempt ${attempt}`);
         return;
       } catch (error) {
         const delay = Math.min(100 * 2 ** attempt, 2_000);
         const cause = this.connections.describe(error);
+        this.enqueueFailing = { since: this.enqueueFailing?.since ?? Date.now(), cause };
         if (!this.running || Date.now() + delay > deadline) {
           this.stats.enqueueFailures++;
           this.metrics.tickEnqueueFailed(cron.name);

@@ -38,7 +38,8 @@ return 0`;
  * Redis failover) or losing it costs timing, never a tick or a duplicate run.
  */
 export class CronSchedulerLease {
-  private readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  /** This replica's value of the lease key: host, pid and a random part. */
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private timer?: NodeJS.Timeout;
   private held = false;
   private stopped = false;
@@ -57,6 +58,11 @@ export class CronSchedulerLease {
     private readonly onError: (error: Error) => void,
     private readonly timing: LeaseTiming = { ttlMs: 10_000, renewMs: 2_000 },
   ) {}
+
+  /** The Redis key whose value names the holder. */
+  get leaseKey(): string {
+    return this.key;
+  }
 
   get isLeader(): boolean {
     return this.held;
