@@ -1,7 +1,9 @@
 // Build of `npm run bench` (nest-cli project "bench"): the orchestrator and the
 // kinds of child process it spawns, as separate bundles so that the plain
-// BullMQ children load neither Nest nor the library, and the memory reference
-// (the same stack without the library) does not load the library.
+// BullMQ children load neither Nest nor the library, the @nestjs/bullmq
+// children (a WorkerHost processor) load Nest but not the library's worker,
+// and the memory reference (the same stack without the library) does not load
+// the library.
 import { resolve } from 'node:path';
 
 const source = (file) => resolve(import.meta.dirname, 'src', file);
@@ -13,6 +15,7 @@ export default (defaults) => ({
     'lib-roles': source('roles/lib-roles.ts'),
     'plain-roles': source('roles/plain-roles.ts'),
     'stack-roles': source('roles/stack-roles.ts'),
+    'nest-bullmq-roles': source('roles/nest-bullmq-roles.ts'),
   },
   output: { ...defaults.output, filename: 'bench/[name].js' },
 });

@@ -1,5 +1,13 @@
 import 'reflect-metadata';
-import { runWorker } from 'nestjs-tasks';
+import { reportBootFailure, runWorker, workerQueuesFromEnv } from 'nestjs-tasks';
 import { WorkerModule } from './worker.module.js';
 
-await runWorker(WorkerModule);
+// WORKER_QUEUES (e.g. "reports:2,default") makes this process a pool of those queues only.
+let queues;
+try {
+  queues = workerQueuesFromEnv();
+} catch (error) {
+  reportBootFailure(error);
+  process.exit(1);
+}
+await runWorker(WorkerModule, { queues });

@@ -9,6 +9,7 @@ export const ENTRIES = {
   libRoles: 'dist/bench/lib-roles.js',
   plainRoles: 'dist/bench/plain-roles.js',
   stackRoles: 'dist/bench/stack-roles.js',
+  nestBullmqRoles: 'dist/bench/nest-bullmq-roles.js',
   worker: 'dist/apps/worker/main.js',
   scheduler: 'dist/apps/scheduler/main.js',
   migrate: 'dist/apps/migrate/main.js',

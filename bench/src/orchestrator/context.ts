@@ -13,7 +13,7 @@ import { DEFAULT_DATABASE_URL } from '@app/jobs';
 import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
 import type { ConnectionOptions } from 'bullmq';
 import { benchClientModule } from '../roles/bench-tasks.js';
-import type { LibRole, PlainRole, StackRole } from '../shared/protocol.js';
+import type { LibRole, NestBullmqRole, PlainRole, StackRole } from '../shared/protocol.js';
 import { BenchProcess, ENTRIES, RoleProcess } from './children.js';
 
 export interface Settings {
@@ -59,8 +59,14 @@ export class BenchContext {
   }
 
   /** Starts a bench role child and waits until it is ready. */
-  async startRole(role: LibRole | PlainRole | StackRole, env: Record<string, string>, label: string = role): Promise<RoleProcess> {
-    const entry = role.startsWith('lib-') ? ENTRIES.libRoles : role.startsWith('plain-') ? ENTRIES.plainRoles : ENTRIES.stackRoles;
+  async startRole(role: LibRole | PlainRole | StackRole | NestBullmqRole, env: Record<string, string>, label: string = role): Promise<RoleProcess> {
+    const entry = role.startsWith('lib-')
+      ? ENTRIES.libRoles
+      : role.startsWith('plain-')
+        ? ENTRIES.plainRoles
+        : role.startsWith('nest-bullmq-')
+          ? ENTRIES.nestBullmqRoles
+          : ENTRIES.stackRoles;
     const child = new RoleProcess(label, this.root, entry, { REDIS_URL: this.redisUrl, BENCH_ROLE: role, ...env }, this.logFile(label));
     this.processes.add(child);
     void child.exited.then(() => this.processes.delete(child));

@@ -21,15 +21,22 @@ const CONFIGS = [
 ] as const;
 
 /**
- * The library; plain BullMQ set up with the library's job and retention
- * settings (the baseline of the targets); and, at one configuration, for
- * reference: plain BullMQ with its bare defaults (shared/plain-policy.ts), and
- * the library with LOG_LEVEL=warn, which leaves out the two lines it logs per
- * task at the default level and so tells their cost from the rest, and the
- * library with its Prometheus metrics off (TASKS_METRICS=false), which tells
- * what the metrics cost.
+ * The sides of a round. At every configuration:
+ * - `lib`: the library (runWorker, booted like apps/worker);
+ * - `plain`: plain BullMQ set up with the library's job and retention settings
+ *   (the baseline of the targets);
+ * - `nest-bullmq`: the peer a Nest user picks today, @nestjs/bullmq with a
+ *   `@Processor` class extending `WorkerHost` in a Nest application context
+ *   (roles/nest-bullmq-roles.ts), set up like `plain` (the same retention,
+ *   retries, lock settings and concurrency) and pre-filled the same way, its
+ *   Nest logger at `warn`.
+ * And, at one configuration, for reference: plain BullMQ with its bare
+ * defaults (shared/plain-policy.ts), and the library with LOG_LEVEL=warn,
+ * which leaves out the two lines it logs per task at the default level and so
+ * tells their cost from the rest, and the library with its Prometheus metrics
+ * off (TASKS_METRICS=false), which tells what the metrics cost.
  */
-type Side = 'lib' | 'plain' | 'plain-defaults' | 'lib-warn' | 'lib-no-metrics';
+type Side = 'lib' | 'plain' | 'nest-bullmq' | 'plain-defaults' | 'lib-warn' | 'lib-no-metrics';
 /** The configuration that also runs the reference sides. */
 const REFERENCE_CONFIG = { concurrency: 10, processes: 1 };
 
@@ -61,7 +68,7 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
   if (side === 'lib-warn') env.LOG_LEVEL = 'warn';
   if (side === 'lib-no-metrics') env.TASKS_METRICS = 'false';
   const isLib = side === 'lib' || side === 'lib-warn' || side === 'lib-no-metrics';
-  const role = isLib ? 'lib-worker' : 'plain-worker';
+  const role = isLib ? 'lib-worker' : side === 'nest-bullmq' ? 'nest-bullmq-worker' : 'plain-worker';
   const workersStarting = Array.from({ length: processes }, (_, i) => ctx.startRole(role, env, `${label}-w${i + 1}`));
   const prefill = async () => {
     if (isLib) {
@@ -73,6 +80,7 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
       }
       await app.close();
     } else {
+      // Plain BullMQ and @nestjs/bullmq: the same jobs, with the policy's options set by hand.
       const opts = plainSettings(policy).job;
       for (let from = 0; from < jobs; from += BATCH) {
         await queue.addBulk(Array.from({ length: BATCH }, (_, i) => ({ name: NAMES.noop, data: { n: from + i }, opts })));
@@ -150,8 +158,8 @@ async function teardown(ctx: BenchContext, { queue, workers }: Prepared): Promis
 
 /**
  * Scenario 2: no-op tasks through `runWorker` (child processes booted like
- * apps/worker) vs a plain BullMQ Worker, at concurrency 1, 10 and 50, in one
- * and in two processes.
+ * apps/worker) vs a plain BullMQ Worker and vs an @nestjs/bullmq WorkerHost,
+ * at concurrency 1, 10 and 50, in one and in two processes.
  */
 export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]> {
   const jobs = ctx.settings.quick ? 2_000 : 20_000;
@@ -160,8 +168,8 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
   const only = process.env.BENCH_PROCESSING ? process.env.BENCH_PROCESSING.split(',') : undefined;
   for (const { concurrency, processes } of CONFIGS.filter((c) => !only || only.includes(`${c.concurrency}x${c.processes}`))) {
     const withReferences = concurrency === REFERENCE_CONFIG.concurrency && processes === REFERENCE_CONFIG.processes;
-    const sides: Side[] = withReferences ? ['lib', 'plain', 'plain-defaults', 'lib-warn', 'lib-no-metrics'] : ['lib', 'plain'];
-    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'plain-defaults': [], 'lib-warn': [], 'lib-no-metrics': [] };
+    const sides: Side[] = withReferences ? ['lib', 'plain', 'nest-bullmq', 'plain-defaults', 'lib-warn', 'lib-no-metrics'] : ['lib', 'plain', 'nest-bullmq'];
+    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'nest-bullmq': [], 'plain-defaults': [], 'lib-warn': [], 'lib-no-metrics': [] };
     for (let round = 1; round <= ctx.settings.rounds; round++) {
       const label = `proc-c${concurrency}x${processes}-r${round}`;
       const prepared = await Promise.all(sides.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
@@ -171,18 +179,20 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
       (round % 2 === 1 ? ran : ran.reverse()).forEach((result, i) => results[sides[i] as Side].push(result));
       await Promise.all(prepared.map((p) => teardown(ctx, p)));
       const last = (side: Side) => results[side].at(-1) as RunResult;
-      const [l, b] = [last('lib'), last('plain')];
+      const [l, b, n] = [last('lib'), last('plain'), last('nest-bullmq')];
       progress(
         `processing c${concurrency}×${processes} round ${round}: ${l.rate.toFixed(0)} vs ${b.rate.toFixed(0)} jobs/s ` +
           `(ratio ${(l.rate / b.rate).toFixed(2)}; CPU/job worker ${l.workerCpuUs.toFixed(0)} vs ${b.workerCpuUs.toFixed(0)} µs, ` +
-          `redis ${l.redisCpuUs.toFixed(0)} vs ${b.redisCpuUs.toFixed(0)} µs)` +
+          `redis ${l.redisCpuUs.toFixed(0)} vs ${b.redisCpuUs.toFixed(0)} µs); ` +
+          `@nestjs/bullmq WorkerHost ${n.rate.toFixed(0)} jobs/s (lib/WorkerHost ${(l.rate / n.rate).toFixed(2)}, ` +
+          `CPU/job worker ${n.workerCpuUs.toFixed(0)} µs)` +
           (withReferences
             ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)}, library at LOG_LEVEL=warn ${last('lib-warn').rate.toFixed(0)}, ` +
               `library without metrics ${last('lib-no-metrics').rate.toFixed(0)} jobs/s`
             : ''),
       );
     }
-    const { lib, plain: base } = results;
+    const { lib, plain: base, 'nest-bullmq': peer } = results;
     const scenario = '2 processing';
     const config = `concurrency ${concurrency} × ${processes} process${processes > 1 ? 'es' : ''}`;
     rows.push(
@@ -200,6 +210,16 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
         { scenario, metric: `  Redis CPU per job, ${config}`, unit: 'µs', better: 'lower' },
         lib.map((r) => r.redisCpuUs),
         base.map((r) => r.redisCpuUs),
+      ),
+      withTarget(
+        row({ scenario, metric: `library vs @nestjs/bullmq WorkerHost, ${config}`, unit: 'jobs/s', better: 'higher' }, lib.map((r) => r.rate), peer.map((r) => r.rate)),
+        'ratio ≥ 1.00',
+        (m) => (m.ratio?.median ?? 0) >= 1,
+      ),
+      row(
+        { scenario, metric: `  worker CPU per job, library vs @nestjs/bullmq WorkerHost, ${config}`, unit: 'µs', better: 'lower' },
+        lib.map((r) => r.workerCpuUs),
+        peer.map((r) => r.workerCpuUs),
       ),
     );
     if (withReferences) {

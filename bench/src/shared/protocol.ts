@@ -2,6 +2,7 @@
 export type LibRole = 'lib-worker' | 'lib-cron-worker' | 'lib-scheduler';
 export type PlainRole = 'plain-worker' | 'plain-cron' | 'plain-idle';
 export type StackRole = 'stack-idle';
+export type NestBullmqRole = 'nest-bullmq-worker';
 
 /** Task and cron names shared by the library and the plain BullMQ children. */
 export const NAMES = {

@@ -14,6 +14,8 @@ export type {
   BackoffOptions,
   RedisTlsOptions,
   MetricsRegistry,
+  TaskQueueOptions,
+  QueueRateLimit,
 } from './module/tasks-options.interface.js';
 export { TasksMetrics } from './metrics/tasks-metrics.js';
 export { tasksOptionsFromEnv, TASKS_ENV_VARIABLES } from './module/tasks-options-from-env.js';
@@ -42,7 +44,9 @@ export type {
 } from './client/task-client.types.js';
 export type { JsonValue, JsonPrimitive } from './payload/assert-json-payload.js';
 
-export { runWorker } from './worker/run-worker.js';
+export { runWorker, workerQueuesFromEnv } from './worker/run-worker.js';
+export type { WorkerQueueSelection } from './worker/task-worker.host.js';
+export { DEFAULT_TASK_QUEUE, bullQueueName } from './queues/task-queue-names.js';
 export { runScheduler } from './scheduler/run-scheduler.js';
 export { reportBootFailure } from './boot/boot.js';
 export { redactUrl } from './tasks.messages.js';

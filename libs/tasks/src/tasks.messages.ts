@@ -15,6 +15,16 @@ export const unknownTaskOnWorker = (name: string, known: readonly string[]) =>
   `No handler for task "${name}" in this worker. Tasks this worker knows: ${listNames(known)}. ` +
   `The job fails without retries; deploy a worker whose modules include the @Task() provider, then re-enqueue it.`;
 
+export const noTaskOnQueue = (queue: string, local: ReadonlyMap<string, readonly string[]>) =>
+  `This worker is told to consume the queue "${queue}", but none of its tasks is on it ` +
+  `(its queues: ${[...local].map(([name, tasks]) => `${name} [${tasks.join(', ')}]`).join(', ') || 'none'}). ` +
+  `Register the providers of that queue's tasks in this worker, or leave "${queue}" out of its queues (WORKER_QUEUES).`;
+
+export const lacksHandlers = (lacking: readonly { name: string; queue: string; app: string }[]) =>
+  `This worker would consume ${[...new Set(lacking.map((t) => `"${t.queue}"`))].join(', ')} but lacks the handlers of ` +
+  `${lacking.map((t) => `"${t.name}" (queue ${t.queue}, declared by the running app ${t.app})`).join(', ')}: ` +
+  `its jobs would fail here. Register the @Task() providers of these tasks in this worker, or leave their queues out of its queues (WORKER_QUEUES).`;
+
 export const notATaskMethod = (className: string, method: string) =>
   `${className}.${method} is not a task: decorate it with @Task() (and register ${className} as a provider).`;
 

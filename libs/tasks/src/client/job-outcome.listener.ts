@@ -46,7 +46,7 @@ export class JobOutcomeListener {
       if (timeoutMs !== undefined) {
         timer = setTimeout(
           () => {
-            const id = publicJobId(jobId);
+            const id = publicJobId(jobId, this.queue.name);
             waiter.reject(new TaskWaitTimeoutError(waitTimedOut(taskName, id, timeoutMs), taskName, id));
           },
           timeoutMs,
@@ -65,14 +65,14 @@ export class JobOutcomeListener {
   private async settleFromStoredState(jobId: string, taskName: string, waiter: Waiter): Promise<void> {
     const job = (await this.queue.getJob(jobId)) as Job | undefined;
     if (!job) {
-      waiter.reject(new TaskNotFoundError(jobVanished(publicJobId(jobId))));
+      waiter.reject(new TaskNotFoundError(jobVanished(publicJobId(jobId, this.queue.name))));
       return;
     }
     // finishedOn is set only when a job completes or fails for good.
     if (!job.finishedOn) return;
     const state = await job.getState();
     if (state === 'completed') waiter.resolve(job.returnvalue);
-    else if (state === 'failed') waiter.reject(failure(taskName, jobId, job.failedReason, job.attemptsMade, job.stacktrace ?? undefined));
+    else if (state === 'failed') waiter.reject(failure(taskName, publicJobId(jobId, this.queue.name), job.failedReason, job.attemptsMade, job.stacktrace ?? undefined));
   }
 
   private listen(): Promise<QueueEvents> {
@@ -104,7 +104,7 @@ export class JobOutcomeListener {
       // The event carries only the reason; the job has the attempts and stack.
       void this.queue.getJob(jobId).then(
         (job?: Job) => {
-          const error = failure(job?.name ?? 'unknown', jobId, failedReason, job?.attemptsMade ?? 0, job?.stacktrace ?? undefined);
+          const error = failure(job?.name ?? 'unknown', publicJobId(jobId, this.queue.name), failedReason, job?.attemptsMade ?? 0, job?.stacktrace ?? undefined);
           for (const waiter of waiters) waiter.reject(error);
         },
         (error: unknown) => waiters.forEach((w) => w.reject(error as Error)),
@@ -130,12 +130,11 @@ export class JobOutcomeListener {
 
 function failure(
   taskName: string,
-  jobId: string,
+  id: string,
   reason: string,
   attemptsMade: number,
   stacktrace: string[] | undefined,
 ): TaskFailedError {
-  const id = publicJobId(jobId);
   return new TaskFailedError(
     `Task "${taskName}" (job ${id}) failed after ${attemptsMade} attempt(s): ${reason}`,
     taskName,

@@ -1,17 +1,17 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { JobsOptions, Queue } from 'bullmq';
-import { TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import { Inject, Injectable } from '@nestjs/common';
+import type { JobsOptions } from 'bullmq';
+import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { toBullBackoff } from '../module/bullmq-options.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import type { TaskMetadata } from '../task/task.decorator.js';
-import { RedisConnections } from '../redis/redis-connections.js';
 import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
 import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
 import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
-import { JobOutcomeListener } from './job-outcome.listener.js';
-import { publicJobId, storedJobId } from './job-ids.js';
+import { parsePublicJobId, publicJobId, storedJobId } from './job-ids.js';
+import { TaskQueues } from '../queues/task-queues.js';
+import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../queues/task-queue-names.js';
 import { EnqueuedTask } from './task-handle.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../tracing/task-tracing.js';
@@ -35,23 +35,14 @@ export interface EnqueueManyItem {
 
 /** Enqueues tasks and reads their outcome. Inject it anywhere in an app that imports `TasksModule`. */
 @Injectable()
-export class TaskClient implements OnApplicationShutdown {
-  private readonly outcomes: JobOutcomeListener;
-
+export class TaskClient {
   /** @internal Built by Nest's injector. */
   constructor(
-    @Inject(TASKS_QUEUE_TOKEN) private readonly queue: Queue,
+    private readonly queues: TaskQueues,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly registry: TaskCatalog,
-    connections: RedisConnections,
     private readonly metrics: TasksMetrics,
-  ) {
-    this.outcomes = new JobOutcomeListener(queue, connections);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.outcomes.close();
-  }
+  ) {}
 
   /** Typed form: the payload must match the method's first parameter; the handle resolves with its return type. */
   enqueue<T, K extends TaskMethodName<T>>(
@@ -73,65 +64,81 @@ export class TaskClient implements OnApplicationShutdown {
         ? ([undefined, args[0], args[1]] as [undefined, unknown, EnqueueOptions | undefined])
         : ([this.metadataOf(target, args[0] as string), args[1], args[2]] as [TaskMetadata, unknown, EnqueueOptions | undefined]);
     const name = declared?.name ?? (target as string);
-    const prepared = this.prepare(name, payload, options, declared);
-    const { span, jobOptions } = startProducerSpan('send', this.queue.name, name, prepared);
+    const { queueName, jobOptions: prepared } = this.prepare(name, payload, options, declared);
+    const queue = this.queues.queue(queueName);
+    const { span, jobOptions } = startProducerSpan('send', queue.name, name, prepared);
     let job;
     try {
-      job = await this.queue.add(name, payload, jobOptions);
+      job = await queue.add(name, payload, jobOptions);
     } catch (error) {
       endWithError(span, error);
       throw error;
     }
-    setMessageId(span, job.id as string);
+    setMessageId(span, job.id as string, queue.name);
     span.end();
-    this.metrics.taskEnqueued(name, this.queue.name);
-    return new EnqueuedTask(job.id as string, name, this.outcomes);
+    this.metrics.taskEnqueued(name, queue.name);
+    return new EnqueuedTask(job.id as string, name, queue.name, this.queues.outcomes(queueName));
   }
 
-  /** Adds many jobs in one Redis round trip (BullMQ `addBulk`); each item is validated like `enqueue`. */
+  /**
+   * Adds many jobs, one Redis round trip per queue (BullMQ `addBulk`); each
+   * item is validated like `enqueue` before any is added. Handles come back
+   * in the order of the items.
+   */
   async enqueueMany(items: readonly EnqueueManyItem[]): Promise<TaskHandle<unknown>[]> {
     const prepared = items.map((item) => this.prepare(item.name, item.payload, item.options));
-    // One `create` span per job, carried by it; the batch's `send` span links to them all.
-    const creates = items.map((item, i) => startProducerSpan('create', this.queue.name, item.name, prepared[i] as JobsOptions));
-    const batch = startBatchSpan(
-      this.queue.name,
-      items.length,
-      creates.map(({ span }) => ({ context: span.spanContext() })),
-    );
-    const bulk = items.map((item, i) => ({ name: item.name, data: item.payload, opts: creates[i]?.jobOptions }));
-    let jobs;
-    try {
-      jobs = await this.queue.addBulk(bulk);
-    } catch (error) {
-      for (const { span } of creates) endWithError(span, error);
-      endWithError(batch, error);
-      throw error;
+    const byQueue = new Map<string, number[]>();
+    prepared.forEach(({ queueName }, i) => byQueue.set(queueName, [...(byQueue.get(queueName) ?? []), i]));
+    const handles: TaskHandle<unknown>[] = [];
+    for (const [queueName, indexes] of byQueue) {
+      const queue = this.queues.queue(queueName);
+      // One `create` span per job, carried by it; the batch's `send` span links to them all.
+      const creates = indexes.map((i) => startProducerSpan('create', queue.name, (items[i] as EnqueueManyItem).name, (prepared[i] as { jobOptions: JobsOptions }).jobOptions));
+      const batch = startBatchSpan(
+        queue.name,
+        indexes.length,
+        creates.map(({ span }) => ({ context: span.spanContext() })),
+      );
+      const bulk = indexes.map((i, k) => ({ name: (items[i] as EnqueueManyItem).name, data: (items[i] as EnqueueManyItem).payload, opts: creates[k]?.jobOptions }));
+      let jobs;
+      try {
+        jobs = await queue.addBulk(bulk);
+      } catch (error) {
+        for (const { span } of creates) endWithError(span, error);
+        endWithError(batch, error);
+        throw error;
+      }
+      const outcomes = this.queues.outcomes(queueName);
+      jobs.forEach((job, k) => {
+        const span = creates[k]?.span;
+        if (span) {
+          setMessageId(span, job.id as string, queue.name);
+          span.end();
+        }
+        handles[indexes[k] as number] = new EnqueuedTask(job.id as string, job.name, queue.name, outcomes);
+        this.metrics.taskEnqueued(job.name, queue.name);
+      });
+      batch.end();
     }
-    jobs.forEach((job, i) => {
-      const span = creates[i]?.span;
-      if (!span) return;
-      setMessageId(span, job.id as string);
-      span.end();
-    });
-    batch.end();
-    for (const item of items) this.metrics.taskEnqueued(item.name, this.queue.name);
-    return jobs.map((job) => new EnqueuedTask(job.id as string, job.name, this.outcomes));
+    return handles;
   }
 
   /** State, result or error of a job; undefined when no such job is retained (or for anything that is not a task's job id). */
   async getJob(publicId: string): Promise<TaskJobInfo | undefined> {
     if (typeof publicId !== 'string' || publicId === '') return undefined;
-    const jobId = storedJobId(publicId);
+    const { queue: queueName, storedId: jobId } = parsePublicJobId(publicId);
+    if (queueNameProblem(queueName) && queueName !== DEFAULT_TASK_QUEUE) return undefined;
+    const queue = this.queues.queue(queueName);
     // State first, then the job: a job read after it was seen completed or failed
     // has its result or error (one script stores both), whereas a job read first
     // can be a snapshot from before it finished, paired with the newer state.
-    let state = (await this.queue.getJobState(jobId)) as TaskJobState;
-    const job = await this.queue.getJob(jobId);
+    let state = (await queue.getJobState(jobId)) as TaskJobState;
+    const job = await queue.getJob(jobId);
     if (!job) return undefined;
     // Added between the two reads.
     if (state === 'unknown') state = (await job.getState()) as TaskJobState;
     return {
-      id: publicJobId(job.id as string),
+      id: publicJobId(job.id as string, queue.name),
       name: job.name,
       state,
       attemptsMade: job.attemptsMade,
@@ -159,7 +166,7 @@ export class TaskClient implements OnApplicationShutdown {
     payload: unknown,
     options: EnqueueOptions = {},
     declared?: TaskMetadata,
-  ): JobsOptions {
+  ): { queueName: string; jobOptions: JobsOptions } {
     const task = this.registry.get(name) ?? declared;
     if (!task && !this.options.allowUnregisteredTasks) {
       const known = this.registry.names();
@@ -179,7 +186,20 @@ export class TaskClient implements OnApplicationShutdown {
     if (options.jobId !== undefined) jobOptions.jobId = storedJobId(options.jobId);
     if (options.delayMs !== undefined) jobOptions.delay = options.delayMs;
     if (options.priority !== undefined) jobOptions.priority = options.priority;
-    return jobOptions;
+    return { queueName: this.queueOf(name, task, options), jobOptions };
+  }
+
+  /** The task's own queue; `options.queue` only for a task this process does not know, and it must agree with a known one. */
+  private queueOf(name: string, task: { queue: string } | undefined, options: EnqueueOptions): string {
+    if (options.queue === undefined) return task?.queue ?? DEFAULT_TASK_QUEUE;
+    const problem = queueNameProblem(options.queue);
+    if (problem) throw new TasksError(invalidTaskOption(`enqueue("${name}")`, 'queue', options.queue, problem.replace(/^.* is not a queue name: /, '')));
+    if (task && task.queue !== options.queue) {
+      throw new TasksError(
+        invalidTaskOption(`enqueue("${name}")`, 'queue', options.queue, `the task's own queue "${task.queue}" (set by @Task({ queue }); leave the option out)`),
+      );
+    }
+    return options.queue;
   }
 }
 

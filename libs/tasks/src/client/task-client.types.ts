@@ -29,6 +29,11 @@ export interface EnqueueOptions {
   priority?: number;
   /** Overrides the task's attempts for this job. */
   attempts?: number;
+  /**
+   * The queue, for a task this process does not know (a producer with
+   * `allowUnregisteredTasks`); a known task always goes to its own queue.
+   */
+  queue?: string;
 }
 
 export interface WaitResultOptions {

@@ -9,9 +9,10 @@ export class EnqueuedTask<R> implements TaskHandle<R> {
     /** The BullMQ job id. */
     private readonly storedId: string,
     readonly name: string,
+    bullQueue: string,
     private readonly outcomes: JobOutcomeListener,
   ) {
-    this.id = publicJobId(storedId);
+    this.id = publicJobId(storedId, bullQueue);
   }
 
   waitResult(options: WaitResultOptions = {}): Promise<R> {

@@ -121,7 +121,7 @@ export class CronRegistry implements OnApplicationShutdown {
     const cron = this.require(name);
     const jobId = `${name}@manual-${randomUUID()}`;
     await this.queue.add(name, { name, scheduledAt: Date.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
-    return new EnqueuedTask<CronRunOutcome>(jobId, name, this.outcomes);
+    return new EnqueuedTask<CronRunOutcome>(jobId, name, this.queue.name, this.outcomes);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,6 +1,7 @@
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { invalidTaskOption, redactUrl } from '../tasks.messages.js';
 import { parseRedisUrl } from '../redis/redis-connections.js';
+import { queueNameProblem } from '../queues/task-queue-names.js';
 import type { ResolvedTasksOptions, TasksModuleOptions } from './tasks-options.interface.js';
 
 export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
@@ -24,6 +25,7 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   healthPort: 0,
   healthHost: '0.0.0.0',
   healthMaxPollAgeMs: 30_000,
+  queues: {},
   metrics: undefined,
   metricsRegistry: undefined,
   maxPayloadBytes: 1_048_576,
@@ -86,6 +88,19 @@ function validate(o: ResolvedTasksOptions): void {
   }
   if (o.healthPort > 65_535) fail('healthPort', 'a TCP port (1-65535), or 0 for no health probes');
   if (typeof o.healthHost !== 'string' || o.healthHost === '') fail('healthHost', 'an address such as 0.0.0.0 or 127.0.0.1');
+  if (typeof o.queues !== 'object' || o.queues === null || Array.isArray(o.queues)) fail('queues', 'an object of queue settings by queue name', typeof o.queues);
+  for (const [name, queue] of Object.entries(o.queues)) {
+    const problem = queueNameProblem(name);
+    if (problem) fail('queues', problem, name);
+    const { concurrency, rateLimit } = queue ?? {};
+    if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) fail('queues', `a positive integer for ${name}.concurrency`, concurrency);
+    if (rateLimit !== undefined) {
+      const { max, durationMs } = rateLimit;
+      if (!Number.isInteger(max) || max < 1 || !Number.isInteger(durationMs) || durationMs < 1) {
+        fail('queues', `${name}.rateLimit as { max, durationMs }, two positive integers`, JSON.stringify(rateLimit));
+      }
+    }
+  }
   if (typeof o.prefix !== 'string' || o.prefix === '' || o.prefix.includes(':')) {
     fail('prefix', 'a non-empty string without ":"');
   }

@@ -17,6 +17,20 @@ export interface BackoffOptions {
   delayMs: number;
 }
 
+/** At most `max` jobs of a queue start per `durationMs`, across all its workers (BullMQ's limiter). */
+export interface QueueRateLimit {
+  max: number;
+  durationMs: number;
+}
+
+/** Settings of one task queue, for every worker that consumes it. */
+export interface TaskQueueOptions {
+  /** Jobs of this queue one worker process runs at once. Default `concurrency`. */
+  concurrency?: number;
+  /** Rate limit of the queue, e.g. `{ max: 10, durationMs: 1000 }` for a throttled API. Default none. */
+  rateLimit?: QueueRateLimit;
+}
+
 /**
  * Options of `TasksModule.forRoot()` / `forRootAsync()`. Every field is
  * optional and has a default that works on a laptop. The module reads no
@@ -34,8 +48,13 @@ export interface TasksModuleOptions {
   redisTls?: RedisTlsOptions;
   /** Namespace of every Redis key, so deployments or test runs can share one Redis. Default `tasks`. */
   prefix?: string;
-  /** Task jobs one worker process runs at once. Default 10. */
+  /** Task jobs one worker process runs at once, per queue it consumes (unless the queue sets its own). Default 10. */
   concurrency?: number;
+  /**
+   * Per-queue settings, by the queue names of `@Task({ queue })`:
+   * `{ reports: { concurrency: 2 }, mail: { rateLimit: { max: 10, durationMs: 1000 } } }`.
+   */
+  queues?: Readonly<Record<string, TaskQueueOptions>>;
   /** Cron runs one worker process runs at once, on top of `concurrency` (a `bufferOne` tick waiting counts). Default 5. */
   cronConcurrency?: number;
   /** Let `enqueue` accept task names no module in this process registered (producers without the worker code). Default false. */

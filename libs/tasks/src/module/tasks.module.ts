@@ -33,6 +33,8 @@ import { EventSubscriber } from '../events/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
 import { TasksHealthServer } from '../health/health-server.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TaskQueues } from '../queues/task-queues.js';
+import { DeployedTasks } from '../queues/deployed-tasks.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -100,6 +102,8 @@ export class TasksModule {
         TasksHealthIndicator,
         TasksHealthServer,
         TasksMetrics,
+        TaskQueues,
+        DeployedTasks,
       ],
       exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics],
     };

@@ -27,7 +27,8 @@ export class QueueErrorListeners {
     for (const queue of [tasks, cron]) this.listen(queue);
   }
 
-  private listen(queue: Queue): void {
+  /** Gives `queue` the scrubbing error listener (for queues the library builds itself). */
+  listen(queue: Queue): void {
     let last = '';
     let lastAt = 0;
     queue.on('error', (error: Error) => {

@@ -18,7 +18,7 @@ export class TaskRunContext implements TaskContext {
   ) {}
 
   get jobId(): string {
-    return publicJobId(this.job.id as string);
+    return publicJobId(this.job.id as string, this.job.queueName);
   }
 
   get enqueuedAt(): Date {

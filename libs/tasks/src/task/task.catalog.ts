@@ -8,6 +8,8 @@ export type TaskHandlerFn = (payload: unknown, context: TaskContext) => unknown;
 
 export interface RegisteredTask {
   readonly name: string;
+  /** The task queue its jobs go to. */
+  readonly queue: string;
   /** `Class.method`, for messages and logs. */
   readonly source: string;
   /** The method bound to its instance, wrapped in the user's interceptors when it has any. */
@@ -36,5 +38,15 @@ export class TaskCatalog {
 
   names(): string[] {
     return [...this.tasks.keys()].sort();
+  }
+
+  /** Task names by queue, each list sorted. */
+  byQueue(): Map<string, string[]> {
+    const queues = new Map<string, string[]>();
+    for (const name of this.names()) {
+      const queue = (this.tasks.get(name) as RegisteredTask).queue;
+      queues.set(queue, [...(queues.get(queue) ?? []), name]);
+    }
+    return queues;
   }
 }

@@ -2,6 +2,7 @@ import { TASK_METADATA } from '../module/tasks.constants.js';
 import type { BackoffOptions } from '../module/tasks-options.interface.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { invalidTaskOption } from '../tasks.messages.js';
+import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../queues/task-queue-names.js';
 
 /** Options of `@Task()`. */
 export interface TaskOptions {
@@ -15,10 +16,17 @@ export interface TaskOptions {
   backoff?: BackoffOptions;
   /** Abort the run after this many ms; the attempt fails with `TaskTimeoutError`. */
   timeoutMs?: number;
+  /**
+   * The queue the task's jobs go to (`enqueue` routes them there), so that a
+   * pool of workers can consume only it (`runWorker(AppModule, { queues })`).
+   * Lowercase letters, digits and "-". Default `default`.
+   */
+  queue?: string;
 }
 
 export interface TaskMetadata {
   name: string;
+  queue: string;
   attempts?: number;
   backoff?: BackoffOptions;
   timeoutMs?: number;
@@ -33,6 +41,7 @@ export function Task(options: TaskOptions = {}): MethodDecorator {
     const where = `@Task() on ${target.constructor.name}.${String(key)}`;
     const metadata: TaskMetadata = {
       name: options.name ?? String(key),
+      queue: options.queue ?? DEFAULT_TASK_QUEUE,
       attempts: options.attempts,
       backoff: normalizeBackoff(where, options),
       timeoutMs: options.timeoutMs,
@@ -67,6 +76,8 @@ function assertTaskOptions(where: string, m: TaskMetadata): void {
   if (typeof m.name !== 'string' || m.name.trim() === '') {
     throw new TasksConfigurationError(invalidTaskOption(where, 'name', m.name, 'a non-empty string'));
   }
+  const queueProblem = queueNameProblem(m.queue);
+  if (queueProblem) throw new TasksConfigurationError(`${where}: option "queue": ${queueProblem}.`);
   if (m.attempts !== undefined && (!Number.isInteger(m.attempts) || m.attempts < 1)) {
     throw new TasksConfigurationError(invalidTaskOption(where, 'attempts', m.attempts, 'a positive integer'));
   }

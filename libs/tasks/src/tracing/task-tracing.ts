@@ -104,7 +104,7 @@ export function startProcessSpan(job: Job, attributes: Attributes): { span: Span
     `process ${job.queueName}`,
     {
       kind: SpanKind.CONSUMER,
-      attributes: { ...messagingAttributes('process', job.queueName), 'messaging.message.id': publicJobId(String(job.id)), ...attributes },
+      attributes: { ...messagingAttributes('process', job.queueName), 'messaging.message.id': publicJobId(String(job.id), job.queueName), ...attributes },
     },
     parent,
   );
@@ -112,8 +112,8 @@ export function startProcessSpan(job: Job, attributes: Attributes): { span: Span
 }
 
 /** Names the job a producer span sent, once BullMQ gave it its id. */
-export function setMessageId(span: Span, jobId: string): void {
-  span.setAttribute('messaging.message.id', publicJobId(jobId));
+export function setMessageId(span: Span, jobId: string, bullQueue: string): void {
+  span.setAttribute('messaging.message.id', publicJobId(jobId, bullQueue));
 }
 
 /** Adds attributes to the current span (a cron run's, once its row is claimed). */

@@ -30,6 +30,8 @@ export interface QueueConsumerOptions {
    * normally. A processor that does not settle is not handed back.
    */
   settleBeforeHandBack?: boolean;
+  /** BullMQ's limiter: at most `max` jobs of the queue start per `duration` ms, across its workers. */
+  limiter?: { max: number; duration: number };
 }
 
 /** How long a processor with `settleBeforeHandBack` gets, after its abort, to give its job up. */
@@ -70,6 +72,7 @@ export class QueueConsumer {
       // do not: set here once rather than stored in every job's hash).
       removeOnComplete: toKeepJobs(keepCompleted),
       removeOnFail: toKeepJobs(keepFailed),
+      ...(this.consumerOptions.limiter ? { limiter: this.consumerOptions.limiter } : {}),
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${this.connections.describe(error)}`));
     this.watchPolls(this.worker);
@@ -84,7 +87,9 @@ export class QueueConsumer {
 
   /** For health checks: running, last poll, and whether every slot is busy (a full worker does not poll, and need not). */
   pollState(): { running: boolean; lastPollAt: number; busy: boolean } {
-    return { running: this.isRunning(), lastPollAt: this.lastPollAt, busy: this.active.size >= this.concurrency };
+    // A rate-limited worker waits for its limit, not for Redis: it is not expected to poll meanwhile.
+    const limited = (this.worker as unknown as { isRateLimited?: () => boolean } | undefined)?.isRateLimited?.() ?? false;
+    return { running: this.isRunning(), lastPollAt: limited ? Date.now() : this.lastPollAt, busy: this.active.size >= this.concurrency };
   }
 
   /**
@@ -174,7 +179,7 @@ export class QueueConsumer {
           if (wanted === 'finished') return;
           if (wanted === 'still-running') {
             this.logger.error(
-              `Job ${publicJobId(job.id as string)} (${job.name}) still runs ${SETTLE_BEFORE_HAND_BACK_MS} ms after its abort: ` +
+              `Job ${publicJobId(job.id as string, this.queueName)} (${job.name}) still runs ${SETTLE_BEFORE_HAND_BACK_MS} ms after its abort: ` +
                 `not handed back; stalled-job recovery takes it once this process is gone`,
             );
             handBack();
@@ -187,10 +192,10 @@ export class QueueConsumer {
         try {
           await job.moveToWait(token);
           this.metrics.handedBack(this.queueName);
-          this.logger.warn(`Job ${publicJobId(job.id as string)} (${job.name}) handed back to the queue`);
+          this.logger.warn(`Job ${publicJobId(job.id as string, this.queueName)} (${job.name}) handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.
-          this.logger.error(`Could not hand job ${publicJobId(job.id as string)} back: ${(error as Error).message}`);
+          this.logger.error(`Could not hand job ${publicJobId(job.id as string, this.queueName)} back: ${(error as Error).message}`);
         }
         handBack();
       }),

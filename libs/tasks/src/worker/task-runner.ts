@@ -40,7 +40,7 @@ export class TaskRunner {
 
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
-    const bindings = { task: task.name, jobId: publicJobId(job.id as string), attempt };
+    const bindings = { task: task.name, jobId: publicJobId(job.id as string, job.queueName), attempt };
     const { span, context } = startProcessSpan(job, {
       [TASKS_ATTRIBUTES.task]: task.name,
       [TASKS_ATTRIBUTES.attempt]: attempt,

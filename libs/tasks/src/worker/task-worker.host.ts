@@ -1,19 +1,28 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { CRON_QUEUE, TASKS_OPTIONS, TASKS_QUEUE } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CRON_QUEUE, TASKS_OPTIONS } from '../module/tasks.constants.js';
+import type { QueueRateLimit, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronRunPipeline } from '../cron/cron-run-pipeline.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { unknownTaskOnWorker } from '../tasks.messages.js';
+import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../tasks.messages.js';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
+import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
 import type { JobAbort } from './job-abort.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
+
+/** Which task queues a worker consumes: `['reports']`, or `{ reports: 2, mail: 20 }` with a concurrency each. */
+export interface WorkerQueueSelection {
+  /** Default: every queue one of the app's tasks is on. */
+  queues?: readonly string[] | Readonly<Record<string, number | undefined>>;
+}
 
 /**
  * Consumes the task and cron queues. It exists in every app that imports
@@ -35,6 +44,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     private readonly tracker: CronRunTracker,
     private readonly logContext: RunLogContext,
     private readonly metrics: TasksMetrics,
+    private readonly deployed: DeployedTasks,
   ) {}
 
   get running(): boolean {
@@ -46,18 +56,28 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     return this.consumers.map((consumer) => ({ queue: consumer.queueName, ...consumer.pollState() }));
   }
 
-  /** Checks what running jobs needs (nestjs-pino; for crons the tracking database), then consumes. */
-  async start(): Promise<void> {
+  /**
+   * Checks what running jobs needs (nestjs-pino; for crons the tracking
+   * database) and which queues to consume, then consumes. `queues` names the
+   * task queues (optionally with a concurrency each); by default every queue
+   * one of this app's tasks is on. A queue on which another running app has
+   * a task this worker lacks fails the boot, naming the tasks.
+   */
+  async start(selection: WorkerQueueSelection = {}): Promise<void> {
     if (this.running) return;
     const hasCrons = this.crons.all().length > 0;
     // Missing packages first: a missing module is named next, once they are installed.
     assertPeersInstalled('logContext');
     if (hasCrons) assertPeersInstalled('tracking');
     await this.logContext.connect();
-    const { prefix, concurrency, cronConcurrency } = this.options;
-    const consumers = [
-      new QueueConsumer(TASKS_QUEUE, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics),
-    ];
+    const { prefix, cronConcurrency } = this.options;
+    const plan = await this.planQueues(selection);
+    const consumers = plan.map(
+      ({ queue, concurrency, rateLimit }) =>
+        new QueueConsumer(bullQueueName(queue), this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics,
+          rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.durationMs } } : {},
+        ),
+    );
     if (hasCrons) {
       await this.tracker.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
@@ -69,11 +89,38 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     }
     await Promise.all(consumers.map((c) => c.start()));
     this.consumers = consumers;
+    const queues = plan.map(({ queue, concurrency, rateLimit }) =>
+      `${queue} (concurrency ${concurrency}${rateLimit ? `, at most ${rateLimit.max} per ${rateLimit.durationMs} ms` : ''})`,
+    );
     this.logger.log(
       `Consuming ${this.tasks.names().length} task(s) [${this.tasks.names().join(', ')}] and ` +
         `${this.crons.names().length} cron job(s) [${this.crons.names().join(', ')}] ` +
-        `with concurrency ${concurrency} (crons ${cronConcurrency}) under prefix "${prefix}"`,
+        `from queue(s) ${queues.join(', ')} (crons ${cronConcurrency}) under prefix "${prefix}"`,
     );
+  }
+
+  /** The task queues to consume, each with its concurrency and rate limit; fails fast on a queue this worker cannot serve. */
+  private async planQueues(selection: WorkerQueueSelection): Promise<{ queue: string; concurrency: number; rateLimit?: QueueRateLimit }[]> {
+    const local = this.tasks.byQueue();
+    const chosen = selection.queues;
+    const counts: Record<string, number | undefined> = Array.isArray(chosen)
+      ? Object.fromEntries((chosen as readonly string[]).map((queue) => [queue, undefined]))
+      : { ...(chosen as Readonly<Record<string, number | undefined>> | undefined) };
+    const names = chosen === undefined ? (local.size > 0 ? [...local.keys()].sort() : [DEFAULT_TASK_QUEUE]) : Object.keys(counts);
+    for (const queue of names) {
+      assertQueueName('runWorker({ queues })', queue);
+      if (chosen !== undefined && !local.has(queue)) throw new TasksConfigurationError(noTaskOnQueue(queue, local));
+      const count = counts[queue];
+      if (count !== undefined && (!Number.isInteger(count) || count < 1)) {
+        throw new TasksConfigurationError(invalidTaskOption('runWorker({ queues })', queue, count, 'a positive integer (its concurrency)'));
+      }
+    }
+    const lacking = (await this.deployed.others()).filter((task) => names.includes(task.queue) && !this.tasks.get(task.name));
+    if (lacking.length > 0) throw new TasksConfigurationError(lacksHandlers(lacking));
+    return names.map((queue) => {
+      const declared = this.options.queues[queue] ?? {};
+      return { queue, concurrency: counts[queue] ?? declared.concurrency ?? this.options.concurrency, rateLimit: declared.rateLimit };
+    });
   }
 
   /** Drains before the queues close (they close in onApplicationShutdown). */

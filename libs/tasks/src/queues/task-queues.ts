@@ -1,0 +1,71 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { RedisConnections } from '../redis/redis-connections.js';
+import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
+import { JobOutcomeListener } from '../client/job-outcome.listener.js';
+import { DEFAULT_TASK_QUEUE, bullQueueName } from './task-queue-names.js';
+
+interface OpenQueue {
+  queue: Queue;
+  outcomes: JobOutcomeListener;
+  /** Built here (not by @nestjs/bullmq), so closed here. */
+  owned: boolean;
+}
+
+/**
+ * The BullMQ queues of the task queues, one per name, opened on first use:
+ * the default one is @nestjs/bullmq's (so `TASKS_QUEUE_TOKEN` can be
+ * injected), the others are built on the library's connection settings. Each
+ * has one result listener for every `waitResult()` of the process.
+ */
+@Injectable()
+export class TaskQueues implements OnApplicationShutdown {
+  private readonly open = new Map<string, OpenQueue>();
+
+  /** @internal Built by Nest's injector. */
+  constructor(
+    @Inject(TASKS_QUEUE_TOKEN) defaultQueue: Queue,
+    @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly connections: RedisConnections,
+    private readonly errorListeners: QueueErrorListeners,
+  ) {
+    this.open.set(DEFAULT_TASK_QUEUE, { queue: defaultQueue, outcomes: new JobOutcomeListener(defaultQueue, connections), owned: false });
+  }
+
+  /** The BullMQ queue of task queue `name`. */
+  queue(name: string): Queue {
+    return this.entry(name).queue;
+  }
+
+  /** The result listener of task queue `name`. */
+  outcomes(name: string): JobOutcomeListener {
+    return this.entry(name).outcomes;
+  }
+
+  /** The queues opened so far (the default one always), by task queue name. */
+  opened(): Map<string, Queue> {
+    return new Map([...this.open].map(([name, entry]) => [name, entry.queue]));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [...this.open.values()].map(async ({ queue, outcomes, owned }) => {
+        await outcomes.close();
+        if (owned) await queue.close();
+      }),
+    );
+  }
+
+  private entry(name: string): OpenQueue {
+    let entry = this.open.get(name);
+    if (!entry) {
+      const queue = new Queue(bullQueueName(name), { connection: this.connections.bullmq('command'), prefix: this.options.prefix });
+      this.errorListeners.listen(queue);
+      entry = { queue, outcomes: new JobOutcomeListener(queue, this.connections), owned: true };
+      this.open.set(name, entry);
+    }
+    return entry;
+  }
+}
