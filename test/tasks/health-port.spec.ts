@@ -73,7 +73,7 @@ describe('health probes of the worker and the scheduler (TASKS_HEALTH_PORT)', ()
     const workerReadiness = await until(workerPort, '/health/ready', 200, 'the worker to be ready');
     expect(workerReadiness.body).toEqual({
       status: 'ok',
-      details: { redis: { status: 'up', prefix }, worker: { status: 'up', queues: ['tasks.default'] } },
+      details: { redis: { status: 'up', prefix }, worker: { status: 'up', queues: ['tasks.default', 'tasks.mail', 'tasks.reports'] } },
     });
     const schedulerReadiness = await waitFor(
       async () => {

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Injectable, Module, type Type } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Task, TaskClient, TasksConfigurationError } from 'nestjs-tasks';
+import { AppProcess, ENTRY, workerReady } from '../support/processes.js';
+import { createTasksApp, rejectionOf } from '../support/in-process.js';
+import { deletePrefix, uniquePrefix } from '../support/redis.js';
+import { FixtureTasksModule, type QueuedRun } from '../fixtures/fixture-tasks.js';
+
+/** A task only the producer of one test has, on the reports queue. */
+@Injectable()
+class ProducerOnlyTasks {
+  @Task({ name: 'extra.onlyInTheProducer', queue: 'reports' })
+  onlyHere(): Promise<string> {
+    return Promise.resolve('never run by the fixture worker');
+  }
+}
+
+@Module({ providers: [ProducerOnlyTasks] })
+class ProducerOnlyModule {}
+
+// Real worker processes (test/fixtures/fixture-worker) as pools of some queues, on one prefix.
+describe('task queues and worker pools', () => {
+  const prefixes: string[] = [];
+  const processes: AppProcess[] = [];
+  const apps: TestingModule[] = [];
+
+  afterAll(async () => {
+    await Promise.all(processes.map((app) => app.stop()));
+    for (const app of apps.reverse()) await app.close();
+    await Promise.all(prefixes.map((prefix) => deletePrefix(prefix)));
+  });
+
+  const prefix = () => {
+    const p = uniquePrefix('queues');
+    prefixes.push(p);
+    return p;
+  };
+  const pool = async (name: string, env: Record<string, string>) => {
+    const app = new AppProcess(name, ENTRY.fixtureWorker, env);
+    processes.push(app);
+    await app.waitForLog(workerReady, `${name} to consume`, 60_000);
+    return app;
+  };
+  const producer = async (p: string, imports: Array<Type<unknown>> = [FixtureTasksModule]) => {
+    const app = await createTasksApp({ tasks: { prefix: p }, imports });
+    apps.push(app);
+    return app.get(TaskClient);
+  };
+
+  describe('two pools on one prefix', () => {
+    const p = prefix();
+    let reports: AppProcess;
+    let mail: AppProcess;
+    let client: TaskClient;
+
+    beforeAll(async () => {
+      [reports, mail] = await Promise.all([
+        pool('reports-pool', { TASKS_PREFIX: p, WORKER_QUEUES: 'reports:2' }),
+        pool('mail-pool', { TASKS_PREFIX: p, WORKER_QUEUES: 'mail', FIXTURE_QUEUES: JSON.stringify({ mail: { rateLimit: { max: 2, durationMs: 1_000 } } }) }),
+      ]);
+      client = await producer(p);
+    });
+
+    it('each run only their queues’ tasks, routed by the task’s queue without the caller naming it', async () => {
+      const reportHandles = await Promise.all(Array.from({ length: 4 }, () => client.enqueue('fixture.report', { ms: 10 })));
+      const mailHandles = await Promise.all(Array.from({ length: 2 }, () => client.enqueue('fixture.mail', { ms: 10 })));
+      expect(reportHandles[0]?.id).toMatch(/^reports:\d+$/);
+      expect(mailHandles[0]?.id).toMatch(/^mail:\d+$/);
+      const reportRuns = (await Promise.all(reportHandles.map((h) => h.waitResult({ timeoutMs: 30_000 })))) as QueuedRun[];
+      const mailRuns = (await Promise.all(mailHandles.map((h) => h.waitResult({ timeoutMs: 30_000 })))) as QueuedRun[];
+      expect(new Set(reportRuns.map((run) => run.pid))).toEqual(new Set([reports.pid]));
+      expect(new Set(mailRuns.map((run) => run.pid))).toEqual(new Set([mail.pid]));
+      // getJob finds them by their public id, in their own queue.
+      expect(await client.getJob(reportHandles[0]?.id as string)).toMatchObject({ id: reportHandles[0]?.id, name: 'fixture.report', state: 'completed' });
+      expect(reports.lines.some((line) => String(line.msg).includes('from queue(s) reports (concurrency 2)'))).toBe(true);
+    });
+
+    it('hold the queue’s concurrency: never more than 2 reports at once in the pool of concurrency 2', async () => {
+      const handles = await Promise.all(Array.from({ length: 8 }, () => client.enqueue('fixture.report', { ms: 300 })));
+      const runs = (await Promise.all(handles.map((h) => h.waitResult({ timeoutMs: 30_000 })))) as QueuedRun[];
+      expect(Math.max(...runs.map((run) => run.concurrent))).toBe(2);
+    });
+
+    it('hold the queue’s rate limit: at most 2 mails start per second', async () => {
+      const handles = await Promise.all(Array.from({ length: 6 }, () => client.enqueue('fixture.mail', { ms: 1 })));
+      const starts = ((await Promise.all(handles.map((h) => h.waitResult({ timeoutMs: 30_000 })))) as QueuedRun[]).map((run) => run.startedAt).sort((a, b) => a - b);
+      // Any three consecutive starts span a full window (less the clock's granularity).
+      for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2]! - starts[i]!, `starts ${starts.join(', ')}`).toBeGreaterThanOrEqual(950);
+      expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(1_900);
+    });
+  });
+
+  it('a pool missing a handler another running app has on its queue fails its boot naming the task', async () => {
+    const p = prefix();
+    await producer(p, [FixtureTasksModule, ProducerOnlyModule]);
+    const lacking = new AppProcess('lacking-pool', ENTRY.fixtureWorker, { TASKS_PREFIX: p, WORKER_QUEUES: 'reports' });
+    processes.push(lacking);
+    expect(await lacking.exited).not.toBe(0);
+    const output = lacking.lines.map((line) => String(line.msg ?? '')).join('\n') + lacking.tail();
+    expect(output).toContain('lacks the handlers of "extra.onlyInTheProducer" (queue reports');
+    // A pool of another queue is not concerned.
+    await pool('mail-only', { TASKS_PREFIX: p, WORKER_QUEUES: 'mail' });
+  });
+
+  it('a pool told to consume a queue none of its tasks is on fails its boot naming it', async () => {
+    const wrong = new AppProcess('wrong-pool', ENTRY.fixtureWorker, { TASKS_PREFIX: prefix(), WORKER_QUEUES: 'nosuchqueue' });
+    processes.push(wrong);
+    expect(await wrong.exited).not.toBe(0);
+    expect(wrong.tail()).toContain('told to consume the queue "nosuchqueue", but none of its tasks is on it');
+  });
+
+  it('rejects a bad queue name at the decorator and a queue option that contradicts the task', async () => {
+    expect(() => {
+      class Bad {
+        @Task({ queue: 'Reports!' })
+        run(): void {}
+      }
+      return Bad;
+    }).toThrow(TasksConfigurationError);
+    const client = await producer(prefix());
+    const error = await rejectionOf(client.enqueue('fixture.report', { ms: 1 }, { queue: 'mail' }));
+    expect(error.message).toContain(`the task's own queue "reports"`);
+  });
+});
