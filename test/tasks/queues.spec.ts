@@ -123,3 +123,58 @@ describe('task queues and worker pools', () => {
     expect(error.message).toContain(`the task's own queue "reports"`);
   });
 });
+
+// A worker process and a producer in this process: what an enqueuer sees of a job.
+describe('deduplication and progress', () => {
+  const p = uniquePrefix('dedup');
+  let worker: AppProcess;
+  let app: TestingModule;
+  let client: TaskClient;
+
+  beforeAll(async () => {
+    worker = new AppProcess('worker', ENTRY.fixtureWorker, { TASKS_PREFIX: p });
+    app = await createTasksApp({ tasks: { prefix: p }, imports: [FixtureTasksModule] });
+    client = app.get(TaskClient);
+    await worker.waitForLog(workerReady, 'the worker to consume', 60_000);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await app?.close();
+    await deletePrefix(p);
+  });
+
+  it('collapses repeated enqueues with one key into the pending job, and enqueues again once it is done', async () => {
+    const first = await client.enqueue('sleepy', { ms: 500, id: 'digest-1' }, { deduplicate: { key: 'digest-alice' } });
+    const again = await Promise.all(Array.from({ length: 5 }, (_, i) => client.enqueue('sleepy', { ms: 500, id: `digest-${i + 2}` }, { deduplicate: { key: 'digest-alice' } })));
+    expect(new Set(again.map((handle) => handle.id))).toEqual(new Set([first.id]));
+    const other = await client.enqueue('sleepy', { ms: 1, id: 'digest-bob' }, { deduplicate: { key: 'digest-bob' } });
+    expect(other.id).not.toBe(first.id);
+    expect(await first.waitResult({ timeoutMs: 30_000 })).toMatchObject({ id: 'digest-1' });
+    const later = await client.enqueue('sleepy', { ms: 1, id: 'digest-later' }, { deduplicate: { key: 'digest-alice' } });
+    expect(later.id).not.toBe(first.id);
+    expect(await later.waitResult({ timeoutMs: 30_000 })).toMatchObject({ id: 'digest-later' });
+    // Its lines reach this process in batches: wait for the last one.
+    await worker.waitForLog((line) => line.msg === 'sleepy started' && line.sleepyId === 'digest-later', 'the last run to be logged');
+    expect(worker.lines.filter((line) => line.msg === 'sleepy started' && String(line.sleepyId).startsWith('digest-')).map((line) => String(line.sleepyId)).sort((a, b) => a.localeCompare(b))).toEqual(
+      ['digest-1', 'digest-bob', 'digest-later'],
+    );
+  });
+
+  it('with a window, collapses within it even after the first job finished', async () => {
+    const first = await client.enqueue('echo', { value: 1 }, { deduplicate: { key: 'window', windowMs: 60_000 } });
+    await first.waitResult({ timeoutMs: 30_000 });
+    const again = await client.enqueue('echo', { value: 2 }, { deduplicate: { key: 'window', windowMs: 60_000 } });
+    expect(again.id).toBe(first.id);
+    await expect(client.enqueue('echo', { value: 3 }, { deduplicate: { key: '' } })).rejects.toThrow('deduplicate.key');
+  });
+
+  it('delivers the progress the handler reports on the other process to the waiter', async () => {
+    const handle = await client.enqueue('progresses', { steps: 4 });
+    const seen: unknown[] = [];
+    handle.onProgress((progress) => seen.push(progress));
+    await handle.waitResult({ timeoutMs: 30_000 });
+    // Reported before the result: all four events came before completion, in order.
+    expect(seen).toEqual([25, 50, 75, 100]);
+  });
+});

@@ -20,6 +20,7 @@ export class JobOutcomeListener {
   private readonly logger = new Logger(JobOutcomeListener.name);
   private events?: Promise<QueueEvents>;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly progressListeners = new Map<string, Set<(progress: number | object) => void>>();
 
   constructor(
     private readonly queue: Queue,
@@ -54,6 +55,18 @@ export class JobOutcomeListener {
       }
       this.settleFromStoredState(jobId, taskName, waiter).catch((error: unknown) => waiter.reject(error as Error));
     });
+  }
+
+  /** Delivers the job's progress events to `listener` until the returned function is called or the job finishes. */
+  onProgress(jobId: string, listener: (progress: number | object) => void): () => void {
+    let set = this.progressListeners.get(jobId);
+    if (!set) this.progressListeners.set(jobId, (set = new Set()));
+    set.add(listener);
+    void this.listen().catch((error: unknown) => this.logger.warn(`Progress listener could not start: ${this.connections.describe(error)}`));
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.progressListeners.delete(jobId);
+    };
   }
 
   async close(): Promise<void> {
@@ -95,10 +108,15 @@ export class JobOutcomeListener {
       prefix: this.queue.opts.prefix,
       lastEventId: newest[0]?.[0] ?? '0-0',
     });
+    events.on('progress', ({ jobId, data }) => {
+      for (const listener of this.progressListeners.get(jobId) ?? []) listener(data as number | object);
+    });
     events.on('completed', ({ jobId, returnvalue }) => {
+      this.progressListeners.delete(jobId);
       for (const waiter of this.waitersOf(jobId)) waiter.resolve(returnvalue);
     });
     events.on('failed', ({ jobId, failedReason }) => {
+      this.progressListeners.delete(jobId);
       const waiters = this.waitersOf(jobId);
       if (waiters.length === 0) return;
       // The event carries only the reason; the job has the attempts and stack.

@@ -186,6 +186,10 @@ export class TaskClient {
     if (options.jobId !== undefined) jobOptions.jobId = storedJobId(options.jobId);
     if (options.delayMs !== undefined) jobOptions.delay = options.delayMs;
     if (options.priority !== undefined) jobOptions.priority = options.priority;
+    if (options.deduplicate !== undefined) {
+      const { key, windowMs } = options.deduplicate;
+      jobOptions.deduplication = windowMs === undefined ? { id: key } : { id: key, ttl: windowMs };
+    }
     return { queueName: this.queueOf(name, task, options), jobOptions };
   }
 
@@ -218,6 +222,15 @@ function assertEnqueueOptions(task: string, o: EnqueueOptions): void {
   }
   if (o.priority !== undefined && (!Number.isInteger(o.priority) || o.priority < 1 || o.priority > 2_097_152)) {
     throw new TasksError(invalidTaskOption(where, 'priority', o.priority, 'an integer from 1 (highest) to 2097152'));
+  }
+  if (o.deduplicate !== undefined) {
+    const { key, windowMs } = (o.deduplicate ?? {}) as { key?: unknown; windowMs?: unknown };
+    if (typeof key !== 'string' || key === '' || key.length > MAX_JOB_ID_LENGTH) {
+      throw new TasksError(invalidTaskOption(where, 'deduplicate.key', key, `a non-empty string of at most ${MAX_JOB_ID_LENGTH} characters`));
+    }
+    if (windowMs !== undefined && (!Number.isInteger(windowMs) || (windowMs as number) < 1)) {
+      throw new TasksError(invalidTaskOption(where, 'deduplicate.windowMs', windowMs, 'a positive integer of ms'));
+    }
   }
   if (o.attempts !== undefined && (!Number.isInteger(o.attempts) || o.attempts < 1)) {
     throw new TasksError(invalidTaskOption(where, 'attempts', o.attempts, 'a positive integer'));

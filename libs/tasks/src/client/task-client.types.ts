@@ -30,6 +30,14 @@ export interface EnqueueOptions {
   /** Overrides the task's attempts for this job. */
   attempts?: number;
   /**
+   * At most one pending job per `key` (BullMQ deduplication): while one is
+   * waiting or running (or, with `windowMs`, for that long after it was
+   * added), enqueueing the same key again adds nothing and returns the handle
+   * of that job. E.g. one `sendDigest` per user per 10 s:
+   * `{ deduplicate: { key: \`digest-${userId}\`, windowMs: 10_000 } }`.
+   */
+  deduplicate?: { key: string; windowMs?: number };
+  /**
    * The queue, for a task this process does not know (a producer with
    * `allowUnregisteredTasks`); a known task always goes to its own queue.
    */
@@ -49,6 +57,13 @@ export interface TaskHandle<R> {
    * Resolves with the handler's return value; rejects with `TaskFailedError`
    * once the task has failed for good, or `TaskWaitTimeoutError` after `timeoutMs`.
    */
+  /**
+   * Calls `listener` with each progress the handler reports
+   * (`ctx.updateProgress`) from now on, on whichever worker runs it; returns
+   * a function that stops listening. Listening ends by itself when the job
+   * finishes for good.
+   */
+  onProgress(listener: (progress: number | object) => void): () => void;
   waitResult(options?: WaitResultOptions): Promise<R>;
 }
 

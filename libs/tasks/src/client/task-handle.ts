@@ -15,6 +15,10 @@ export class EnqueuedTask<R> implements TaskHandle<R> {
     this.id = publicJobId(storedId, bullQueue);
   }
 
+  onProgress(listener: (progress: number | object) => void): () => void {
+    return this.outcomes.onProgress(this.storedId, listener);
+  }
+
   waitResult(options: WaitResultOptions = {}): Promise<R> {
     return this.outcomes.wait(this.storedId, this.name, options.timeoutMs) as Promise<R>;
   }

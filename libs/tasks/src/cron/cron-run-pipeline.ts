@@ -65,12 +65,12 @@ export class CronRunPipeline {
     }
     const run: CronRunKey = { jobName: name, scheduledAt: new Date(scheduledAt), trigger, attempt: job.attemptsMade + 1 };
     const bindings = { jobName: name, scheduledAt: run.scheduledAt.toISOString(), attempt: run.attempt };
-    const { span, context } = startProcessSpan(job, {
+    const { span, context } = startProcessSpan(job, () => ({
       [TASKS_ATTRIBUTES.cron]: name,
       [TASKS_ATTRIBUTES.tick]: bindings.scheduledAt,
       [TASKS_ATTRIBUTES.trigger]: trigger,
       [TASKS_ATTRIBUTES.attempt]: run.attempt,
-    });
+    }));
     return withSpan(context, () =>
       this.logContext.run(bindings, () =>
         this.execute(cron, run, job, abort).then(

@@ -98,16 +98,13 @@ export function jobContext(job: Job): Context {
 }
 
 /** One attempt's `process <queue>` span, child of the enqueueing context, and the context to run the handler in. */
-export function startProcessSpan(job: Job, attributes: Attributes): { span: Span; context: Context } {
+export function startProcessSpan(job: Job, attributes: () => Attributes): { span: Span; context: Context } {
   const parent = jobContext(job);
-  const span = tracer.startSpan(
-    `process ${job.queueName}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: { ...messagingAttributes('process', job.queueName), 'messaging.message.id': publicJobId(String(job.id), job.queueName), ...attributes },
-    },
-    parent,
-  );
+  const span = tracer.startSpan(`process ${job.queueName}`, { kind: SpanKind.CONSUMER }, parent);
+  // Once per job: without an SDK the span records nothing, and its attributes are not even built.
+  if (span.isRecording()) {
+    span.setAttributes({ ...messagingAttributes('process', job.queueName), 'messaging.message.id': publicJobId(String(job.id), job.queueName), ...attributes() });
+  }
   return { span, context: trace.setSpan(parent, span) };
 }
 

@@ -41,11 +41,11 @@ export class TaskRunner {
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
     const bindings = { task: task.name, jobId: publicJobId(job.id as string, job.queueName), attempt };
-    const { span, context } = startProcessSpan(job, {
+    const { span, context } = startProcessSpan(job, () => ({
       [TASKS_ATTRIBUTES.task]: task.name,
       [TASKS_ATTRIBUTES.attempt]: attempt,
       [TASKS_ATTRIBUTES.maxAttempts]: job.opts.attempts ?? 1,
-    });
+    }));
     return withSpan(context, () => this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt, span)));
   }
 
