@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Injectable, Module, type Type } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
-import { Task, TaskClient, TasksConfigurationError } from 'nestjs-tasks';
+import { Task, TaskCancelledError, TaskClient, TasksConfigurationError } from 'nestjs-tasks';
 import { AppProcess, ENTRY, workerReady } from '../support/processes.js';
 import { createTasksApp, rejectionOf } from '../support/in-process.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
@@ -167,6 +167,30 @@ describe('deduplication and progress', () => {
     const again = await client.enqueue('echo', { value: 2 }, { deduplicate: { key: 'window', windowMs: 60_000 } });
     expect(again.id).toBe(first.id);
     await expect(client.enqueue('echo', { value: 3 }, { deduplicate: { key: '' } })).rejects.toThrow('deduplicate.key');
+  });
+
+  it('cancels a running job: its signal aborts on the worker process, and waitResult rejects with TaskCancelledError', async () => {
+    const handle = await client.enqueue('sleepy', { ms: 60_000, id: 'to-cancel' });
+    const result = handle.waitResult({ timeoutMs: 30_000 });
+    await worker.waitForLog((line) => line.msg === 'sleepy started' && line.sleepyId === 'to-cancel', 'the job to start');
+    expect(await handle.cancel()).toBe('signalled');
+    const error = await rejectionOf(result);
+    expect(error).toBeInstanceOf(TaskCancelledError);
+    expect(error.message).toBe(`Task "sleepy" (job ${handle.id}) was cancelled`);
+    await worker.waitForLog((line) => String(line.msg).startsWith('Task sleepy cancelled after'), 'the worker to say it cancelled the run');
+    expect(await client.getJob(handle.id)).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    // A waiter that comes later learns it too; cancelling again is too late.
+    expect(await rejectionOf(handle.waitResult())).toBeInstanceOf(TaskCancelledError);
+    expect(await handle.cancel()).toBe('finished');
+  });
+
+  it('cancels a job that has not started: it is removed, and its waiters reject with TaskCancelledError', async () => {
+    const handle = await client.enqueue('echo', { value: 1 }, { delayMs: 600_000 });
+    const result = handle.waitResult({ timeoutMs: 30_000 });
+    expect(await client.cancel(handle.id)).toBe('removed');
+    expect(await rejectionOf(result)).toBeInstanceOf(TaskCancelledError);
+    expect(await client.getJob(handle.id)).toBeUndefined();
+    expect(await rejectionOf(handle.waitResult())).toBeInstanceOf(TaskCancelledError);
   });
 
   it('delivers the progress the handler reports on the other process to the waiter', async () => {

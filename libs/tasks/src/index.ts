@@ -70,6 +70,7 @@ export {
   InvalidPayloadError,
   NonRetriableError,
   TaskFailedError,
+  TaskCancelledError,
   TaskWaitTimeoutError,
   TaskTimeoutError,
   TaskNotFoundError,

@@ -1,11 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { RedisConnections } from '../redis/redis-connections.js';
-import { TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
+import { TaskCancelledError, TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
+import { CANCELLED_REASON } from '../queues/job-cancellation.js';
 import { jobVanished, waitTimedOut } from '../tasks.messages.js';
 import { publicJobId } from './job-ids.js';
 
 interface Waiter {
+  readonly taskName: string;
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
@@ -25,6 +27,8 @@ export class JobOutcomeListener {
   constructor(
     private readonly queue: Queue,
     private readonly connections: RedisConnections,
+    /** Whether a job that is gone was cancelled (rather than removed some other way). */
+    private readonly wasCancelled: (storedId: string) => Promise<boolean> = async () => false,
   ) {}
 
   async wait(jobId: string, taskName: string, timeoutMs?: number): Promise<unknown> {
@@ -32,6 +36,7 @@ export class JobOutcomeListener {
     return new Promise<unknown>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
+        taskName,
         resolve: (value) => {
           this.forget(jobId, waiter, timer);
           resolve(value);
@@ -78,7 +83,8 @@ export class JobOutcomeListener {
   private async settleFromStoredState(jobId: string, taskName: string, waiter: Waiter): Promise<void> {
     const job = (await this.queue.getJob(jobId)) as Job | undefined;
     if (!job) {
-      waiter.reject(new TaskNotFoundError(jobVanished(publicJobId(jobId, this.queue.name))));
+      const id = publicJobId(jobId, this.queue.name);
+      waiter.reject((await this.wasCancelled(jobId)) ? cancelled(taskName, id) : new TaskNotFoundError(jobVanished(id)));
       return;
     }
     // finishedOn is set only when a job completes or fails for good.
@@ -114,6 +120,14 @@ export class JobOutcomeListener {
     events.on('completed', ({ jobId, returnvalue }) => {
       this.progressListeners.delete(jobId);
       for (const waiter of this.waitersOf(jobId)) waiter.resolve(returnvalue);
+    });
+    // A waiting job removed by a cancellation.
+    events.on('removed', ({ jobId }) => {
+      const waiters = this.waitersOf(jobId);
+      if (waiters.length === 0) return;
+      void this.wasCancelled(jobId).then((yes) => {
+        if (yes) for (const waiter of waiters) waiter.reject(cancelled(waiter.taskName, publicJobId(jobId, this.queue.name)));
+      });
     });
     events.on('failed', ({ jobId, failedReason }) => {
       this.progressListeners.delete(jobId);
@@ -153,6 +167,7 @@ function failure(
   attemptsMade: number,
   stacktrace: string[] | undefined,
 ): TaskFailedError {
+  if (reason === CANCELLED_REASON) return cancelled(taskName, id, attemptsMade);
   return new TaskFailedError(
     `Task "${taskName}" (job ${id}) failed after ${attemptsMade} attempt(s): ${reason}`,
     taskName,
@@ -160,4 +175,8 @@ function failure(
     attemptsMade,
     stacktrace?.at(-1),
   );
+}
+
+function cancelled(taskName: string, id: string, attemptsMade = 0): TaskCancelledError {
+  return new TaskCancelledError(`Task "${taskName}" (job ${id}) was cancelled`, taskName, id, attemptsMade);
 }

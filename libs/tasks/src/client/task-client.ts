@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { JobsOptions } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { toBullBackoff } from '../module/bullmq-options.js';
@@ -11,6 +11,7 @@ import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
 import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
 import { parsePublicJobId, publicJobId, storedJobId } from './job-ids.js';
 import { TaskQueues } from '../queues/task-queues.js';
+import { JobCancellation } from '../queues/job-cancellation.js';
 import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../queues/task-queue-names.js';
 import { EnqueuedTask } from './task-handle.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
@@ -42,7 +43,15 @@ export class TaskClient {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly registry: TaskCatalog,
     private readonly metrics: TasksMetrics,
+    private readonly cancellation: JobCancellation,
   ) {}
+
+  /** Cancels a job by its public id (see `TaskHandle.cancel`). */
+  async cancel(publicId: string): Promise<'removed' | 'signalled' | 'finished'> {
+    const { queue, storedId } = parsePublicJobId(publicId);
+    if (queueNameProblem(queue) && queue !== DEFAULT_TASK_QUEUE) return 'finished';
+    return this.cancellation.cancel(this.queues.queue(queue), storedId);
+  }
 
   /** Typed form: the payload must match the method's first parameter; the handle resolves with its return type. */
   enqueue<T, K extends TaskMethodName<T>>(
@@ -77,7 +86,7 @@ export class TaskClient {
     setMessageId(span, job.id as string, queue.name);
     span.end();
     this.metrics.taskEnqueued(name, queue.name);
-    return new EnqueuedTask(job.id as string, name, queue.name, this.queues.outcomes(queueName));
+    return this.handle(job.id as string, name, queue, queueName);
   }
 
   /**
@@ -115,7 +124,7 @@ export class TaskClient {
           setMessageId(span, job.id as string, queue.name);
           span.end();
         }
-        handles[indexes[k] as number] = new EnqueuedTask(job.id as string, job.name, queue.name, outcomes);
+        handles[indexes[k] as number] = this.handle(job.id as string, job.name, queue, queueName, outcomes);
         this.metrics.taskEnqueued(job.name, queue.name);
       });
       batch.end();
@@ -148,6 +157,10 @@ export class TaskClient {
       enqueuedAt: new Date(job.timestamp),
       ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn) } : {}),
     };
+  }
+
+  private handle(storedId: string, name: string, queue: Queue, queueName: string, outcomes = this.queues.outcomes(queueName)): EnqueuedTask<unknown> {
+    return new EnqueuedTask(storedId, name, queue.name, outcomes, () => this.cancellation.cancel(queue, storedId));
   }
 
   /** Names of the tasks registered in this process. */

@@ -58,6 +58,14 @@ export interface TaskHandle<R> {
    * once the task has failed for good, or `TaskWaitTimeoutError` after `timeoutMs`.
    */
   /**
+   * Cancels the job: a waiting or delayed one is removed (`'removed'`); a
+   * running one has its `ctx.signal` aborted on whichever worker runs it and
+   * fails without retries once its handler gives up (`'signalled'`; a handler
+   * that ignores its signal finishes normally); `'finished'` when too late.
+   * `waitResult` then rejects with `TaskCancelledError`.
+   */
+  cancel(): Promise<'removed' | 'signalled' | 'finished'>;
+  /**
    * Calls `listener` with each progress the handler reports
    * (`ctx.updateProgress`) from now on, on whichever worker runs it; returns
    * a function that stops listening. Listening ends by itself when the job

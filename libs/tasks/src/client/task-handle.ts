@@ -11,8 +11,14 @@ export class EnqueuedTask<R> implements TaskHandle<R> {
     readonly name: string,
     bullQueue: string,
     private readonly outcomes: JobOutcomeListener,
+    private readonly cancelJob?: () => Promise<'removed' | 'signalled' | 'finished'>,
   ) {
     this.id = publicJobId(storedId, bullQueue);
+  }
+
+  cancel(): Promise<'removed' | 'signalled' | 'finished'> {
+    if (!this.cancelJob) return Promise.reject(new Error(`Job ${this.id} cannot be cancelled`));
+    return this.cancelJob();
   }
 
   onProgress(listener: (progress: number | object) => void): () => void {

@@ -49,6 +49,9 @@ export class TaskFailedError extends TasksError {
   }
 }
 
+/** The job was cancelled (`handle.cancel()`) before it finished: removed from its queue, or its run aborted. */
+export class TaskCancelledError extends TaskFailedError {}
+
 /** `waitResult({ timeoutMs })` gave up waiting; the job itself is unaffected. */
 export class TaskWaitTimeoutError extends TasksError {
   constructor(

@@ -35,6 +35,7 @@ import { TasksHealthServer } from '../health/health-server.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
+import { JobCancellation } from '../queues/job-cancellation.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -104,6 +105,7 @@ export class TasksModule {
         TasksMetrics,
         TaskQueues,
         DeployedTasks,
+        JobCancellation,
       ],
       exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics],
     };

@@ -6,6 +6,7 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
 import { JobOutcomeListener } from '../client/job-outcome.listener.js';
 import { DEFAULT_TASK_QUEUE, bullQueueName } from './task-queue-names.js';
+import { JobCancellation } from './job-cancellation.js';
 
 interface OpenQueue {
   queue: Queue;
@@ -30,8 +31,13 @@ export class TaskQueues implements OnApplicationShutdown {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
     private readonly errorListeners: QueueErrorListeners,
+    private readonly cancellation: JobCancellation,
   ) {
-    this.open.set(DEFAULT_TASK_QUEUE, { queue: defaultQueue, outcomes: new JobOutcomeListener(defaultQueue, connections), owned: false });
+    this.open.set(DEFAULT_TASK_QUEUE, { queue: defaultQueue, outcomes: this.listenerOf(defaultQueue), owned: false });
+  }
+
+  private listenerOf(queue: Queue): JobOutcomeListener {
+    return new JobOutcomeListener(queue, this.connections, (id) => this.cancellation.isCancelled(queue.name, id));
   }
 
   /** The BullMQ queue of task queue `name`. */
@@ -63,7 +69,7 @@ export class TaskQueues implements OnApplicationShutdown {
     if (!entry) {
       const queue = new Queue(bullQueueName(name), { connection: this.connections.bullmq('command'), prefix: this.options.prefix });
       this.errorListeners.listen(queue);
-      entry = { queue, outcomes: new JobOutcomeListener(queue, this.connections), owned: true };
+      entry = { queue, outcomes: this.listenerOf(queue), owned: true };
       this.open.set(name, entry);
     }
     return entry;

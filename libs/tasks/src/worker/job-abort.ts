@@ -43,6 +43,14 @@ export class WorkerShutdownAbort extends Error {
   }
 }
 
+/** The abort reason of a job cancelled by `handle.cancel()` while it ran. */
+export class JobCancelledAbort extends Error {
+  constructor() {
+    super('The job was cancelled (handle.cancel())');
+    this.name = 'JobCancelledAbort';
+  }
+}
+
 /**
  * Thrown by a processor that gave its job up after a {@link WorkerShutdownAbort}
  * and wants it back on the queue, so another worker runs it.

@@ -3,7 +3,7 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../module/bullmq-options.js';
-import { HandBackRequest, JobAbort, WorkerShutdownAbort } from './job-abort.js';
+import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from './job-abort.js';
 import { publicJobId } from '../client/job-ids.js';
 import type { TasksMetrics } from '../metrics/tasks-metrics.js';
 
@@ -30,6 +30,8 @@ export interface QueueConsumerOptions {
    * normally. A processor that does not settle is not handed back.
    */
   settleBeforeHandBack?: boolean;
+  /** Whether a job was cancelled just before its run started here (it starts aborted). */
+  heardCancelled?: (storedId: string) => boolean;
   /** BullMQ's limiter: at most `max` jobs of the queue start per `duration` ms, across its workers. */
   limiter?: { max: number; duration: number };
 }
@@ -83,6 +85,14 @@ export class QueueConsumer {
   /** Whether its BullMQ worker is running (not closed, not closing). */
   isRunning(): boolean {
     return this.worker?.isRunning() ?? false;
+  }
+
+  /** Aborts the run of job `storedId` if it runs here; false when it does not. */
+  cancel(storedId: string): boolean {
+    const entry = this.active.get(storedId);
+    if (!entry) return false;
+    entry.abort.abort(new JobCancelledAbort());
+    return true;
   }
 
   /** For health checks: running, last poll, and whether every slot is busy (a full worker does not poll, and need not). */
@@ -145,6 +155,7 @@ export class QueueConsumer {
         },
       };
       this.active.set(id, entry);
+      if (this.consumerOptions.heardCancelled?.(id)) entry.abort.abort(new JobCancelledAbort());
       // The abort that comes with a hand-back usually makes the handler reject
       // first; BullMQ must not record that as a failure of a job that went back.
       const settled = (error?: unknown): boolean => {

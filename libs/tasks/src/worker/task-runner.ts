@@ -8,7 +8,8 @@ import { TaskRunContext } from '../task/task-run-context.js';
 import { NonRetriableError, TaskTimeoutError } from '../errors/tasks.errors.js';
 import { resultProblem } from '../payload/assert-json-payload.js';
 import { invalidResult, taskTimedOut } from '../tasks.messages.js';
-import type { JobAbort } from './job-abort.js';
+import { JobCancelledAbort, type JobAbort } from './job-abort.js';
+import { CANCELLED_REASON } from '../queues/job-cancellation.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { publicJobId } from '../client/job-ids.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
@@ -77,6 +78,12 @@ export class TaskRunner {
     } catch (error) {
       const elapsed = performance.now() - started;
       const durationMs = Math.round(elapsed);
+      if (abort.reason instanceof JobCancelledAbort) {
+        this.metrics.taskFinished(task.name, 'failed', elapsed / 1_000);
+        this.log.warn({ context: LOG_CONTEXT, event: 'task.cancelled', durationMs }, `Task ${task.name} cancelled after ${durationMs} ms`);
+        endWithError(span, abort.reason, { [TASKS_ATTRIBUTES.outcome]: 'cancelled' });
+        throw new UnrecoverableError(CANCELLED_REASON);
+      }
       // Aborted by shutdown (not by its timeout): the job goes back to the queue, it did not fail.
       if (abort.aborted && !(abort.reason instanceof TaskTimeoutError)) {
         const reason = abort.reason instanceof Error ? abort.reason.message : String(abort.reason);

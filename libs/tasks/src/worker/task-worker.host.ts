@@ -11,6 +11,7 @@ import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } 
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
+import { JobCancellation } from '../queues/job-cancellation.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { RunLogContext } from '../logging/run-log-context.js';
@@ -45,6 +46,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     private readonly logContext: RunLogContext,
     private readonly metrics: TasksMetrics,
     private readonly deployed: DeployedTasks,
+    private readonly cancellation: JobCancellation,
   ) {}
 
   get running(): boolean {
@@ -74,10 +76,14 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     const plan = await this.planQueues(selection);
     const consumers = plan.map(
       ({ queue, concurrency, rateLimit }) =>
-        new QueueConsumer(bullQueueName(queue), this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics,
-          rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.durationMs } } : {},
-        ),
+        new QueueConsumer(bullQueueName(queue), this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics, {
+          heardCancelled: (id) => this.cancellation.heardOf(bullQueueName(queue), id),
+          ...(rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.durationMs } } : {}),
+        }),
     );
+    await this.cancellation.listen((bullQueue, id) => {
+      for (const consumer of this.consumers) if (consumer.queueName === bullQueue) consumer.cancel(id);
+    });
     if (hasCrons) {
       await this.tracker.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
