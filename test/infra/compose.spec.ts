@@ -140,6 +140,15 @@ describe.skipIf(skip)('docker-compose.yml, as Docker Compose reads it', () => {
     }
   });
 
+  it('runs two worker pools: uploads (default queue) and reports, each probed and draining', () => {
+    expect(service('worker').environment?.WORKER_QUEUES).toBe('default');
+    const reports = service('worker-reports');
+    expect(reports.environment?.WORKER_QUEUES).toBe('reports:2');
+    expect(reports.command).toEqual(service('worker').command);
+    expect(JSON.stringify(reports.healthcheck?.test)).toContain('/health/ready');
+    expect(durationSeconds(reports.stop_grace_period) * 1000).toBeGreaterThan(Number(reports.environment?.TASKS_SHUTDOWN_GRACE_MS));
+  });
+
   it('runs two worker replicas', () => {
     expect(service('worker').deploy?.replicas).toBe(2);
   });

@@ -50,6 +50,17 @@ export class UploadTasks {
     return { processed: uploadId };
   }
 
+  /**
+   * A slower, heavier kind of work on a queue of its own, so that a pool of
+   * workers (`WORKER_QUEUES=reports:2`, the `worker-reports` service of
+   * docker-compose.yml) runs it without holding up uploads.
+   */
+  @Task({ queue: 'reports', attempts: 2 })
+  async buildUploadReport(payload: { uploadIds: string[] }): Promise<{ uploads: number; builtAt: string }> {
+    await sleep(this.stepMs);
+    return { uploads: payload.uploadIds.length, builtAt: new Date().toISOString() };
+  }
+
   /** Progress is for the user's open browser tabs; without a user there is nobody to tell. */
   private async notify({ userId }: ProcessUploadPayload, event: UploadEvent): Promise<void> {
     if (userId !== undefined) await this.events.publish(userId, event);
