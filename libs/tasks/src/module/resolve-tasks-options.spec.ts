@@ -113,7 +113,8 @@ describe('tasksOptionsFromEnv', () => {
   });
 
   it('maps the metrics switch and the worker poll bound, and rejects anything but true or false', () => {
-    expect(tasksOptionsFromEnv({ TASKS_METRICS: 'false', TASKS_HEALTH_MAX_POLL_AGE_MS: '5000' })).toEqual({ metrics: false, healthMaxPollAgeMs: 5_000 });
+    expect(tasksOptionsFromEnv({ TASKS_METRICS: 'false', TASKS_HEALTH_MAX_POLL_AGE_MS: '15000' })).toEqual({ metrics: false, healthMaxPollAgeMs: 15_000 });
+    expect(() => resolveTasksOptions({ healthMaxPollAgeMs: 5_000 })).toThrow('at least 11000 ms');
     expect(tasksOptionsFromEnv({ TASKS_METRICS: 'true' })).toEqual({ metrics: true });
     expect(() => tasksOptionsFromEnv({ TASKS_METRICS: 'yes' })).toThrow('TASKS_METRICS');
     expect(() => resolveTasksOptions({ metricsRegistry: {} as never })).toThrow('metricsRegistry');

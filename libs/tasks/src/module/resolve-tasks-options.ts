@@ -81,7 +81,9 @@ function validate(o: ResolvedTasksOptions): void {
   integer('maxPayloadBytes', 1);
   integer('maxResultBytes', 1);
   integer('healthPort', 0);
-  integer('healthMaxPollAgeMs', 1_000);
+  integer('healthMaxPollAgeMs', 1);
+  // An idle consumer's poll is a blocking wait of up to 10 s (BullMQ's longest): a bound below it reports healthy workers down.
+  if (o.healthMaxPollAgeMs < 11_000) fail('healthMaxPollAgeMs', 'at least 11000 ms, longer than the 10 s an idle worker may block on Redis');
   if (o.metrics !== undefined && typeof o.metrics !== 'boolean') fail('metrics', 'true, false, or unset (on when prom-client is installed)');
   if (o.metricsRegistry !== undefined && typeof (o.metricsRegistry as { getSingleMetric?: unknown } | null)?.getSingleMetric !== 'function') {
     fail('metricsRegistry', "a prom-client Registry (e.g. `register` from 'prom-client')", typeof o.metricsRegistry);
