@@ -94,6 +94,8 @@ describe('task metrics (prom-client), scraped from a worker process and a produc
     expect(valueOf(after, 'tasks_queue_jobs', { queue: TASKS_QUEUE, state: 'waiting' })).toBe(0);
     expect(valueOf(after, 'tasks_queue_jobs', { queue: TASKS_QUEUE, state: 'active' })).toBe(0);
     expect(after.has('tasks_queue_jobs{queue="tasks.cron",state="delayed"}')).toBe(true);
+    // Every queue the worker's tasks are on.
+    expect(after.has('tasks_queue_jobs{queue="tasks.reports",state="waiting"}')).toBe(true);
     await tasksQueue(producer).drain(true);
   });
 

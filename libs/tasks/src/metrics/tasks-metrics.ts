@@ -55,6 +55,8 @@ export class TasksMetrics {
   // Labelled children, looked up once per name: `labels()` hashes its arguments on every call.
   private readonly children = new Map<string, object>();
   private depthSampledAt = 0;
+  /** The task queues besides the default one whose depth is sampled (those of this app's tasks). */
+  private otherQueues: () => Queue[] = () => [];
   private depthSample?: Promise<void>;
 
   /** @internal Built by Nest's injector. */
@@ -83,6 +85,11 @@ export class TasksMetrics {
   /** The registry's metrics in the Prometheus text format; empty when metrics are off. */
   async metrics(): Promise<string> {
     return this.registry ? this.registry.metrics() : '';
+  }
+
+  /** @internal Which other task queues to sample the depth of. */
+  sampleQueues(queues: () => Queue[]): void {
+    this.otherQueues = queues;
   }
 
   /** @internal */
@@ -168,7 +175,7 @@ export class TasksMetrics {
       const gauge = this.registry?.getSingleMetric('tasks_queue_jobs') as PromClient.Gauge<'queue' | 'state'> | undefined;
       if (!gauge) return;
       await Promise.all(
-        [this.tasksQueue, this.cronQueue].map(async (queue) => {
+        [...new Map([this.tasksQueue, ...this.otherQueues(), this.cronQueue].map((queue) => [queue.name, queue])).values()].map(async (queue) => {
           try {
             const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
             const byState = { waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0), active: counts.active, delayed: counts.delayed, failed: counts.failed };
