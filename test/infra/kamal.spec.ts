@@ -29,7 +29,7 @@ describe('config/deploy.yml (Kamal)', () => {
   const roles = deploy.servers;
 
   it('runs the api behind kamal-proxy, and the worker and the scheduler as roles of their own without it', () => {
-    expect(Object.keys(roles).sort()).toEqual(['scheduler', 'web', 'workers']);
+    expect(Object.keys(roles).sort()).toEqual(['reports', 'scheduler', 'web', 'workers']);
     expect(roles.web.cmd).toBe('node dist/apps/api/main.js');
     expect(roles.workers.cmd).toBe('node dist/apps/worker/main.js');
     expect(roles.scheduler.cmd).toBe('node dist/apps/scheduler/main.js');
@@ -42,6 +42,11 @@ describe('config/deploy.yml (Kamal)', () => {
     expect(roles.workers.proxy).toBe(false);
     expect(roles.scheduler.proxy).toBe(false);
     expect(roles.workers.hosts.length).toBeGreaterThanOrEqual(2);
+    // Two worker pools of one image: uploads on the default queue, and reports.
+    expect(roles.reports.cmd).toBe(roles.workers.cmd);
+    expect(roles.workers.env?.clear?.WORKER_QUEUES).toBe('default');
+    expect(roles.reports.env?.clear?.WORKER_QUEUES).toBe('reports:2');
+    expect(roles.reports.proxy).toBe(false);
   });
 
   it("routes traffic once the api's readiness (/up) answers, on the api's port", () => {
@@ -50,7 +55,7 @@ describe('config/deploy.yml (Kamal)', () => {
   });
 
   it('probes the worker and the scheduler on their health port, and gives the worker time to drain', () => {
-    for (const name of ['workers', 'scheduler']) {
+    for (const name of ['workers', 'reports', 'scheduler']) {
       const port = roles[name].env?.clear?.TASKS_HEALTH_PORT;
       expect(port, name).toBe(8080);
       expect(roles[name].options?.['health-cmd'], name).toContain(`http://127.0.0.1:${port}/health/ready`);
@@ -63,7 +68,7 @@ describe('config/deploy.yml (Kamal)', () => {
   it('names secrets without values, and sets only variables the apps read', () => {
     expect(deploy.env.secret).toEqual(expect.arrayContaining(['API_AUTH_SECRET', 'DATABASE_URL']));
     expect(deploy.registry.password).toEqual(['KAMAL_REGISTRY_PASSWORD']);
-    const known = new Set<string>([...Object.values(TASKS_ENV_VARIABLES), 'HOST', 'PORT', 'LOG_LEVEL', 'DATABASE_URL']);
+    const known = new Set<string>([...Object.values(TASKS_ENV_VARIABLES), 'HOST', 'PORT', 'LOG_LEVEL', 'DATABASE_URL', 'WORKER_QUEUES']);
     const clear = [deploy.env.clear, ...Object.values(roles).map((role) => role.env?.clear ?? {})];
     for (const variables of clear) {
       for (const name of Object.keys(variables)) {
