@@ -61,8 +61,9 @@ describe('health probes of the worker and the scheduler (TASKS_HEALTH_PORT)', ()
   });
 
   afterAll(async () => {
-    await queue?.close();
+    // Processes first: a test that failed with its Redis down must not leave them running.
     await Promise.all([worker?.stop(), scheduler?.stop()]);
+    await queue?.close();
     await redis?.stop();
     await deletePrefix(prefix);
     await schema?.drop();

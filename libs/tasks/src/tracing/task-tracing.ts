@@ -61,14 +61,10 @@ export function startProducerSpan(
   queue: string,
   task: string,
   jobOptions: JobsOptions,
-  links?: Link[],
 ): { span: Span; jobOptions: JobsOptions } {
   const parent = context.active();
-  const span = tracer.startSpan(
-    `${operation} ${queue}`,
-    { kind: SpanKind.PRODUCER, attributes: { ...messagingAttributes(operation, queue), [TASKS_ATTRIBUTES.task]: task }, links },
-    parent,
-  );
+  const span = tracer.startSpan(`${operation} ${queue}`, { kind: SpanKind.PRODUCER }, parent);
+  if (span.isRecording()) span.setAttributes({ ...messagingAttributes(operation, queue), [TASKS_ATTRIBUTES.task]: task });
   // Without an SDK the span is a no-op with an invalid context: nothing to carry, nothing to pay.
   if (!trace.isSpanContextValid(span.spanContext())) return { span, jobOptions };
   const carrier: Carrier = {};

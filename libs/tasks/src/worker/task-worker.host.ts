@@ -75,11 +75,14 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     const { prefix, cronConcurrency } = this.options;
     const plan = await this.planQueues(selection);
     const consumers = plan.map(
-      ({ queue, concurrency, rateLimit }) =>
-        new QueueConsumer(bullQueueName(queue), this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics, {
-          heardCancelled: (id) => this.cancellation.heardOf(bullQueueName(queue), id),
+      ({ queue, concurrency, rateLimit }) => {
+        const bullQueue = bullQueueName(queue);
+        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics, {
+          // Called for every job: the queue's name is built once, here.
+          heardCancelled: (id) => this.cancellation.heardOf(bullQueue, id),
           ...(rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.durationMs } } : {}),
-        }),
+        });
+      },
     );
     await this.cancellation.listen((bullQueue, id) => {
       for (const consumer of this.consumers) if (consumer.queueName === bullQueue) consumer.cancel(id);
