@@ -7,7 +7,7 @@
 export class LeanHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series<L>>();
+  private readonly series = new Map<string, HistogramSeries<L>>();
 
   constructor(
     readonly name: string,
@@ -17,12 +17,12 @@ export class LeanHistogram<L extends string> {
   ) {}
 
   /** The series of one label set; keep it and call `observe` on it. */
-  labels(...values: string[]): Series<L> {
+  labels(...values: string[]): HistogramSeries<L> {
     const key = values.join('\0');
     let series = this.series.get(key);
     if (!series) {
       const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? ''])) as Record<L, string>;
-      series = new Series(labels, this.upperBounds);
+      series = new HistogramSeries(labels, this.upperBounds);
       this.series.set(key, series);
     }
     return series;
@@ -59,7 +59,7 @@ interface Sample {
   metricName: string;
 }
 
-class Series<L extends string> {
+export class HistogramSeries<L extends string> {
   /** Observations per bucket (not cumulative); those above the last bound are only in `count`. */
   readonly counts: Float64Array;
   sum = 0;

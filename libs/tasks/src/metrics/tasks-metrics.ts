@@ -4,13 +4,45 @@ import type * as PromClient from 'prom-client';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { loadPromClient } from '../peers/optional-peers.js';
-import { LeanHistogram } from './lean-histogram.js';
+import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
+import { LeanCounter, type CounterSeries } from './lean-counter.js';
 
 /** What a cron run is counted as in `tasks_cron_runs_total`: the row's status, or LOST for a run whose worker went silent. */
 export type CronRunMetricStatus = 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'MISSED' | 'LOST';
 
 /** How a task attempt ended, for `tasks_run_duration_seconds`. */
 type AttemptOutcome = 'completed' | 'failed' | 'retried';
+
+/** @internal What the worker counts of one task's attempts. */
+export interface TaskMeters {
+  started(): void;
+  /** A finished attempt: completed, failed for good, or failed with a retry to come. */
+  finished(outcome: AttemptOutcome, seconds: number): void;
+}
+
+const NO_TASK_METERS: TaskMeters = { started: () => undefined, finished: () => undefined };
+
+/** The series of one task, resolved once: an attempt costs a few additions. */
+class SeriesTaskMeters implements TaskMeters {
+  private readonly startedSeries: CounterSeries<'task'>;
+  private readonly ended: Record<AttemptOutcome, { count: CounterSeries<'task'>; duration: HistogramSeries<'task' | 'outcome'> }>;
+
+  constructor(instruments: Instruments, task: string) {
+    this.startedSeries = instruments.started.labels(task);
+    const ended = (outcome: AttemptOutcome) => ({ count: instruments[outcome].labels(task), duration: instruments.duration.labels(task, outcome) });
+    this.ended = { completed: ended('completed'), failed: ended('failed'), retried: ended('retried') };
+  }
+
+  started(): void {
+    this.startedSeries.inc();
+  }
+
+  finished(outcome: AttemptOutcome, seconds: number): void {
+    const ended = this.ended[outcome];
+    ended.count.inc();
+    ended.duration.observe(seconds);
+  }
+}
 
 /** Queue depth is read from Redis at most this often, however often Prometheus scrapes. */
 const DEPTH_SAMPLE_MS = 1_000;
@@ -21,21 +53,21 @@ const LATENESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 const DEPTH_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 interface Instruments {
-  enqueued: PromClient.Counter<'task' | 'queue'>;
-  started: PromClient.Counter<'task'>;
-  completed: PromClient.Counter<'task'>;
-  failed: PromClient.Counter<'task'>;
-  retried: PromClient.Counter<'task'>;
+  enqueued: LeanCounter<'task' | 'queue'>;
+  started: LeanCounter<'task'>;
+  completed: LeanCounter<'task'>;
+  failed: LeanCounter<'task'>;
+  retried: LeanCounter<'task'>;
   duration: LeanHistogram<'task' | 'outcome'>;
-  cronRuns: PromClient.Counter<'cron' | 'status'>;
+  cronRuns: LeanCounter<'cron' | 'status'>;
   lateness: LeanHistogram<'cron'>;
   lastSuccess: PromClient.Gauge<'cron'>;
-  lockExtensionFailures: PromClient.Counter<'cron'>;
-  refusedWrites: PromClient.Counter;
-  tickEnqueueFailures: PromClient.Counter<'cron'>;
-  leaseChanges: PromClient.Counter<'change'>;
+  lockExtensionFailures: LeanCounter<'cron'>;
+  refusedWrites: LeanCounter<never>;
+  tickEnqueueFailures: LeanCounter<'cron'>;
+  leaseChanges: LeanCounter<'change'>;
   leader: PromClient.Gauge;
-  handBacks: PromClient.Counter<'queue'>;
+  handBacks: LeanCounter<'queue'>;
 }
 
 /**
@@ -54,6 +86,7 @@ export class TasksMetrics {
   private readonly instruments?: Instruments;
   // Labelled children, looked up once per name: `labels()` hashes its arguments on every call.
   private readonly children = new Map<string, object>();
+  private readonly taskMeters = new Map<string, TaskMeters>();
   private depthSampledAt = 0;
   /** The task queues besides the default one whose depth is sampled (those of this app's tasks). */
   private otherQueues: () => Queue[] = () => [];
@@ -97,18 +130,16 @@ export class TasksMetrics {
     if (this.instruments) this.child(`e\0${task}\0${queue}`, () => this.instruments!.enqueued.labels(task, queue)).inc(count);
   }
 
-  /** @internal */
-  taskStarted(task: string): void {
-    if (this.instruments) this.child(`s\0${task}`, () => this.instruments!.started.labels(task)).inc();
-  }
-
-  /** @internal A finished attempt: completed, failed for good, or failed with a retry to come. */
-  taskFinished(task: string, outcome: AttemptOutcome, seconds: number): void {
+  /** @internal The meters of one task's attempts, built once per task: the worker counts every attempt. */
+  task(task: string): TaskMeters {
     const instruments = this.instruments;
-    if (!instruments) return;
-    const counter = outcome === 'completed' ? instruments.completed : outcome === 'failed' ? instruments.failed : instruments.retried;
-    this.child(`${outcome}\0${task}`, () => counter.labels(task)).inc();
-    this.child(`d\0${outcome}\0${task}`, () => instruments.duration.labels(task, outcome)).observe(seconds);
+    if (!instruments) return NO_TASK_METERS;
+    let meters = this.taskMeters.get(task);
+    if (!meters) {
+      meters = new SeriesTaskMeters(instruments, task);
+      this.taskMeters.set(task, meters);
+    }
+    return meters;
   }
 
   /** @internal Rows recorded for cron `cron` with `status` (COMPLETED also sets its last-success time). */
@@ -133,7 +164,7 @@ export class TasksMetrics {
 
   /** @internal A fenced write the database refused (the row was marked lost or reclaimed). */
   refusedWrite(): void {
-    this.instruments?.refusedWrites.inc();
+    this.instruments?.refusedWrites.labels().inc();
   }
 
   /** @internal A tick the scheduler could not enqueue in time (recorded MISSED). */
@@ -195,8 +226,13 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
   const registers = [registry];
   // Two TasksModules sharing one registry (an app's own) share the series instead of failing to register twice.
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => {
+    const found = existing<LeanCounter<L>>(name);
+    if (found) return found;
+    const created = new LeanCounter<L>(name, help, labelNames);
+    registry.registerMetric(created as unknown as PromClient.Metric);
+    return created;
+  };
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) => {
     const found = existing<LeanHistogram<L>>(name);
     if (found) return found;

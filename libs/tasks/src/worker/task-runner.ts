@@ -59,7 +59,8 @@ export class TaskRunner {
     const maxAttempts = job.opts.attempts ?? 1;
     const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
-    this.metrics.taskStarted(task.name);
+    const meters = this.metrics.task(task.name);
+    meters.started();
     this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
     try {
       const result =
@@ -69,7 +70,7 @@ export class TaskRunner {
       const problem = resultProblem(result, this.options.maxResultBytes);
       if (problem) throw new NonRetriableError(invalidResult(task.name, problem.what));
       const elapsed = performance.now() - started;
-      this.metrics.taskFinished(task.name, 'completed', elapsed / 1_000);
+      meters.finished('completed', elapsed / 1_000);
       const durationMs = Math.round(elapsed);
       this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
       span.setAttribute(TASKS_ATTRIBUTES.outcome, 'completed');
@@ -79,7 +80,7 @@ export class TaskRunner {
       const elapsed = performance.now() - started;
       const durationMs = Math.round(elapsed);
       if (abort.reason instanceof JobCancelledAbort) {
-        this.metrics.taskFinished(task.name, 'failed', elapsed / 1_000);
+        meters.finished('failed', elapsed / 1_000);
         this.log.warn({ context: LOG_CONTEXT, event: 'task.cancelled', durationMs }, `Task ${task.name} cancelled after ${durationMs} ms`);
         endWithError(span, abort.reason, { [TASKS_ATTRIBUTES.outcome]: 'cancelled' });
         throw new UnrecoverableError(CANCELLED_REASON);
@@ -95,7 +96,7 @@ export class TaskRunner {
         throw error;
       }
       const final = attempt >= maxAttempts || error instanceof NonRetriableError;
-      this.metrics.taskFinished(task.name, final ? 'failed' : 'retried', elapsed / 1_000);
+      meters.finished(final ? 'failed' : 'retried', elapsed / 1_000);
       endWithError(span, error, { [TASKS_ATTRIBUTES.outcome]: final ? 'failed' : 'retried' });
       this.log.error(
         { context: LOG_CONTEXT, event: 'task.failed', durationMs, willRetry: !final, err: error },
