@@ -1,4 +1,5 @@
 import {
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -93,15 +94,23 @@ export function jobContext(job: Job): Context {
   }
 }
 
-/** One attempt's `process <queue>` span, child of the enqueueing context, and the context to run the handler in. */
-export function startProcessSpan(job: Job, attributes: () => Attributes): { span: Span; context: Context } {
+/**
+ * One attempt's `process <queue>` span, child of the enqueueing context, and
+ * the context to run the handler in: none when the span carries no valid
+ * context (no SDK, no trace in the job), as there is nothing to propagate.
+ */
+export function startProcessSpan(job: Job, attributes: () => Attributes): { span: Span; context: Context | undefined } {
   const parent = jobContext(job);
   const span = tracer.startSpan(`process ${job.queueName}`, { kind: SpanKind.CONSUMER }, parent);
   // Once per job: without an SDK the span records nothing, and its attributes are not even built.
   if (span.isRecording()) {
     span.setAttributes({ ...messagingAttributes('process', job.queueName), 'messaging.message.id': publicJobId(String(job.id), job.queueName), ...attributes() });
   }
-  return { span, context: trace.setSpan(parent, span) };
+  // Without an SDK and without a trace in the job, the span is the API's shared invalid one: checked by
+  // identity first, as that is the common case and the validity check runs regular expressions.
+  const spanContext = span.spanContext();
+  const nothingToCarry = spanContext === INVALID_SPAN_CONTEXT || !trace.isSpanContextValid(spanContext);
+  return { span, context: nothingToCarry ? undefined : trace.setSpan(parent, span) };
 }
 
 /** Names the job a producer span sent, once BullMQ gave it its id. */
@@ -114,9 +123,9 @@ export function annotateActiveSpan(attributes: Attributes): void {
   trace.getActiveSpan()?.setAttributes(attributes);
 }
 
-/** Runs `fn` with `span` current, so spans the handler starts are its children. */
-export function withSpan<T>(spanContext: Context, fn: () => T): T {
-  return context.with(spanContext, fn);
+/** Runs `fn` in `spanContext` (when there is one), so spans the handler starts are children of its span. */
+export function withSpan<T>(spanContext: Context | undefined, fn: () => T): T {
+  return spanContext ? context.with(spanContext, fn) : fn();
 }
 
 /** Ends a span as failed: ERROR status with the message, `error.type` the error's class, the exception recorded. */
