@@ -10,7 +10,8 @@ import {
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { map, type Observable } from 'rxjs';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { map, of, type Observable } from 'rxjs';
 import { Cron, CronRegistry, Task, TaskClient, type CronContext, type CronRunOutcome, type TaskContext } from 'nestjs-tasks';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';
@@ -122,5 +123,66 @@ describe('user interceptors on tasks and crons', () => {
       await redis.del(lockKey);
     }
     expect(seen).toEqual([]);
+  });
+});
+
+@Injectable()
+class GlobalInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const [, ctx] = context.getArgs<[unknown, TaskContext]>();
+    seen.push(`global:${context.getType()}:${ctx.taskName}`);
+    return next.handle();
+  }
+}
+
+@Injectable()
+class PlainJobs {
+  @Task({ name: 'plain.echo' })
+  async echo(payload: { value: number }): Promise<{ value: number }> {
+    seen.push('handler:plain.echo');
+    return payload;
+  }
+
+  /** Without any interceptor, a handler is called directly; an Observable still gives its last value, as through Nest's proxy. */
+  @Task({ name: 'plain.observable' })
+  observable(payload: { value: number }): Observable<{ value: number }> {
+    return of({ value: 0 }, { value: payload.value + 1 });
+  }
+}
+
+// A handler with no interceptor of its own is called directly, unless a global
+// interceptor applies: then it goes through Nest's proxy like the others.
+describe('tasks without interceptors of their own', () => {
+  const apps: TestingModule[] = [];
+  const prefixes: string[] = [];
+
+  afterAll(async () => {
+    await closeAll(apps);
+    for (const each of prefixes) await deletePrefix(each);
+  });
+
+  async function appWith(providers: unknown[]): Promise<TaskClient> {
+    const own = uniquePrefix('intercept-plain');
+    prefixes.push(own);
+    @Module({ providers: providers as never[] })
+    class PlainModule {}
+    const app = await createTasksApp({ tasks: { prefix: own }, imports: [PlainModule], worker: true });
+    apps.push(app);
+    return app.get(TaskClient);
+  }
+
+  it('runs an APP_INTERCEPTOR around a task that declares none', async () => {
+    seen.length = 0;
+    const client = await appWith([PlainJobs, { provide: APP_INTERCEPTOR, useClass: GlobalInterceptor }]);
+    await expect((await client.enqueue(PlainJobs, 'echo', { value: 7 })).waitResult({ timeoutMs: 20_000 })).resolves.toEqual({ value: 7 });
+    expect(seen).toEqual(['global:task:plain.echo', 'handler:plain.echo']);
+  });
+
+  it('calls a task with no interceptor at all, and resolves an Observable result to its last value', async () => {
+    seen.length = 0;
+    const client = await appWith([PlainJobs]);
+    await expect((await client.enqueue('plain.echo', { value: 3 })).waitResult({ timeoutMs: 20_000 })).resolves.toEqual({ value: 3 });
+    expect(seen).toEqual(['handler:plain.echo']);
+    await expect((await client.enqueue('plain.observable', { value: 41 })).waitResult({ timeoutMs: 20_000 })).resolves.toEqual({ value: 42 });
   });
 });
