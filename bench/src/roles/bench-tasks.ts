@@ -3,7 +3,7 @@ import { LoggerModule, type Params } from 'nestjs-pino';
 import { Task, TasksModule, tasksOptionsFromEnv, type TasksModuleOptions } from 'nestjs-tasks';
 import { loggerParams } from '@app/jobs/logger-params.js';
 import { preciseNow } from '../shared/clock.js';
-import { NAMES } from '../shared/protocol.js';
+import { EXTRA_QUEUES, NAMES, queuedNoopName } from '../shared/protocol.js';
 import { recordLatency } from '../shared/samples.js';
 
 /** The tasks of the processing, latency and round-trip scenarios. */
@@ -24,10 +24,30 @@ export class BenchTasks {
   }
 }
 
-/** Worker of the task scenarios: what `apps/worker` is, with the bench's tasks and no crons. */
+/** The same no-op on each of the extra queues, for the several-queues side. */
+@Injectable()
+export class BenchQueuedTasks {
+  @Task({ name: queuedNoopName(EXTRA_QUEUES[0]), queue: EXTRA_QUEUES[0] })
+  async q2(_payload: { n: number }): Promise<void> {}
+
+  @Task({ name: queuedNoopName(EXTRA_QUEUES[1]), queue: EXTRA_QUEUES[1] })
+  async q3(_payload: { n: number }): Promise<void> {}
+
+  @Task({ name: queuedNoopName(EXTRA_QUEUES[2]), queue: EXTRA_QUEUES[2] })
+  async q4(_payload: { n: number }): Promise<void> {}
+
+  @Task({ name: queuedNoopName(EXTRA_QUEUES[3]), queue: EXTRA_QUEUES[3] })
+  async q5(_payload: { n: number }): Promise<void> {}
+}
+
+/**
+ * Worker of the task scenarios: what `apps/worker` is, with the bench's tasks
+ * and no crons; with BENCH_QUEUES=several, the tasks of the extra queues too
+ * (so it consumes all five).
+ */
 @Module({
   imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(tasksOptionsFromEnv())],
-  providers: [BenchTasks],
+  providers: process.env.BENCH_QUEUES === 'several' ? [BenchTasks, BenchQueuedTasks] : [BenchTasks],
 })
 export class BenchTaskWorkerModule {}
 
@@ -39,6 +59,6 @@ export function benchClientModule(options: TasksModuleOptions, logger: Params): 
   return {
     module: BenchClientModule,
     imports: [LoggerModule.forRoot(logger), TasksModule.forRoot(options)],
-    providers: [BenchTasks],
+    providers: [BenchTasks, BenchQueuedTasks],
   };
 }

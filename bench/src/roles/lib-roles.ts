@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
-import { runScheduler, runWorker } from 'nestjs-tasks';
+import { runScheduler, runWorker, workerQueuesFromEnv } from 'nestjs-tasks';
 import type { LibRole } from '../shared/protocol.js';
 import { serveOrchestrator } from '../shared/samples.js';
 import { BenchTaskWorkerModule } from './bench-tasks.js';
@@ -13,7 +13,8 @@ const role = process.env.BENCH_ROLE as LibRole;
 async function boot(): Promise<INestApplicationContext> {
   switch (role) {
     case 'lib-worker':
-      return runWorker(BenchTaskWorkerModule);
+      // WORKER_QUEUES gives each queue its concurrency on the several-queues side, as in apps/worker.
+      return runWorker(BenchTaskWorkerModule, { queues: workerQueuesFromEnv() });
     case 'lib-cron-worker':
       timeCronPipeline();
       return runWorker(BenchCronModule);

@@ -4,10 +4,10 @@ import { Redlock } from '@sesamecare-oss/redlock';
 import pg from 'pg';
 import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
 import { preciseNow } from '../shared/clock.js';
-import { NAMES, type PlainRole } from '../shared/protocol.js';
+import { EXTRA_QUEUES, NAMES, type PlainRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 import { recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
-import { CRON_QUEUE, TASKS_QUEUE } from 'nestjs-tasks';
+import { CRON_QUEUE, TASKS_QUEUE, bullQueueName } from 'nestjs-tasks';
 
 // The baseline children of `npm run bench`: plain BullMQ as a team would
 // write it without the library, with the connection and lock settings the
@@ -83,9 +83,13 @@ const cronProcessor =
 async function boot(): Promise<() => Promise<void>> {
   switch (role) {
     case 'plain-worker': {
-      const worker = new Worker(TASKS_QUEUE, taskProcessor, workerOptions);
-      await worker.waitUntilReady();
-      return () => worker.close();
+      // BENCH_QUEUES=several: one Worker per queue of the several-queues side, each at WORKER_CONCURRENCY.
+      const names = process.env.BENCH_QUEUES === 'several' ? [TASKS_QUEUE, ...EXTRA_QUEUES.map((queue) => bullQueueName(queue))] : [TASKS_QUEUE];
+      const workers = names.map((name) => new Worker(name, taskProcessor, workerOptions));
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+      return async () => {
+        await Promise.all(workers.map((worker) => worker.close()));
+      };
     }
     case 'plain-cron': {
       const redis = new Redis(parseRedisUrl(redisUrl));

@@ -2,13 +2,14 @@ import { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EnqueueManyItem } from 'nestjs-tasks';
 import { preciseNow } from '../shared/clock.js';
-import { NAMES } from '../shared/protocol.js';
+import { EXTRA_QUEUES, NAMES, queuedNoopName } from '../shared/protocol.js';
 import type { BenchContext } from '../orchestrator/context.js';
 import type { RoleProcess } from '../orchestrator/children.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';
+import { median } from '../orchestrator/stats.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
-import { TASKS_QUEUE } from 'nestjs-tasks';
+import { TASKS_QUEUE, bullQueueName } from 'nestjs-tasks';
 
 const BATCH = 1_000;
 const CONFIGS = [
@@ -34,11 +35,18 @@ const CONFIGS = [
  * defaults (shared/plain-policy.ts), and the library with LOG_LEVEL=warn,
  * which leaves out the two lines it logs per task at the default level and so
  * tells their cost from the rest, and the library with its Prometheus metrics
- * off (TASKS_METRICS=false), which tells what the metrics cost.
+ * off (TASKS_METRICS=false), which tells what the metrics cost. And the
+ * several-queues sides: the library and plain BullMQ consuming five queues in
+ * one process at concurrency 2 each (ten jobs in flight, as at the reference
+ * configuration), the jobs spread evenly over them, which tell whether the
+ * cost per job grows with the number of queues a worker consumes.
  */
-type Side = 'lib' | 'plain' | 'nest-bullmq' | 'plain-defaults' | 'lib-warn' | 'lib-no-metrics';
-/** The configuration that also runs the reference sides. */
-const REFERENCE_CONFIG = { concurrency: 10, processes: 1 };
+type Side = 'lib' | 'plain' | 'nest-bullmq' | 'plain-defaults' | 'lib-warn' | 'lib-no-metrics' | 'lib-queues' | 'plain-queues';
+/** The task queues of the several-queues sides, and the concurrency of each. */
+const SEVERAL_QUEUES = ['default', ...EXTRA_QUEUES] as const;
+const CONCURRENCY_PER_QUEUE = 2;
+/** The configuration that also runs the reference sides (BENCH_REFERENCE=1x1 moves them, for investigations). */
+const REFERENCE_CONFIG = process.env.BENCH_REFERENCE ?? '10x1';
 
 interface RunResult {
   rate: number;
@@ -50,9 +58,13 @@ interface RunResult {
 /** One side of a round, booted and pre-filled, its queue paused. */
 interface Prepared {
   label: string;
-  queue: Queue;
+  /** Its queues (one but on the several-queues sides), paused until its turn. */
+  queues: Queue[];
   workers: RoleProcess[];
 }
+
+const count = async (queues: Queue[], ...states: Parameters<Queue['getJobCountByTypes']>) =>
+  (await Promise.all(queues.map((queue) => queue.getJobCountByTypes(...states)))).reduce((sum, n) => sum + n, 0);
 
 /**
  * Pre-fills a paused queue with `jobs` no-op jobs while the side's worker
@@ -61,13 +73,22 @@ interface Prepared {
  */
 async function prepare(ctx: BenchContext, side: Side, label: string, jobs: number, concurrency: number, processes: number): Promise<Prepared> {
   const prefix = ctx.prefix(label);
-  const queue = new Queue(TASKS_QUEUE, { connection: ctx.connection, prefix });
-  await queue.pause();
+  const several = side === 'lib-queues' || side === 'plain-queues';
+  const queueNames = several ? SEVERAL_QUEUES.map((queue) => bullQueueName(queue)) : [TASKS_QUEUE];
+  const queues = queueNames.map((name) => new Queue(name, { connection: ctx.connection, prefix }));
+  await Promise.all(queues.map((queue) => queue.pause()));
   const policy: PlainPolicy = side === 'plain-defaults' ? 'defaults' : 'library';
   const env: Record<string, string> = { TASKS_PREFIX: prefix, WORKER_CONCURRENCY: String(concurrency), BENCH_PLAIN_POLICY: policy };
   if (side === 'lib-warn') env.LOG_LEVEL = 'warn';
   if (side === 'lib-no-metrics') env.TASKS_METRICS = 'false';
-  const isLib = side === 'lib' || side === 'lib-warn' || side === 'lib-no-metrics';
+  if (several) {
+    env.BENCH_QUEUES = 'several';
+    env.WORKER_CONCURRENCY = String(CONCURRENCY_PER_QUEUE);
+    env.WORKER_QUEUES = SEVERAL_QUEUES.map((queue) => `${queue}:${CONCURRENCY_PER_QUEUE}`).join(',');
+  }
+  const isLib = side === 'lib' || side === 'lib-warn' || side === 'lib-no-metrics' || side === 'lib-queues';
+  // Job n goes to queue n mod the number of queues.
+  const taskNames = several ? [NAMES.noop, ...EXTRA_QUEUES.map((queue) => queuedNoopName(queue))] : [NAMES.noop];
   const role = isLib ? 'lib-worker' : side === 'nest-bullmq' ? 'nest-bullmq-worker' : 'plain-worker';
   const workersStarting = Array.from({ length: processes }, (_, i) => ctx.startRole(role, env, `${label}-w${i + 1}`));
   const prefill = async () => {
@@ -75,7 +96,7 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
       // Jobs as the library makes them (its attempts and backoff options).
       const { app, client } = await ctx.clientApp(prefix);
       for (let from = 0; from < jobs; from += BATCH) {
-        const items: EnqueueManyItem[] = Array.from({ length: BATCH }, (_, i) => ({ name: NAMES.noop, payload: { n: from + i } }));
+        const items: EnqueueManyItem[] = Array.from({ length: BATCH }, (_, i) => ({ name: taskNames[(from + i) % taskNames.length] as string, payload: { n: from + i } }));
         await client.enqueueMany(items);
       }
       await app.close();
@@ -83,14 +104,22 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
       // Plain BullMQ and @nestjs/bullmq: the same jobs, with the policy's options set by hand.
       const opts = plainSettings(policy).job;
       for (let from = 0; from < jobs; from += BATCH) {
-        await queue.addBulk(Array.from({ length: BATCH }, (_, i) => ({ name: NAMES.noop, data: { n: from + i }, opts })));
+        await Promise.all(
+          queues.map((queue, q) =>
+            queue.addBulk(
+              Array.from({ length: BATCH }, (_, i) => from + i)
+                .filter((n) => n % queues.length === q)
+                .map((n) => ({ name: taskNames[q] as string, data: { n }, opts })),
+            ),
+          ),
+        );
       }
     }
   };
   const [workers] = await Promise.all([Promise.all(workersStarting), prefill()]);
-  const waiting = await queue.getJobCountByTypes('wait');
+  const waiting = await count(queues, 'wait');
   if (waiting !== jobs) throw new Error(`${label}: expected ${jobs} waiting jobs, found ${waiting}`);
-  return { label, queue, workers };
+  return { label, queues, workers };
 }
 
 /** How many turns each side takes per round: the sides alternate, so a drift of the machine hits all of them alike. */
@@ -114,17 +143,17 @@ async function until(probe: () => Promise<boolean>): Promise<void> {
  * taken (all that are left on the last turn), pauses it and waits for the
  * running ones to finish. Boot time is not counted.
  */
-async function turn(ctx: BenchContext, { queue, workers }: Prepared, count: number, last: boolean, into: Totals): Promise<void> {
-  const waiting = () => queue.getJobCountByTypes('wait', 'prioritized');
+async function turn(ctx: BenchContext, { queues, workers }: Prepared, share: number, last: boolean, into: Totals): Promise<void> {
+  const waiting = () => count(queues, 'wait', 'prioritized');
   const before = await waiting();
-  const stopAt = last ? 0 : Math.max(before - count, 0);
+  const stopAt = last ? 0 : Math.max(before - share, 0);
   const cpu0 = cpuMs(workers);
   const redis0 = await ctx.redisCpuMs();
   const started = preciseNow();
-  await queue.resume();
+  await Promise.all(queues.map((queue) => queue.resume()));
   await until(async () => (await waiting()) <= stopAt);
-  if (!last) await queue.pause();
-  await until(async () => (await queue.getJobCountByTypes('active')) === 0);
+  if (!last) await Promise.all(queues.map((queue) => queue.pause()));
+  await until(async () => (await count(queues, 'active')) === 0);
   into.ms += preciseNow() - started;
   into.jobs += before - (await waiting());
   into.workerCpuMs += cpuMs(workers) - cpu0;
@@ -139,9 +168,9 @@ async function run(ctx: BenchContext, prepared: Prepared[], jobs: number): Promi
     for (const i of order) await turn(ctx, prepared[i] as Prepared, jobs / SLICES, slice === SLICES - 1, totals[i] as Totals);
   }
   return Promise.all(
-    prepared.map(async ({ label, queue }, i) => {
+    prepared.map(async ({ label, queues }, i) => {
       const t = totals[i] as Totals;
-      const failed = await queue.getJobCountByTypes('failed');
+      const failed = await count(queues, 'failed');
       if (failed > 0) throw new Error(`${label}: ${failed} jobs failed`);
       if (t.jobs !== jobs) throw new Error(`${label}: ran ${t.jobs} jobs, expected ${jobs}`);
       return { rate: (t.jobs * 1_000) / t.ms, workerCpuUs: (t.workerCpuMs * 1_000) / t.jobs, redisCpuUs: (t.redisCpuMs * 1_000) / t.jobs };
@@ -149,10 +178,10 @@ async function run(ctx: BenchContext, prepared: Prepared[], jobs: number): Promi
   );
 }
 
-async function teardown(ctx: BenchContext, { queue, workers }: Prepared): Promise<void> {
+async function teardown(ctx: BenchContext, { queues, workers }: Prepared): Promise<void> {
   await Promise.all(workers.map((w) => w.stop()));
-  const prefix = queue.opts.prefix as string;
-  await queue.close();
+  const prefix = queues[0]?.opts.prefix as string;
+  await Promise.all(queues.map((queue) => queue.close()));
   await ctx.deletePrefix(prefix);
 }
 
@@ -167,9 +196,20 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
   // BENCH_PROCESSING=10x1,50x2 runs only those configurations (for investigations).
   const only = process.env.BENCH_PROCESSING ? process.env.BENCH_PROCESSING.split(',') : undefined;
   for (const { concurrency, processes } of CONFIGS.filter((c) => !only || only.includes(`${c.concurrency}x${c.processes}`))) {
-    const withReferences = concurrency === REFERENCE_CONFIG.concurrency && processes === REFERENCE_CONFIG.processes;
-    const sides: Side[] = withReferences ? ['lib', 'plain', 'nest-bullmq', 'plain-defaults', 'lib-warn', 'lib-no-metrics'] : ['lib', 'plain', 'nest-bullmq'];
-    const results: Record<Side, RunResult[]> = { lib: [], plain: [], 'nest-bullmq': [], 'plain-defaults': [], 'lib-warn': [], 'lib-no-metrics': [] };
+    const withReferences = `${concurrency}x${processes}` === REFERENCE_CONFIG;
+    const sides: Side[] = withReferences
+      ? ['lib', 'plain', 'nest-bullmq', 'plain-defaults', 'lib-warn', 'lib-no-metrics', 'lib-queues', 'plain-queues']
+      : ['lib', 'plain', 'nest-bullmq'];
+    const results: Record<Side, RunResult[]> = {
+      lib: [],
+      plain: [],
+      'nest-bullmq': [],
+      'plain-defaults': [],
+      'lib-warn': [],
+      'lib-no-metrics': [],
+      'lib-queues': [],
+      'plain-queues': [],
+    };
     for (let round = 1; round <= ctx.settings.rounds; round++) {
       const label = `proc-c${concurrency}x${processes}-r${round}`;
       const prepared = await Promise.all(sides.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
@@ -188,7 +228,9 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
           `CPU/job worker ${n.workerCpuUs.toFixed(0)} µs)` +
           (withReferences
             ? `; plain with BullMQ's defaults ${last('plain-defaults').rate.toFixed(0)}, library at LOG_LEVEL=warn ${last('lib-warn').rate.toFixed(0)}, ` +
-              `library without metrics ${last('lib-no-metrics').rate.toFixed(0)} jobs/s`
+              `library without metrics ${last('lib-no-metrics').rate.toFixed(0)} jobs/s; ` +
+              `across ${SEVERAL_QUEUES.length} queues library ${last('lib-queues').rate.toFixed(0)} vs plain ${last('plain-queues').rate.toFixed(0)} jobs/s ` +
+              `(CPU/job worker ${last('lib-queues').workerCpuUs.toFixed(0)} vs ${last('plain-queues').workerCpuUs.toFixed(0)} µs)`
             : ''),
       );
     }
@@ -198,8 +240,8 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
     rows.push(
       withTarget(
         row({ scenario, metric: `${jobs} no-op tasks, ${config}`, unit: 'jobs/s', better: 'higher' }, lib.map((r) => r.rate), base.map((r) => r.rate)),
-        'ratio ≥ 0.90',
-        (m) => (m.ratio?.median ?? 0) >= 0.9,
+        'ratio ≥ 0.95',
+        (m) => (m.ratio?.median ?? 0) >= 0.95,
       ),
       row(
         { scenario, metric: `  worker CPU per job, ${config}`, unit: 'µs', better: 'lower' },
@@ -226,6 +268,10 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
       const bare = results['plain-defaults'];
       const quiet = results['lib-warn'];
       const unmetered = results['lib-no-metrics'];
+      const acrossLib = results['lib-queues'];
+      const acrossPlain = results['plain-queues'];
+      const several = SEVERAL_QUEUES.length;
+      const plainLayoutRatio = median(acrossPlain.map((r, i) => r.workerCpuUs / (base[i] as RunResult).workerCpuUs));
       rows.push(
         withTarget(
           row(
@@ -260,6 +306,30 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
           { scenario, metric: `  Redis CPU per job vs plain BullMQ at its defaults, ${config}`, unit: 'µs', better: 'lower' },
           lib.map((r) => r.redisCpuUs),
           bare.map((r) => r.redisCpuUs),
+        ),
+        withTarget(
+          row(
+            { scenario, metric: `  across ${several} queues (concurrency ${CONCURRENCY_PER_QUEUE} each), library vs plain BullMQ`, unit: 'jobs/s', better: 'higher' },
+            acrossLib.map((r) => r.rate),
+            acrossPlain.map((r) => r.rate),
+          ),
+          'ratio ≥ 0.95',
+          (m) => (m.ratio?.median ?? 0) >= 0.95,
+        ),
+        withTarget(
+          row(
+            { scenario, metric: `  library worker CPU per job, across ${several} queues vs one queue, ${config}`, unit: 'µs', better: 'lower' },
+            acrossLib.map((r) => r.workerCpuUs),
+            lib.map((r) => r.workerCpuUs),
+          ),
+          // The plain workers' same ratio is the yardstick: BullMQ's own cost moves with the layout.
+          `ratio ≤ plain's ${plainLayoutRatio.toFixed(2)} + 0.05`,
+          (m) => (m.ratio?.median ?? Infinity) <= plainLayoutRatio + 0.05,
+        ),
+        row(
+          { scenario, metric: `  plain worker CPU per job, across ${several} queues vs one queue, ${config}`, unit: 'µs', better: 'lower' },
+          acrossPlain.map((r) => r.workerCpuUs),
+          base.map((r) => r.workerCpuUs),
         ),
       );
     }

@@ -5,6 +5,14 @@ export type StackRole = 'stack-idle';
 export type NestBullmqRole = 'nest-bullmq-worker';
 
 /** Task and cron names shared by the library and the plain BullMQ children. */
+/**
+ * The task queues of the several-queues side of the processing scenario: the
+ * default queue and these, each with a no-op task of its own (`NAMES.noop` is on
+ * the default one).
+ */
+export const EXTRA_QUEUES = ['bench-q2', 'bench-q3', 'bench-q4', 'bench-q5'] as const;
+export const queuedNoopName = (queue: string) => `bench.noop.${queue}`;
+
 export const NAMES = {
   noop: 'bench.noop',
   stamp: 'bench.stamp',
