@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type * as PromClient from 'prom-client';
-import { CRON_QUEUE_TOKEN, TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
+import { TaskQueues } from '../queues/task-queues.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { loadPromClient } from '../peers/optional-peers.js';
 import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
@@ -88,14 +89,12 @@ export class TasksMetrics {
   private readonly children = new Map<string, object>();
   private readonly taskMeters = new Map<string, TaskMeters>();
   private depthSampledAt = 0;
-  /** The task queues besides the default one whose depth is sampled (those of this app's tasks). */
-  private otherQueues: () => Queue[] = () => [];
   private depthSample?: Promise<void>;
 
   /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
-    @Inject(TASKS_QUEUE_TOKEN) private readonly tasksQueue: Queue,
+    private readonly taskQueues: TaskQueues,
     @Inject(CRON_QUEUE_TOKEN) private readonly cronQueue: Queue,
   ) {
     const prom = loadPromClient(options.metrics);
@@ -118,11 +117,6 @@ export class TasksMetrics {
   /** The registry's metrics in the Prometheus text format; empty when metrics are off. */
   async metrics(): Promise<string> {
     return this.registry ? this.registry.metrics() : '';
-  }
-
-  /** @internal Which other task queues to sample the depth of. */
-  sampleQueues(queues: () => Queue[]): void {
-    this.otherQueues = queues;
   }
 
   /** @internal */
@@ -206,7 +200,7 @@ export class TasksMetrics {
       const gauge = this.registry?.getSingleMetric('tasks_queue_jobs') as PromClient.Gauge<'queue' | 'state'> | undefined;
       if (!gauge) return;
       await Promise.all(
-        [...new Map([this.tasksQueue, ...this.otherQueues(), this.cronQueue].map((queue) => [queue.name, queue])).values()].map(async (queue) => {
+        [...this.taskQueues.sampled(), this.cronQueue].map(async (queue) => {
           try {
             const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
             const byState = { waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0), active: counts.active, delayed: counts.delayed, failed: counts.failed };

@@ -7,7 +7,6 @@ import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
 import { JobOutcomeListener } from '../client/job-outcome.listener.js';
 import { DEFAULT_TASK_QUEUE, bullQueueName } from './task-queue-names.js';
 import { JobCancellation } from './job-cancellation.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 
 interface OpenQueue {
@@ -34,12 +33,14 @@ export class TaskQueues implements OnApplicationShutdown {
     private readonly connections: RedisConnections,
     private readonly errorListeners: QueueErrorListeners,
     private readonly cancellation: JobCancellation,
-    metrics: TasksMetrics,
-    catalog: TaskCatalog,
+    private readonly catalog: TaskCatalog,
   ) {
     this.open.set(DEFAULT_TASK_QUEUE, { queue: defaultQueue, outcomes: this.listenerOf(defaultQueue), owned: false });
-    // Queue depth of every queue this app's tasks are on (and any opened since), read at scrape time.
-    if (metrics.enabled) metrics.sampleQueues(() => [...catalog.byQueue().keys(), ...this.open.keys()].map((name) => this.queue(name)));
+  }
+
+  /** The queues whose depth the metrics report: every queue this app's tasks are on, and any opened since. */
+  sampled(): Queue[] {
+    return [...new Set([...this.catalog.byQueue().keys(), ...this.open.keys()])].map((name) => this.queue(name));
   }
 
   private listenerOf(queue: Queue): JobOutcomeListener {

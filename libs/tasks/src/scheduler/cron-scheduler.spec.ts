@@ -7,6 +7,7 @@ import type { CronJobData } from '../cron/cron-job-data.js';
 import { DEFAULT_TASKS_OPTIONS } from '../module/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
+import type { TaskQueues } from '../queues/task-queues.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import type { CronScheduleStore, DeclaredSchedule } from '../tracking/cron-schedule.store.js';
@@ -182,7 +183,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     connections as unknown as RedisConnections,
     store as unknown as CronScheduleStore,
     tracker as unknown as CronRunTracker,
-    new TasksMetrics({ ...options, metrics: false }, queue as unknown as Queue, queue as unknown as Queue),
+    new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
   );
   current = { scheduler, catalog, queue, store, tracker, redis };
   await scheduler.start();
