@@ -48,9 +48,8 @@ export class TaskClient {
 
   /** Cancels a job by its public id (see `TaskHandle.cancel`). */
   async cancel(publicId: string): Promise<'removed' | 'signalled' | 'finished'> {
-    const { queue, storedId } = parsePublicJobId(publicId);
-    if (queueNameProblem(queue) && queue !== DEFAULT_TASK_QUEUE) return 'finished';
-    return this.cancellation.cancel(this.queues.queue(queue), storedId);
+    const found = this.locate(publicId);
+    return found ? this.cancellation.cancel(found.queue, found.storedId) : 'finished';
   }
 
   /** Typed form: the payload must match the method's first parameter; the handle resolves with its return type. */
@@ -97,7 +96,11 @@ export class TaskClient {
   async enqueueMany(items: readonly EnqueueManyItem[]): Promise<TaskHandle<unknown>[]> {
     const prepared = items.map((item) => this.prepare(item.name, item.payload, item.options));
     const byQueue = new Map<string, number[]>();
-    prepared.forEach(({ queueName }, i) => byQueue.set(queueName, [...(byQueue.get(queueName) ?? []), i]));
+    prepared.forEach(({ queueName }, i) => {
+      const indexes = byQueue.get(queueName);
+      if (indexes) indexes.push(i);
+      else byQueue.set(queueName, [i]);
+    });
     const handles: TaskHandle<unknown>[] = [];
     for (const [queueName, indexes] of byQueue) {
       const queue = this.queues.queue(queueName);
@@ -135,9 +138,9 @@ export class TaskClient {
   /** State, result or error of a job; undefined when no such job is retained (or for anything that is not a task's job id). */
   async getJob(publicId: string): Promise<TaskJobInfo | undefined> {
     if (typeof publicId !== 'string' || publicId === '') return undefined;
-    const { queue: queueName, storedId: jobId } = parsePublicJobId(publicId);
-    if (queueNameProblem(queueName) && queueName !== DEFAULT_TASK_QUEUE) return undefined;
-    const queue = this.queues.queue(queueName);
+    const found = this.locate(publicId);
+    if (!found) return undefined;
+    const { queue, storedId: jobId } = found;
     // State first, then the job: a job read after it was seen completed or failed
     // has its result or error (one script stores both), whereas a job read first
     // can be a snapshot from before it finished, paired with the newer state.
@@ -157,6 +160,12 @@ export class TaskClient {
       enqueuedAt: new Date(job.timestamp),
       ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn) } : {}),
     };
+  }
+
+  /** The queue and BullMQ job id a public job id names; undefined when its queue part is no task queue's name. */
+  private locate(publicId: string): { queue: Queue; storedId: string } | undefined {
+    const { queue, storedId } = parsePublicJobId(publicId);
+    return queueNameProblem(queue) ? undefined : { queue: this.queues.queue(queue), storedId };
   }
 
   private handle(storedId: string, name: string, queue: Queue, queueName: string, outcomes = this.queues.outcomes(queueName)): EnqueuedTask<unknown> {

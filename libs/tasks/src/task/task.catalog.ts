@@ -45,7 +45,9 @@ export class TaskCatalog {
     const queues = new Map<string, string[]>();
     for (const name of this.names()) {
       const queue = (this.tasks.get(name) as RegisteredTask).queue;
-      queues.set(queue, [...(queues.get(queue) ?? []), name]);
+      const names = queues.get(queue);
+      if (names) names.push(name);
+      else queues.set(queue, [name]);
     }
     return queues;
   }
