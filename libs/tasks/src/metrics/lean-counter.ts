@@ -1,3 +1,5 @@
+import { LeanMetric } from './lean-metric.js';
+
 /**
  * A Prometheus counter that a prom-client Registry renders like its own
  * (`get()`, `reset()`, name, help, type, aggregator), with a hot path of one
@@ -5,31 +7,11 @@
  * and validates its labels on every call, and the worker counts every task
  * attempt twice.
  */
-export class LeanCounter<L extends string> {
+export class LeanCounter<L extends string> extends LeanMetric<L, CounterSeries<L>> {
   readonly type = 'counter';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, CounterSeries<L>>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly L[],
-  ) {}
-
-  /** The series of one label set; keep it and call `inc` on it. */
-  labels(...values: string[]): CounterSeries<L> {
-    const key = values.join('\0');
-    let series = this.series.get(key);
-    if (!series) {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? ''])) as Record<L, string>;
-      series = new CounterSeries(labels);
-      this.series.set(key, series);
-    }
-    return series;
-  }
-
-  reset(): void {
-    for (const series of this.series.values()) series.value = 0;
+  protected createSeries(labels: Record<L, string>): CounterSeries<L> {
+    return new CounterSeries(labels);
   }
 
   /** The shape prom-client's Registry formats (`MetricObjectWithValues`). */
@@ -46,5 +28,9 @@ export class CounterSeries<L extends string> {
 
   inc(by = 1): void {
     this.value += by;
+  }
+
+  reset(): void {
+    this.value = 0;
   }
 }
