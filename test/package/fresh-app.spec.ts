@@ -287,6 +287,9 @@ describe('nestjs-tasks packed and installed into a freshly generated Nest app', 
       result: { greeting: 'Hello, fresh app!', attempt: 1 },
     });
     expect(await exitCodeOf(producer), producer.tail()).toBe(0);
+    // The worker logs through bufferedLogDestination(): the run's lines arrive, with its fields.
+    const completed = await worker.waitForLog((line) => line.event === 'task.completed', 'its task.completed line', 10_000);
+    expect(completed).toMatchObject({ task: 'greet', jobId: produced.jobId, attempt: 1, context: 'Tasks' });
 
     const run = await waitFor(
       async () => {
