@@ -1,9 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
-import { TasksModule, tasksOptionsFromEnv } from 'nestjs-tasks';
-import { DatabaseModule, JobsModule } from '@app/jobs';
+import { CoreModule, JobsModule } from '@app/jobs';
 import { AuthGuard } from './auth/auth.guard.js';
 import { API_CONFIG, type ApiConfig } from './config/api-config.js';
 import { CronController } from './cron/cron.controller.js';
@@ -22,10 +20,9 @@ export class ApiModule {
   static register(config: ApiConfig): DynamicModule {
     return {
       module: ApiModule,
+      // Shared infrastructure and tasks, then the api's own.
       imports: [
-        LoggerModule.forRoot(apiLoggerParams()),
-        TasksModule.forRoot(tasksOptionsFromEnv()),
-        DatabaseModule,
+        CoreModule.forRoot({ logger: apiLoggerParams() }),
         JobsModule,
         // Its own log lines go through Nest's logger, which is pino here.
         TerminusModule.forRoot({ errorLogStyle: 'json' }),

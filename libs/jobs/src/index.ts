@@ -11,3 +11,4 @@ export { databaseOptions, DEFAULT_DATABASE_URL } from './database/database.optio
 export { ExpiringRecord } from './maintenance/expiring-record.entity.js';
 export { MaintenanceJobs } from './maintenance/maintenance.jobs.js';
 export { ensureDatabase } from './database/ensure-database.js';
+export { CoreModule, type CoreModuleOptions } from './core.module.js';
