@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { CoreModule, JobsModule } from '@app/jobs';
+import { WorkerOnlyModule } from './worker-only.module.js';
 
-/** Shared infrastructure and the shared tasks and crons, which this process runs. */
+/** Shared infrastructure, the shared tasks and crons (run here), and the worker's own processors. */
 @Module({
-  imports: [CoreModule.forRoot(), JobsModule],
+  imports: [CoreModule.forRoot(), JobsModule, WorkerOnlyModule],
 })
 export class WorkerModule {}
