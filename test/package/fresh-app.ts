@@ -180,10 +180,18 @@ async function resolvedEntries(app: string, type: ModuleSystem): Promise<string[
   return (await mustRun(process.execPath, args, app)).trim().split('\n');
 }
 
-export function describeFreshApp(type: ModuleSystem): void {
+/** The Node.js binary the app's processes run on: the tests' own (24), or another major the engines allow. */
+export interface Runtime {
+  label: string;
+  node: () => string;
+}
+
+export const CURRENT_NODE: Runtime = { label: `Node ${process.versions.node}`, node: () => process.execPath };
+
+export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_NODE): void {
   const build = type === 'esm' ? 'esm' : 'commonjs';
 
-  describe(`nestjs-tasks packed and installed into a Nest app made with \`nest new --type ${type}\``, { timeout: 600_000 }, () => {
+  describe(`nestjs-tasks packed and installed into a Nest app made with \`nest new --type ${type}\`, run on ${runtime.label}`, { timeout: 600_000 }, () => {
     const cleanup: Array<() => Promise<unknown>> = [];
     const processes: AppProcess[] = [];
     const database = `fresh_app_${type}_${randomBytes(4).toString('hex')}`;
@@ -191,6 +199,7 @@ export function describeFreshApp(type: ModuleSystem): void {
     let app = '';
     let untracked = '';
     let db: pg.Client;
+    let node = '';
     const timings: Record<string, number> = {};
 
     async function timed<T>(step: string, fn: () => Promise<T>): Promise<T> {
@@ -214,7 +223,7 @@ export function describeFreshApp(type: ModuleSystem): void {
     }
 
     function start(name: string, dir: string, entry: string, env: Record<string, string | undefined>): AppProcess {
-      const proc = new AppProcess(`${type} ${name}`, join(dir, 'dist', entry), env);
+      const proc = new AppProcess(`${type} ${name}`, join(dir, 'dist', entry), env, node);
       processes.push(proc);
       return proc;
     }
@@ -232,6 +241,7 @@ export function describeFreshApp(type: ModuleSystem): void {
     beforeAll(async () => {
       const root = await mkdtemp(join(tmpdir(), `nestjs-tasks-fresh-${type}-`));
       cleanup.push(() => rm(root, { recursive: true, force: true }));
+      node = await timed('node', async () => runtime.node());
 
       // 1. The tarball, as `npm publish` would upload it. Its prepack build already ran
       // in the suite's global setup, and two of these files pack at once: no second build.
