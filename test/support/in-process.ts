@@ -112,3 +112,18 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
 }
+
+/**
+ * Boots an app with TasksModule.forRoot(`tasks`) (and `imports`) and returns why
+ * it failed (fails the test if it boots), closing what it opened.
+ */
+export async function bootFailure(tasks: TasksModuleOptions, imports: Array<Type<unknown> | DynamicModule> = []): Promise<Error> {
+  @Module({ imports: [LoggerModule.forRoot({ pinoHttp: { level: 'silent' } }), TasksModule.forRoot(tasks), ...imports] })
+  class FailingBootModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [FailingBootModule] }).compile();
+  try {
+    return await rejectionOf(moduleRef.init());
+  } finally {
+    await moduleRef.close().catch(() => undefined);
+  }
+}

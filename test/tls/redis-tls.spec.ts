@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
-import { Module } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { LoggerModule } from 'nestjs-pino';
-import { TaskClient, TasksModule, type TasksModuleOptions } from 'nestjs-tasks';
+import { TaskClient } from 'nestjs-tasks';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
-import { closeAll, createTasksApp, rejectionOf } from '../support/in-process.js';
+import { bootFailure, closeAll, createTasksApp } from '../support/in-process.js';
 import { AppProcess, ENTRY, workerReady } from '../support/processes.js';
 import { uniquePrefix } from '../support/redis.js';
 import { TestPki, TlsRedisServer, type IssuedCertificate } from '../support/tls.js';
@@ -12,27 +9,13 @@ import { TestPki, TlsRedisServer, type IssuedCertificate } from '../support/tls.
 // Real processes boot slowly on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 120_000 };
 
-/**
- * Boots an app with `tasks` and returns why it failed (fails the test if it
- * boots), closing what it opened. A failed handshake can make a TLS socket
- * emit a second error after the one ioredis listens for; the library's TLS
- * connector keeps a listener on the socket so that it cannot crash the process
- * (this test ran such boots without any workaround of its own).
- */
-async function bootFailure(tasks: TasksModuleOptions): Promise<Error> {
-  @Module({ imports: [LoggerModule.forRoot({ pinoHttp: { level: 'silent' } }), TasksModule.forRoot(tasks), FixtureTasksModule] })
-  class FailingBootModule {}
-  const moduleRef = await Test.createTestingModule({ imports: [FailingBootModule] }).compile();
-  try {
-    return await rejectionOf(moduleRef.init());
-  } finally {
-    await moduleRef.close().catch(() => undefined);
-  }
-}
-
 // A redis-server of the test's own that listens only on a TLS port, with a
 // certificate from a throwaway CA: every connection that works went over TLS.
 // It is killed at the end, so the prefixes used on it need no cleanup.
+// A failed handshake can make a TLS socket emit a second error after the one
+// ioredis listens for; the library's TLS connector keeps a listener on the
+// socket so that it cannot crash the process (the boots that fail here use no
+// workaround of their own).
 describe('Redis over TLS with a private CA', PROCESS_TIMEOUT, () => {
   let pki: TestPki;
   let serverCert: IssuedCertificate;
@@ -72,8 +55,10 @@ describe('Redis over TLS with a private CA', PROCESS_TIMEOUT, () => {
 
   // The test's own timeout is the "rather than hanging" (the boot check gives up after seconds).
   it('fails the boot with "Cannot reach Redis" and the certificate error without the CA', { timeout: 30_000 }, async () => {
-    const error = await bootFailure({ redisUrl: redis.url, prefix: uniquePrefix('tls-noca') });
+    const error = await bootFailure({ redisUrl: redis.url, prefix: uniquePrefix('tls-noca') }, [FixtureTasksModule]);
     expect(error.message).toContain(`Cannot reach Redis at ${redis.url} (self-signed certificate in certificate chain)`);
+    // The options were given in code: the fix names the option that takes the CA.
+    expect(error.message).toContain("give the CA that signed the server's certificate in redisTls.ca");
   });
 
   it('checks the name: fails the boot when the certificate does not name the host, works with redisTls.servername', async () => {
@@ -82,7 +67,7 @@ describe('Redis over TLS with a private CA', PROCESS_TIMEOUT, () => {
     onTestFinished(() => misnamed.stop());
     const prefix = uniquePrefix('tls-name');
 
-    const error = await bootFailure({ redisUrl: misnamed.url, redisTls: { ca: pki.ca }, prefix });
+    const error = await bootFailure({ redisUrl: misnamed.url, redisTls: { ca: pki.ca }, prefix }, [FixtureTasksModule]);
     expect(error.message).toContain(
       `Cannot reach Redis at ${misnamed.url} (Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list`,
     );
@@ -133,7 +118,7 @@ describe('Redis over TLS with a private CA', PROCESS_TIMEOUT, () => {
     const handle = await app.get(TaskClient).enqueue(FixtureTasks, 'echo', { value: 1 });
     await expect(handle.waitResult({ timeoutMs: 20_000 })).resolves.toEqual({ value: 1, pid: process.pid });
 
-    const error = await bootFailure({ redisUrl: mtls.url, redisTls: { ca: pki.ca }, prefix });
+    const error = await bootFailure({ redisUrl: mtls.url, redisTls: { ca: pki.ca }, prefix }, [FixtureTasksModule]);
     expect(error.message).toContain(`Cannot reach Redis at ${mtls.url}`);
   });
 });

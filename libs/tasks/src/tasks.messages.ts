@@ -1,5 +1,12 @@
 // Every message a user can provoke lives here, so wording stays consistent and
-// each one names the culprit and the fix.
+// each one names the culprit and the fix. Messages name options as the user set
+// them: by the environment variable when tasksOptionsFromEnv() read it, else by
+// the option's name; never a file or a command of this repository.
+
+import type { EnvOption, OptionSources } from './module/tasks-options-from-env.js';
+
+/** An option as the user set it: the environment variable it was read from, else its name. */
+export const optionName = (sources: OptionSources, option: EnvOption): string => sources[option] ?? option;
 
 export const duplicateTaskName = (name: string, first: string, second: string) =>
   `Two tasks are named "${name}": ${first} and ${second}. ` +
@@ -18,12 +25,12 @@ export const unknownTaskOnWorker = (name: string, known: readonly string[]) =>
 export const noTaskOnQueue = (queue: string, local: ReadonlyMap<string, readonly string[]>) =>
   `This worker is told to consume the queue "${queue}", but none of its tasks is on it ` +
   `(its queues: ${[...local].map(([name, tasks]) => `${name} [${tasks.join(', ')}]`).join(', ') || 'none'}). ` +
-  `Register the providers of that queue's tasks in this worker, or leave "${queue}" out of its queues (WORKER_QUEUES).`;
+  `Register the providers of that queue's tasks in this worker, or leave "${queue}" out of runWorker({ queues }).`;
 
 export const lacksHandlers = (lacking: readonly { name: string; queue: string; app: string }[]) =>
   `This worker would consume ${[...new Set(lacking.map((t) => `"${t.queue}"`))].join(', ')} but lacks the handlers of ` +
   `${lacking.map((t) => `"${t.name}" (queue ${t.queue}, declared by the running app ${t.app})`).join(', ')}: ` +
-  `its jobs would fail here. Register the @Task() providers of these tasks in this worker, or leave their queues out of its queues (WORKER_QUEUES).`;
+  `its jobs would fail here. Register the @Task() providers of these tasks in this worker, or leave their queues out of runWorker({ queues }).`;
 
 export const notATaskMethod = (className: string, method: string) =>
   `${className}.${method} is not a task: decorate it with @Task() (and register ${className} as a provider).`;
@@ -49,20 +56,34 @@ export const invalidTaskOption = (where: string, option: string, value: unknown,
 export const invalidEnv = (name: string, value: string, expected: string) =>
   `Environment variable ${name}="${value}" is invalid: expected ${expected}.`;
 
-export const redisUnreachable = (url: string, cause: string) =>
-  `Cannot reach Redis at ${redactUrl(url)} (${cause}). Start it (for example \`docker compose up -d redis\`) ` +
-  `or point REDIS_URL at a running Redis.`;
+export const redisUnreachable = (url: string, cause: string, sources: OptionSources) =>
+  `Cannot reach Redis at ${redactUrl(url)} (${cause}). ` +
+  (isTlsFailure(cause)
+    ? `The TLS handshake failed: give the CA that signed the server's certificate in ${sources.redisTls ?? 'redisTls.ca'}, ` +
+      `and set redisTls.servername when the certificate was issued for another name than the host in ${optionName(sources, 'redisUrl')}.`
+    : `Check that Redis runs and that this process can reach it, or point ${optionName(sources, 'redisUrl')} at one that does.`);
 
-export const redisSilent = (url: string, timeoutMs: number) =>
+export const redisSilent = (url: string, timeoutMs: number, sources: OptionSources) =>
   `Cannot reach Redis at ${redactUrl(url)} (it accepted the connection but did not answer PING within ${timeoutMs} ms). ` +
-  `Check that REDIS_URL points at a Redis server, and use rediss:// for a TLS port.`;
+  `Check that ${optionName(sources, 'redisUrl')} points at a Redis server, and use a rediss:// URL for a TLS port.`;
 
-export const redisAuthRefused = (url: string, cause: string) =>
-  `Cannot reach Redis at ${redactUrl(url)}: it refused the login (${cause}). Check the user and password in REDIS_URL.`;
+export const redisAuthRefused = (url: string, cause: string, sources: OptionSources) =>
+  `Cannot reach Redis at ${redactUrl(url)}: it refused the login (${cause}). Check the user and password in ${optionName(sources, 'redisUrl')}.`;
 
-export const redisNoSuchDb = (url: string, db: number, cause: string) =>
+export const redisNoSuchDb = (url: string, db: number, cause: string, sources: OptionSources) =>
   `Cannot reach Redis at ${redactUrl(url)}: it has no database ${db} (${cause}). ` +
-  `Use a database index the server has (0 to 15 unless its \`databases\` setting says otherwise) in REDIS_URL.`;
+  `Use a database index the server has (0 to 15 unless its \`databases\` setting says otherwise) in ${optionName(sources, 'redisUrl')}.`;
+
+// Node's and OpenSSL's words for a certificate or handshake the client or the server rejected.
+function isTlsFailure(cause: string): boolean {
+  return /certificate|altnames|\bSSL\b|\bTLS|tlsv/i.test(cause);
+}
+
+export const healthPortInUse = (host: string, port: number, cause: string, sources: OptionSources) =>
+  `Cannot serve the health probes on ${host}:${port} (${cause}): choose a free ${optionName(sources, 'healthPort')}, or 0 to turn them off.`;
+
+export const metricsOff = (sources: OptionSources) =>
+  `Metrics are off: install prom-client, and leave ${optionName(sources, 'metrics')} unset or true.`;
 
 export const waitTimedOut = (task: string, jobId: string, timeoutMs: number) =>
   `Task "${task}" (job ${jobId}) did not finish within ${timeoutMs} ms. The job keeps running; ` +
@@ -128,6 +149,10 @@ export const duplicateCronName = (name: string, first: string, second: string) =
 export const unknownCron = (name: string, known: readonly string[]) =>
   `Unknown cron job "${name}". Cron jobs registered in this process: ${listNames(known)}.`;
 
+export const internalCron = (name: string, action: 'paused' | 'resumed' | 'triggered', purpose: string, setting: string) =>
+  `Cron job "${name}" is one of the library's own maintenance crons and cannot be ${action}: it ${purpose}, ` +
+  `on a schedule of its own. Tune it with ${setting}.`;
+
 export const cronDatabaseMissing = () =>
   `Cron jobs need a TypeORM DataSource for run tracking: import TypeOrmModule.forRoot({ ..., ` +
   `entities: [...TASKS_ENTITIES], migrations: [...TASKS_MIGRATIONS] }) (both from 'nestjs-tasks/typeorm') ` +
@@ -135,8 +160,8 @@ export const cronDatabaseMissing = () =>
 
 export const cronTableMissing = (table: string) =>
   `Cron jobs need the table ${table}, which does not exist in the application's database: ` +
-  `apply the library's migrations (TASKS_MIGRATIONS from 'nestjs-tasks/typeorm' in the DataSource's migrations, ` +
-  `then run them, e.g. \`npx typeorm migration:run\` or this repository's \`npm run db:migrate\`).`;
+  `run the migrations (TASKS_MIGRATIONS from 'nestjs-tasks/typeorm', in your DataSource's migrations) with your migration tool, ` +
+  `e.g. \`npx typeorm migration:run -d <your data source>\`, or let TypeORM run them at boot with migrationsRun: true.`;
 
 export const cronRunNotRecorded = (name: string, cause: string) =>
   `Cron job "${name}" did not run: its run could not be recorded in cron_job_runs (${cause}). ` +

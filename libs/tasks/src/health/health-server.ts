@@ -3,6 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { healthPortInUse, metricsOff } from '../tasks.messages.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { TasksHealthIndicator, type TasksHealthResult } from './tasks-health.indicator.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
@@ -48,7 +49,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
         return;
       }
       if (path === '/metrics') {
-        if (!this.metrics.enabled) return send(response, 404, { message: 'Metrics are off: install prom-client, and leave TASKS_METRICS unset or true' });
+        if (!this.metrics.enabled) return send(response, 404, { message: metricsOff(this.options.sources) });
         void this.metrics.metrics().then(
           (text) => {
             response.writeHead(200, { 'content-type': this.metrics.contentType, 'cache-control': 'no-store' });
@@ -62,12 +63,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          new TasksConfigurationError(
-            `Cannot serve the health probes on ${host}:${port} (${error.code ?? error.message}): ` +
-              `choose a free port with TASKS_HEALTH_PORT (healthPort), or 0 to turn them off.`,
-          ),
-        ),
+        reject(new TasksConfigurationError(healthPortInUse(host, port, error.code ?? error.message, this.options.sources))),
       );
       server.listen(port, host, () => resolve());
     });

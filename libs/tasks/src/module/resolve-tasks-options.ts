@@ -1,8 +1,9 @@
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidTaskOption, redactUrl } from '../tasks.messages.js';
+import { invalidEnv, invalidTaskOption, redactUrl } from '../tasks.messages.js';
 import { parseRedisUrl } from '../redis/redis-connections.js';
 import { queueNameProblem } from '../queues/task-queue-names.js';
 import type { ResolvedTasksOptions, TasksModuleOptions } from './tasks-options.interface.js';
+import { optionSources, type EnvOption } from './tasks-options-from-env.js';
 
 export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   redisUrl: 'redis://127.0.0.1:6379',
@@ -30,18 +31,22 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   metricsRegistry: undefined,
   maxPayloadBytes: 1_048_576,
   maxResultBytes: 1_048_576,
+  sources: {},
 };
 
 /** Fills in the defaults and fails fast, naming the option, on a value the library cannot use. */
 export function resolveTasksOptions(options: TasksModuleOptions = {}): ResolvedTasksOptions {
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const resolved = { ...DEFAULT_TASKS_OPTIONS, ...defined } as ResolvedTasksOptions;
+  const resolved = { ...DEFAULT_TASKS_OPTIONS, ...defined, sources: optionSources(options) } as ResolvedTasksOptions;
   validate(resolved);
   return resolved;
 }
 
 function validate(o: ResolvedTasksOptions): void {
   const fail = (name: keyof ResolvedTasksOptions, expected: string, shown: unknown = o[name]): never => {
+    // A value read from the environment is the variable's: the user fixes it there.
+    const variable = o.sources[name as EnvOption];
+    if (variable) throw new TasksConfigurationError(invalidEnv(variable, String(shown), expected));
     throw new TasksConfigurationError(invalidTaskOption('TasksModule', name, shown, expected));
   };
   type IntegerOption =

@@ -25,6 +25,32 @@ export const TASKS_ENV_VARIABLES = {
   redisTls: 'REDIS_TLS_CA_FILE',
 } as const satisfies Partial<Record<keyof TasksModuleOptions, string>>;
 
+/** An option that `tasksOptionsFromEnv()` can read from an environment variable. */
+export type EnvOption = keyof typeof TASKS_ENV_VARIABLES;
+
+/**
+ * Where the options came from: for each option `tasksOptionsFromEnv()`
+ * supplied, the environment variable it was read from. Messages name that
+ * variable, which is what the user set; any other option by its name.
+ */
+export type OptionSources = Readonly<Partial<Record<EnvOption, string>>>;
+
+// What the last tasksOptionsFromEnv() call returned, by option. Kept by value
+// because the options reach TasksModule spread into objects of the app's own
+// (`{ ...tasksOptionsFromEnv(), prefix: 'x' }`, a forRootAsync factory), and
+// an option the app overrode no longer holds the value read. The values stay
+// in this module: nothing reads them but optionSources().
+const lastRead = new Map<EnvOption, unknown>();
+
+/** The sources of `options`: an option holding the value the environment last gave it counts as read from there. */
+export function optionSources(options: TasksModuleOptions): OptionSources {
+  const sources: Partial<Record<EnvOption, string>> = {};
+  for (const [option, value] of lastRead) {
+    if (options[option] === value) sources[option] = TASKS_ENV_VARIABLES[option];
+  }
+  return sources;
+}
+
 /**
  * TasksModule options from the documented environment variables (REDIS_URL,
  * REDIS_TLS_CA_FILE, TASKS_PREFIX, WORKER_CONCURRENCY, CRON_CONCURRENCY,
@@ -39,7 +65,9 @@ export const TASKS_ENV_VARIABLES = {
  * ```
  *
  * Throws `TasksConfigurationError` naming the variable when a value is malformed
- * (or the CA file cannot be read).
+ * (or the CA file cannot be read). Later messages about an option read here
+ * (Redis unreachable, a value the options check rejects) name its variable too;
+ * an option the app sets itself is named as an option.
  */
 export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions {
   const options: TasksModuleOptions = {};
@@ -77,6 +105,10 @@ export function tasksOptionsFromEnv(env: Env = process.env): TasksModuleOptions 
   if (redisUrl !== undefined) assertRedisUrl(redisUrl);
   const caFile = envString(env, TASKS_ENV_VARIABLES.redisTls);
   if (caFile !== undefined) options.redisTls = { ca: readCa(caFile) };
+  lastRead.clear();
+  for (const option of Object.keys(TASKS_ENV_VARIABLES) as EnvOption[]) {
+    if (options[option] !== undefined) lastRead.set(option, options[option]);
+  }
   return options;
 }
 

@@ -1,4 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { OptionSources } from './tasks-options-from-env.js';
 
 /** TLS settings of the Redis connections. */
 export type RedisTlsOptions = Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'minVersion'>;
@@ -128,5 +129,9 @@ export interface MetricsRegistry {
 /** The options with every default filled in, as the library's providers see them. */
 export type ResolvedTasksOptions = Readonly<
   Required<Omit<TasksModuleOptions, 'redisTls' | 'metrics' | 'metricsRegistry'>> &
-    Pick<TasksModuleOptions, 'redisTls' | 'metricsRegistry'> & { metrics: boolean | undefined }
+    Pick<TasksModuleOptions, 'redisTls' | 'metricsRegistry'> & {
+      metrics: boolean | undefined;
+      /** The environment variable behind each option `tasksOptionsFromEnv()` supplied, so messages name what the user set. */
+      sources: OptionSources;
+    }
 >;

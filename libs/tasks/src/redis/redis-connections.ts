@@ -122,7 +122,11 @@ export function scrubSecrets(text: string, url: string): string {
  * message that names the fault and the fix — unreachable, silent, login
  * refused, no such database — instead of letting ioredis retry silently forever at boot.
  */
-export async function assertRedisReachable(url: string, tls?: RedisTlsOptions, timeoutMs = FAIL_FAST_TIMEOUT_MS): Promise<void> {
+export async function assertRedisReachable(
+  settings: Pick<ResolvedTasksOptions, 'redisUrl' | 'redisTls' | 'sources'>,
+  timeoutMs = FAIL_FAST_TIMEOUT_MS,
+): Promise<void> {
+  const { redisUrl: url, redisTls: tls, sources } = settings;
   const options = redisOptions(url, 'fail-fast', tls);
   // Selecting the db ourselves, below, reports a bad index instead of ioredis' silent retries.
   const db = options.db ?? 0;
@@ -149,23 +153,23 @@ export async function assertRedisReachable(url: string, tls?: RedisTlsOptions, t
       await client.connect();
     } catch (error) {
       const reason = cause ?? (error as Error);
-      if (isAuthError(reason)) throw new ServiceUnreachableError(redisAuthRefused(url, scrubbed(reason)));
-      if (isTimeout(reason)) throw new ServiceUnreachableError(redisSilent(url, timeoutMs));
-      throw new ServiceUnreachableError(redisUnreachable(url, scrubbed(reason)));
+      if (isAuthError(reason)) throw new ServiceUnreachableError(redisAuthRefused(url, scrubbed(reason), sources));
+      if (isTimeout(reason)) throw new ServiceUnreachableError(redisSilent(url, timeoutMs, sources));
+      throw new ServiceUnreachableError(redisUnreachable(url, scrubbed(reason), sources));
     }
     try {
       await client.ping();
     } catch (error) {
       const reason = cause ?? (error as Error);
-      if (isAuthError(reason) || isAuthError(error)) throw new ServiceUnreachableError(redisAuthRefused(url, scrubbed(reason)));
-      if (isTimeout(error)) throw new ServiceUnreachableError(redisSilent(url, timeoutMs));
-      throw new ServiceUnreachableError(redisUnreachable(url, scrubbed(reason)));
+      if (isAuthError(reason) || isAuthError(error)) throw new ServiceUnreachableError(redisAuthRefused(url, scrubbed(reason), sources));
+      if (isTimeout(error)) throw new ServiceUnreachableError(redisSilent(url, timeoutMs, sources));
+      throw new ServiceUnreachableError(redisUnreachable(url, scrubbed(reason), sources));
     }
     if (db !== 0) {
       try {
         await client.select(db);
       } catch (error) {
-        throw new ServiceUnreachableError(redisNoSuchDb(url, db, scrubbed(error as Error)));
+        throw new ServiceUnreachableError(redisNoSuchDb(url, db, scrubbed(error as Error), sources));
       }
     }
   } finally {

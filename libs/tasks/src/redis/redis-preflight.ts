@@ -20,7 +20,7 @@ export class RedisPreflight implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
-    await assertRedisReachable(this.options.redisUrl, this.options.redisTls);
+    await assertRedisReachable(this.options);
     this.passedCheck = true;
   }
 }
