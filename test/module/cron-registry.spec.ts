@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Injectable, Module, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
-import { Cron, CronRegistry, UnknownTaskError, type CronJobInfo } from 'nestjs-tasks';
+import { Cron, CronRegistry, InternalCronError, UnknownTaskError, type CronJobInfo } from 'nestjs-tasks';
 import { CronCatalog, CronScheduleStore } from 'nestjs-tasks/testing';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';
@@ -234,6 +234,42 @@ describe('CronRegistry', () => {
     });
     // Resuming a cron that is not paused changes nothing.
     expect((await registry.resume('reports.weekday')).paused).toBeNull();
+  });
+
+  it('refuses to pause, resume or trigger the library’s own crons, naming the cron and why', async () => {
+    const app = await createApp();
+    const registry = app.get(CronRegistry);
+    await reconcile(app);
+    const purposes = { 'tasks.sweepLostRuns': 'cronSweepIntervalMs', 'tasks.pruneCronRuns': 'cronRunRetentionDays' };
+    for (const [name, option] of Object.entries(purposes)) {
+      const attempts = { paused: () => registry.pause(name, { by: 'ops-alice' }), resumed: () => registry.resume(name), triggered: () => registry.trigger(name) };
+      for (const [action, attempt] of Object.entries(attempts)) {
+        const error = (await rejectionOf(attempt())) as InternalCronError;
+        expect(error, `${action} ${name}`).toBeInstanceOf(InternalCronError);
+        expect(error.cronName).toBe(name);
+        expect(error.message).toContain(`Cron job "${name}" is one of the library's own maintenance crons and cannot be ${action}`);
+        expect(error.message).toContain(option);
+      }
+      // Reading them is fine: get() shows them, marked internal.
+      expect(await registry.get(name)).toMatchObject({ name, internal: true, paused: null });
+    }
+    expect((await rows()).filter((row) => row.paused)).toEqual([]);
+
+    // Also from a process whose code has no crons (no maintenance registered), such as an api.
+    const bare = await apps.create({ imports: [DatabaseModule] });
+    expect(await rejectionOf(bare.get(CronRegistry).pause('tasks.sweepLostRuns'))).toBeInstanceOf(InternalCronError);
+  });
+
+  it('resumes, at a scheduler’s boot, a library cron left paused (an earlier version allowed it)', async () => {
+    const app = await createApp();
+    await reconcile(app);
+    await schema.dataSource.query(
+      `UPDATE cron_schedules SET paused = true, paused_reason = 'old', paused_by = 'ops', paused_at = now() WHERE namespace = $1 AND name IN ('tasks.sweepLostRuns', 'quarterly')`,
+      [apps.prefix],
+    );
+    await reconcile(app);
+    expect((await rows()).filter((row) => row.paused).map((row) => row.name)).toEqual(['quarterly']);
+    expect((await rows()).find((row) => row.name === 'tasks.sweepLostRuns')).toMatchObject({ paused_reason: null, paused_by: null, paused_at: null });
   });
 
   it('lists a row the code does not declare, and a removed one only on request', async () => {

@@ -55,7 +55,7 @@ export { redactUrl } from './tasks.messages.js';
 export { Cron, type CronOptions, type CronCatchUp, type CronOverlap } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';
 export type { CronRunOutcome } from './cron/cron-job-data.js';
-export { CronRegistry, type CronJobInfo, type CronListOptions } from './cron/cron.registry.js';
+export { CronRegistry, InternalCronError, type CronJobInfo, type CronListOptions } from './cron/cron.registry.js';
 export type { PauseNote } from './tracking/cron-schedule.store.js';
 export { CronLockLostError, CronRunLostError } from './cron/cron-abort.js';
 export { WorkerShutdownAbort } from './worker/job-abort.js';

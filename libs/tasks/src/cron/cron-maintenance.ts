@@ -2,15 +2,41 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CronLockService } from '../lock/cron-lock.service.js';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import type { EnvOption } from '../module/tasks-options-from-env.js';
 import { CronRunTracker, WORKER_LOST_CAUSE } from '../tracking/cron-run.tracker.js';
 import { buildCronMetadata, type CronMetadata } from './cron.decorator.js';
 
 /** The default sweep interval, in seconds (`cronSweepIntervalMs`). */
 export const LOST_RUN_SWEEP_SECONDS = 5;
 
+/**
+ * The library's own crons, by name: the method of CronMaintenance that runs
+ * each, what it is for and the option that tunes it. They run on their own
+ * schedule: CronRegistry will not pause, resume or trigger them.
+ */
+export const MAINTENANCE_CRONS = {
+  'tasks.sweepLostRuns': {
+    method: 'sweepLostRuns',
+    purpose: 'marks FAILED the runs whose worker died, so that their cron can run again',
+    option: 'cronSweepIntervalMs',
+  },
+  'tasks.pruneCronRuns': {
+    method: 'pruneCronRuns',
+    purpose: 'deletes the rows of cron_job_runs older than the retention',
+    option: 'cronRunRetentionDays',
+  },
+} as const satisfies Record<string, { method: keyof CronMaintenance; purpose: string; option: EnvOption }>;
+
+export type MaintenanceCronName = keyof typeof MAINTENANCE_CRONS;
+
+/** Whether `name` is one of the library's own crons. */
+export function isMaintenanceCron(name: string): name is MaintenanceCronName {
+  return Object.hasOwn(MAINTENANCE_CRONS, name);
+}
+
 /** One of the library's own crons: the method of CronMaintenance that runs it, and its metadata. */
 export interface MaintenanceCron {
-  readonly method: 'sweepLostRuns' | 'pruneCronRuns';
+  readonly method: (typeof MAINTENANCE_CRONS)[MaintenanceCronName]['method'];
   readonly metadata: CronMetadata;
 }
 
@@ -42,14 +68,14 @@ export class CronMaintenance {
       {
         method: 'sweepLostRuns',
         metadata: buildCronMetadata(where, 'sweepLostRuns', `*/${sweepSeconds} * * * * *`, {
-          name: 'tasks.sweepLostRuns',
+          name: 'tasks.sweepLostRuns' satisfies MaintenanceCronName,
           lockTtlMs: this.options.cronSweepIntervalMs,
           track: false,
         }),
       },
       {
         method: 'pruneCronRuns',
-        metadata: buildCronMetadata(where, 'pruneCronRuns', '17 * * * *', { name: 'tasks.pruneCronRuns', lockTtlMs: 300_000 }),
+        metadata: buildCronMetadata(where, 'pruneCronRuns', '17 * * * *', { name: 'tasks.pruneCronRuns' satisfies MaintenanceCronName, lockTtlMs: 300_000 }),
       },
     ];
   }

@@ -88,6 +88,14 @@ export class CronRunPipeline {
     );
   }
 
+  // A routine line (completed, skipped, waiting) is info for the app's crons
+  // and debug for the library's own, whose sweep alone runs every few seconds
+  // on an idle deployment. Failures stay warn and error for both.
+  private routine(cron: RegisteredCron, message: string): void {
+    if (cron.internal) this.logger.debug(message);
+    else this.logger.log(message);
+  }
+
   /** Every way a run fails (no lock, no row, the handler threw) is logged in the run's context, then fails the job. */
   private async execute(cron: RegisteredCron, run: CronRunKey, job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
     try {
@@ -113,14 +121,14 @@ export class CronRunPipeline {
     const claim = await this.claim(cron, run, String(job.id), abort);
     switch (claim.kind) {
       case 'busy':
-        this.logger.log(`Cron job ${cron.name} skipped: ${claim.reason}`);
+        this.routine(cron, `Cron job ${cron.name} skipped: ${claim.reason}`);
         if (cron.track) await this.tracker.recordSkipped(run, `Skipped: ${claim.reason}`);
         return { status: 'SKIPPED', reason: `Skipped: ${claim.reason}` };
       case 'duplicate':
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} already has a row; not running it again`);
         return { status: 'DUPLICATE' };
       case 'paused':
-        this.logger.log(`Cron job ${cron.name} is paused; tick ${iso(run.scheduledAt)} not run`);
+        this.routine(cron, `Cron job ${cron.name} is paused; tick ${iso(run.scheduledAt)} not run`);
         return { status: 'PAUSED' };
     }
     const { lock, runId, fencingToken } = claim;
@@ -148,7 +156,7 @@ export class CronRunPipeline {
         if (!slot) {
           slot = await this.locks.tryTakeBufferSlot(cron.name, jobId, BUFFER_SLOT_TTL_MS);
           if (!slot) return { kind: 'busy', reason: `${claim.reason}, and another tick already waits for it (overlap: 'bufferOne')` };
-          this.logger.log(`Cron job ${cron.name} waits for the run going to end: ${claim.reason}`);
+          this.routine(cron, `Cron job ${cron.name} waits for the run going to end: ${claim.reason}`);
         }
         try {
           await sleep(BUFFER_POLL_MS, undefined, { signal: abort.signal });
@@ -234,7 +242,7 @@ export class CronRunPipeline {
     const durationMs = performance.now() - started;
     heartbeat?.stop();
     if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.complete(cron.name, runId, fencingToken, durationMs, result));
-    this.logger.log(`Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
+    this.routine(cron, `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
     return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
   }
 

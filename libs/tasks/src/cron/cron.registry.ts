@@ -3,8 +3,8 @@ import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import { UnknownTaskError } from '../errors/tasks.errors.js';
-import { unknownCron } from '../tasks.messages.js';
+import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
+import { internalCron, optionName, unknownCron } from '../tasks.messages.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { JobOutcomeListener } from '../client/job-outcome.listener.js';
 import { EnqueuedTask } from '../client/task-handle.js';
@@ -15,6 +15,20 @@ import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
 import { catchUpToText } from './cron.decorator.js';
 import { CronSchedule } from './cron-schedule.js';
 import { cronJobOptions, type CronJobData, type CronRunOutcome } from './cron-job-data.js';
+import { MAINTENANCE_CRONS, isMaintenanceCron } from './cron-maintenance.js';
+
+/**
+ * Pausing, resuming or triggering one of the library's own maintenance crons
+ * (`tasks.sweepLostRuns`, `tasks.pruneCronRuns`): they run on their own schedule.
+ */
+export class InternalCronError extends TasksError {
+  constructor(
+    message: string,
+    readonly cronName: string,
+  ) {
+    super(message);
+  }
+}
 
 /** A cron job as the registry describes it: its schedule row, joined with what this process's code declares. */
 export interface CronJobInfo {
@@ -58,6 +72,10 @@ export interface CronListOptions {
  * list them with a preview of their next ticks, their last run and pause
  * state; pause, resume, and trigger one now. Inject it anywhere in an app
  * that imports TasksModule (it needs the run-tracking database).
+ *
+ * The library's own maintenance crons (`tasks.*`, `internal: true`) are listed
+ * only with `list({ internal: true })`, shown by `get()`, and run on their own
+ * schedule: pausing, resuming or triggering one throws `InternalCronError`.
  */
 @Injectable()
 export class CronRegistry implements OnApplicationShutdown {
@@ -100,15 +118,18 @@ export class CronRegistry implements OnApplicationShutdown {
   /**
    * Pauses a cron on every scheduler replica from its next tick on (a run
    * going is not stopped). Paused ticks are not enqueued and get no row.
-   * Throws `UnknownTaskError` when the deployment has no such cron.
+   * Throws `UnknownTaskError` when the deployment has no such cron, and
+   * `InternalCronError` for one of the library's own.
    */
   async pause(name: string, note: PauseNote = {}): Promise<CronJobInfo> {
+    this.assertNotInternal(name, 'paused');
     if (!(await this.store.pause(name, note))) throw this.unknown(name);
     return (await this.get(name)) as CronJobInfo;
   }
 
   /** Resumes a paused cron from its next tick on; the ticks that fell while paused are not replayed. */
   async resume(name: string): Promise<CronJobInfo> {
+    this.assertNotInternal(name, 'resumed');
     if (!(await this.store.resume(name))) throw this.unknown(name);
     return (await this.get(name)) as CronJobInfo;
   }
@@ -118,6 +139,7 @@ export class CronRegistry implements OnApplicationShutdown {
    * (also while it is paused). The handle resolves with the run's outcome.
    */
   async trigger(name: string): Promise<TaskHandle<CronRunOutcome>> {
+    this.assertNotInternal(name, 'triggered');
     const cron = this.require(name);
     const jobId = `${name}@manual-${randomUUID()}`;
     await this.queue.add(name, { name, scheduledAt: Date.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
@@ -157,6 +179,14 @@ export class CronRegistry implements OnApplicationShutdown {
     const cron = this.catalog.get(name);
     if (!cron) throw this.unknown(name);
     return cron;
+  }
+
+  // By name rather than by this process's catalog: an app without crons of
+  // its own (an api) registers no maintenance crons, yet shares their rows.
+  private assertNotInternal(name: string, action: 'paused' | 'resumed' | 'triggered'): void {
+    if (!isMaintenanceCron(name)) return;
+    const { purpose, option } = MAINTENANCE_CRONS[name];
+    throw new InternalCronError(internalCron(name, action, purpose, optionName(this.options.sources, option)), name);
   }
 
   private unknown(name: string): UnknownTaskError {

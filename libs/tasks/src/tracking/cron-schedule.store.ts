@@ -54,7 +54,8 @@ export class CronScheduleStore {
 
   /**
    * Makes the rows match the code: one per declared cron (paused state and
-   * last tick kept), and `removed_at` on crons the code no longer has. Safe
+   * last tick kept, except that the library's own crons are never left
+   * paused), and `removed_at` on crons the code no longer has. Safe
    * with any number of schedulers booting at once: each statement is one
    * upsert in name order. Returns the last tick any scheduler fired, by name.
    */
@@ -93,6 +94,12 @@ export class CronScheduleStore {
       `UPDATE ${schedulesTable} SET removed_at = now(), updated_at = now()
         WHERE namespace = $1 AND removed_at IS NULL AND NOT (name = ANY($2::text[]))`,
       [this.namespace, column('name')],
+    );
+    // The library's own crons cannot be paused; one an earlier version let someone pause runs again.
+    await dataSource.query(
+      `UPDATE ${schedulesTable} SET paused = false, paused_reason = NULL, paused_by = NULL, paused_at = NULL, updated_at = now()
+        WHERE namespace = $1 AND internal AND paused`,
+      [this.namespace],
     );
     const rows = (await dataSource.query(
       `SELECT name, last_tick_at FROM ${schedulesTable} WHERE namespace = $1 AND last_tick_at IS NOT NULL`,

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { Logger } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { CronRunPipeline } from './cron-run-pipeline.js';
+import { CronCatalog } from './cron.catalog.js';
+import { CronMaintenance } from './cron-maintenance.js';
+import { buildCronMetadata } from './cron.decorator.js';
+import type { CronJobData } from './cron-job-data.js';
+import { DEFAULT_TASKS_OPTIONS } from '../module/resolve-tasks-options.js';
+import { JobAbort } from '../worker/job-abort.js';
+import type { CronLockService } from '../lock/cron-lock.service.js';
+import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import type { RunLogContext } from '../logging/run-log-context.js';
+import type { TasksMetrics } from '../metrics/tasks-metrics.js';
+
+type Level = 'log' | 'debug' | 'warn' | 'error';
+
+// The pipeline with what it needs from Redis and Postgres stubbed: untracked
+// crons need neither a row nor a database, and the lock is free or held at will.
+function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = () => Promise.resolve({ markedFailed: 0 })) {
+  const catalog = new CronCatalog();
+  const maintenance = new CronMaintenance(null as never, null as never, DEFAULT_TASKS_OPTIONS);
+  for (const { method, metadata } of maintenance.definitions()) {
+    catalog.register({ ...metadata, source: `CronMaintenance.${method}`, internal: true, invoke: sweep });
+  }
+  const userCron = buildCronMetadata('ReportJobs', 'nightly', '*/5 * * * * *', { name: 'reports.nightly', track: false });
+  catalog.register({ ...userCron, source: 'ReportJobs.nightly', internal: false, invoke: () => Promise.resolve('done') });
+  const locks = { tryAcquire: () => Promise.resolve(lockFree() ? { token: 'token', release: () => Promise.resolve() } : undefined) };
+  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined };
+  const metrics = { cronTickLateness: () => undefined };
+  return new CronRunPipeline(
+    catalog,
+    locks as unknown as CronLockService,
+    {} as CronRunTracker,
+    logContext as unknown as RunLogContext,
+    DEFAULT_TASKS_OPTIONS,
+    metrics as unknown as TasksMetrics,
+  );
+}
+
+const job = (name: string) =>
+  ({ id: `${name}@1`, name, queueName: 'tasks.cron', opts: {}, attemptsMade: 0, data: { name, scheduledAt: Date.now(), trigger: 'schedule' } }) as unknown as Job<CronJobData>;
+
+describe('CronRunPipeline log levels', () => {
+  const lines: Array<{ level: Level; message: string }> = [];
+  const spies: MockInstance[] = [];
+  beforeEach(() => {
+    lines.length = 0;
+    for (const level of ['log', 'debug', 'warn', 'error'] as const) {
+      spies.push(vi.spyOn(Logger.prototype, level).mockImplementation((message: unknown) => void lines.push({ level, message: String(message) })));
+    }
+  });
+  afterEach(() => {
+    for (const spy of spies.splice(0)) spy.mockRestore();
+  });
+
+  const levelOf = (fragment: string) => lines.filter((line) => line.message.includes(fragment)).map((line) => line.level);
+
+  it("logs the routine runs of the library's own crons at debug, and the app's at info", async () => {
+    const pipeline = pipelineWith(() => true);
+    await expect(pipeline.run(job('tasks.sweepLostRuns'), new JobAbort())).resolves.toMatchObject({ status: 'COMPLETED' });
+    await expect(pipeline.run(job('reports.nightly'), new JobAbort())).resolves.toMatchObject({ status: 'COMPLETED' });
+    expect(levelOf('Cron job tasks.sweepLostRuns completed')).toEqual(['debug']);
+    expect(levelOf('Cron job reports.nightly completed')).toEqual(['log']);
+  });
+
+  it('logs a skipped tick of the sweep at debug, and of an app cron at info', async () => {
+    const pipeline = pipelineWith(() => false);
+    await expect(pipeline.run(job('tasks.sweepLostRuns'), new JobAbort())).resolves.toMatchObject({ status: 'SKIPPED' });
+    await expect(pipeline.run(job('reports.nightly'), new JobAbort())).resolves.toMatchObject({ status: 'SKIPPED' });
+    expect(levelOf('Cron job tasks.sweepLostRuns skipped')).toEqual(['debug']);
+    expect(levelOf('Cron job reports.nightly skipped')).toEqual(['log']);
+  });
+
+  it("keeps a failure of the library's own cron at error", async () => {
+    const pipeline = pipelineWith(
+      () => true,
+      () => Promise.reject(new Error('Postgres went away')),
+    );
+    await expect(pipeline.run(job('tasks.sweepLostRuns'), new JobAbort())).rejects.toThrow('Postgres went away');
+    expect(levelOf('Cron job tasks.sweepLostRuns failed')).toEqual(['error']);
+  });
+});
