@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // Runs the built apps together (`make dev`): each as `node dist/apps/<app>/main.js`,
-// every output line prefixed with the app's name. Ctrl-C (or SIGTERM) stops them
-// all gracefully, a second Ctrl-C kills them; if one app exits, the others are
-// stopped too and this exits non-zero.
+// every output line prefixed with the app's name and its JSON log lines made
+// readable (scripts/lib/pretty-log-lines.mjs; the apps themselves still write JSON,
+// as in production). Ctrl-C (or SIGTERM) stops them all gracefully, a second
+// Ctrl-C kills them; if one app exits, the others are stopped too and this exits non-zero.
 //
 //   node scripts/run-apps.mjs                      # api worker scheduler
 //   node scripts/run-apps.mjs worker worker api    # any mix, the same app twice too
+//   DEV_LOGS=json node scripts/run-apps.mjs        # the raw JSON lines, e.g. for jq
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { logLineFormatter } from './lib/pretty-log-lines.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const apps = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['api', 'worker', 'scheduler'];
@@ -31,6 +34,7 @@ const prefix = (label, i) => {
   return useColor ? `\x1b[${COLORS[i % COLORS.length]}m${text}\x1b[0m` : text;
 };
 const say = (message) => process.stdout.write(`${prefix('dev', 5)} ${message}\n`);
+const format = logLineFormatter({ colorize: useColor, json: process.env.DEV_LOGS === 'json' });
 
 for (const app of new Set(apps)) {
   const entry = resolve(ROOT, 'dist/apps', app, 'main.js');
@@ -81,17 +85,20 @@ const children = apps.map((app, i) => {
 
 function pipeLines(stream, tag) {
   let buffer = '';
+  const write = (line) => {
+    for (const shown of format(line)) process.stdout.write(`${tag} ${shown}\n`);
+  };
   stream.setEncoding('utf8');
   stream.on('data', (chunk) => {
     buffer += chunk;
     let newline;
     while ((newline = buffer.indexOf('\n')) >= 0) {
-      process.stdout.write(`${tag} ${buffer.slice(0, newline)}\n`);
+      write(buffer.slice(0, newline));
       buffer = buffer.slice(newline + 1);
     }
   });
   stream.on('end', () => {
-    if (buffer) process.stdout.write(`${tag} ${buffer}\n`);
+    if (buffer) write(buffer);
     buffer = '';
   });
 }
