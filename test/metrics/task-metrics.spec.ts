@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestingModule } from '@nestjs/testing';
 import { TaskClient, TasksMetrics, TASKS_QUEUE } from 'nestjs-tasks';
-import { AppProcess, ENTRY, workerReady } from '../support/processes.js';
-import { createTasksApp, rejectionOf, tasksQueue } from '../support/in-process.js';
+import { rejectionOf, startWorkerAndProducer, tasksQueue, type WorkerAndProducer } from '../support/in-process.js';
 import { waitFor } from '../support/wait-for.js';
-import { deletePrefix, uniquePrefix } from '../support/redis.js';
+import { uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/ports.js';
 import { delta, parseMetrics, scrape, seriesOf, valueOf, type Samples } from '../support/metrics.js';
 
@@ -12,26 +11,21 @@ import { delta, parseMetrics, scrape, seriesOf, valueOf, type Samples } from '..
 // in this process: known workloads move the counters by exactly their size.
 describe('task metrics (prom-client), scraped from a worker process and a producer', () => {
   const prefix = uniquePrefix('metrics');
-  let worker: AppProcess;
   let port: number;
   let producer: TestingModule;
   let client: TaskClient;
   const workerMetrics = () => scrape(`http://127.0.0.1:${port}/metrics`);
   const producerMetrics = async (): Promise<Samples> => parseMetrics(await producer.get(TasksMetrics).metrics());
 
+  let apps: WorkerAndProducer | undefined;
+
   beforeAll(async () => {
     port = await freePort();
-    worker = new AppProcess('worker', ENTRY.fixtureWorker, { TASKS_PREFIX: prefix, TASKS_HEALTH_PORT: String(port), TASKS_HEALTH_HOST: '127.0.0.1' });
-    producer = await createTasksApp({ tasks: { prefix, allowUnregisteredTasks: true } });
-    client = producer.get(TaskClient);
-    await worker.waitForLog(workerReady, 'the worker to consume', 60_000);
+    apps = await startWorkerAndProducer(prefix, { workerEnv: { TASKS_HEALTH_PORT: String(port), TASKS_HEALTH_HOST: '127.0.0.1' } });
+    ({ producer, client } = apps);
   });
 
-  afterAll(async () => {
-    await worker?.stop();
-    await producer?.close();
-    await deletePrefix(prefix);
-  });
+  afterAll(() => apps?.stop());
 
   it('count enqueued, started, completed, retried and failed attempts and their durations, by task', async () => {
     const [workerBefore, producerBefore] = [await workerMetrics(), await producerMetrics()];

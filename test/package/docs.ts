@@ -52,7 +52,7 @@ export async function documentedMigrationCommand(): Promise<string> {
   for (const { text } of await userDocs()) {
     for (const block of fencedBlocks(text, 'bash')) {
       for (const line of block.split('\n').map((l) => l.trim())) {
-        if (/npx typeorm migration:run -d dist\/data-source\.js$/.test(line)) return line;
+        if (line.endsWith('npx typeorm migration:run -d dist/data-source.js')) return line;
       }
     }
   }

@@ -5,9 +5,9 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { Logger, LoggerModule } from 'nestjs-pino';
-import { TASKS_QUEUE, TasksModule, type TasksModuleOptions } from 'nestjs-tasks';
+import { TASKS_QUEUE, TaskClient, TasksModule, type TasksModuleOptions } from 'nestjs-tasks';
 import { TaskWorkerHost } from 'nestjs-tasks/testing';
-import type { LogLine } from './processes.js';
+import { AppProcess, ENTRY, workerReady, type LogLine } from './processes.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from './redis.js';
 import { waitFor } from './wait-for.js';
 
@@ -126,4 +126,38 @@ export async function bootFailure(tasks: TasksModuleOptions, imports: Array<Type
   } finally {
     await moduleRef.close().catch(() => undefined);
   }
+}
+
+/** A fixture worker process and an in-process producer of the same prefix, from {@link startWorkerAndProducer}. */
+export interface WorkerAndProducer {
+  worker: AppProcess;
+  producer: TestingModule;
+  client: TaskClient;
+  /** Stops the worker, closes the producer and deletes every key under the prefix. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts test/fixtures/fixture-worker (with FixtureTasks) under `prefix` and a
+ * producer in this process that has none of its tasks and enqueues them by name.
+ */
+export async function startWorkerAndProducer(
+  prefix: string,
+  { workerEnv = {}, tasks = {} }: { workerEnv?: Record<string, string>; tasks?: TasksModuleOptions } = {},
+): Promise<WorkerAndProducer> {
+  const worker = new AppProcess('worker', ENTRY.fixtureWorker, { TASKS_PREFIX: prefix, ...workerEnv });
+  let producer: TestingModule | undefined;
+  const stop = async () => {
+    await worker.stop();
+    await producer?.close();
+    await deletePrefix(prefix);
+  };
+  try {
+    producer = await createTasksApp({ tasks: { prefix, allowUnregisteredTasks: true, ...tasks } });
+    await worker.waitForLog(workerReady, 'the worker to consume', 60_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { worker, producer, client: producer.get(TaskClient), stop };
 }

@@ -70,7 +70,7 @@ describe('enqueue → worker → result', () => {
     expect(error.message).toContain('bad input: no such upload');
     expect(error).toMatchObject({ attemptsMade: 1 });
     const job = await tasksQueue(app).getJob(handle.id);
-    expect(job?.opts.attempts).toBe(5);
+    await logs.waitFor((l) => l.jobId === handle.id && l.msg === 'Task rejectsInput started (attempt 1/5)', 'the run to show its 5 attempts');
     expect(job?.attemptsMade).toBe(1);
   });
 

@@ -30,22 +30,18 @@ describe('enqueue options', () => {
     });
   });
 
-  it('gives a task 3 attempts with exponential backoff from 1 s unless @Task or enqueue says otherwise', async () => {
+  it('leaves attempts and backoff to the worker’s @Task() settings, storing only the attempts enqueue sets', async () => {
     const app = await apps.create({ imports: [FixtureTasksModule] });
     const client = app.get(TaskClient);
     const queue = tasksQueue(app);
     const optsOf = async (handle: { id: string }) => (await queue.getJob(handle.id))?.opts;
 
-    expect(await optsOf(await client.enqueue(FixtureTasks, 'echo', { value: 1 }))).toMatchObject({
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1_000 },
-    });
-    expect(await optsOf(await client.enqueue(FixtureTasks, 'rejectsInput', { reason: 'r' }))).toMatchObject({
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 10 },
-    });
+    // The worker retries (test/tasks/worker-retry-settings.spec.ts); BullMQ's own cap never stops it.
+    const plain = await optsOf(await client.enqueue(FixtureTasks, 'rejectsInput', { reason: 'r' }));
+    expect(plain).toMatchObject({ attempts: 2_147_483_647, backoff: { type: 'nestjs-tasks' } });
+    expect(plain?.backoff).not.toHaveProperty('attempts');
     expect(await optsOf(await client.enqueue(FixtureTasks, 'rejectsInput', { reason: 'r' }, { attempts: 2 }))).toMatchObject({
-      attempts: 2,
+      backoff: { type: 'nestjs-tasks', attempts: 2 },
     });
   });
 

@@ -25,7 +25,9 @@ export {
   TASKS_QUEUE_TOKEN,
   CRON_QUEUE_TOKEN,
   TASKS_BULL_CONFIG_KEY,
+  tasksQueueToken,
 } from './module/tasks.constants.js';
+export { TasksQueues } from './queues/tasks-queues.js';
 
 export { Task, type TaskOptions } from './task/task.decorator.js';
 export type { TaskContext } from './task/task-context.interface.js';

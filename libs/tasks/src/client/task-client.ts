@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import { toBullBackoff } from '../module/bullmq-options.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import type { TaskMetadata } from '../task/task.decorator.js';
+import { taskJobRetryOptions } from '../task/task-attempts.js';
 import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
 import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
 import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
@@ -59,7 +59,12 @@ export class TaskClient {
     payload: TaskPayload<T, K>,
     options?: EnqueueOptions,
   ): Promise<TaskHandle<TaskResult<T, K>>>;
-  /** By name, for producers that do not import the task's class. */
+  /**
+   * By name, for producers that do not import the task's class. The task's
+   * retries (`attempts`, `backoff`) and `timeoutMs` are those of the worker
+   * that runs it, as for the typed form; its queue is the task's own when
+   * this process has the task, else `options.queue` (default `default`).
+   */
   enqueue<R = unknown>(name: string, payload: JsonValue, options?: EnqueueOptions): Promise<TaskHandle<R>>;
   async enqueue(
     target: string | TaskClass<unknown>,
@@ -196,15 +201,14 @@ export class TaskClient {
     }
     assertJsonPayload(name, payload, this.options.maxPayloadBytes);
     assertEnqueueOptions(name, options);
-    const backoff = task?.backoff ?? this.options.defaultBackoff;
-    // Retention (keepCompleted/keepFailed) is not set here but by the worker
-    // (QueueConsumer): per-job options are stored in every job's hash and cost
-    // Redis about 20% more CPU per add. Unset options are left out rather than
-    // passed as undefined, which BullMQ would still carry (about 3 µs per add).
-    const jobOptions: JobsOptions = {
-      attempts: options.attempts ?? task?.attempts ?? this.options.defaultAttempts,
-      backoff: toBullBackoff(backoff),
-    };
+    // Attempts and backoff are the worker's: it retries by its own @Task()
+    // settings (TaskRunner.backoffStrategy), so a producer that enqueues by
+    // name, or runs older code, applies no settings of its own. Retention
+    // (keepCompleted/keepFailed) is the worker's too (QueueConsumer): per-job
+    // options are stored in every job's hash and cost Redis about 20% more CPU
+    // per add. Unset options are left out rather than passed as undefined,
+    // which BullMQ would still carry (about 3 µs per add).
+    const jobOptions: JobsOptions = taskJobRetryOptions(options.attempts);
     if (options.jobId !== undefined) jobOptions.jobId = storedJobId(options.jobId);
     if (options.delayMs !== undefined) jobOptions.delay = options.delayMs;
     if (options.priority !== undefined) jobOptions.priority = options.priority;

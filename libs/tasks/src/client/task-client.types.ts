@@ -27,7 +27,11 @@ export interface EnqueueOptions {
   jobId?: string;
   /** 1 is the highest priority; jobs without one run before prioritized jobs (BullMQ semantics). */
   priority?: number;
-  /** Overrides the task's attempts for this job. */
+  /**
+   * This job's attempts, over the task's own. Without it, the worker that
+   * runs the job retries it by that worker's `@Task()` settings (attempts,
+   * backoff; else its `TasksModule` defaults), whichever app enqueued it.
+   */
   attempts?: number;
   /**
    * At most one pending job per `key` (BullMQ deduplication): while one is

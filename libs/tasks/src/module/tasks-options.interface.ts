@@ -64,9 +64,13 @@ export interface TasksModuleOptions {
   shutdownGraceMs?: number;
   /** How soon a job whose worker died (SIGKILL, lost node) runs again elsewhere. Default 30000. */
   stalledTimeoutMs?: number;
-  /** Attempts of a task that does not set its own. Default 3. */
+  /** Attempts of a task that does not set its own, in the worker that runs it (a producer's are not used). Default 3. */
   defaultAttempts?: number;
-  /** Backoff of a task that does not set its own. Default exponential from 1000 ms. */
+  /**
+   * Backoff of a task that does not set its own, in the worker that runs it
+   * (a producer's is not used), and of cron runs' retries, in the scheduler.
+   * Default exponential from 1000 ms.
+   */
   defaultBackoff?: BackoffOptions;
   /** Retention of completed jobs, applied by the worker when a job finishes. Default 1 hour or 10000 jobs. */
   keepCompleted?: RetentionOptions;

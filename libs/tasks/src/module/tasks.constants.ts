@@ -1,4 +1,5 @@
 import { getQueueToken } from '@nestjs/bullmq';
+import { assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
 
 /**
  * The `configKey` of the library's BullMQ settings: a user's own
@@ -22,6 +23,19 @@ export const TASKS_QUEUE_TOKEN: string = getQueueToken(TASKS_QUEUE);
 
 /** Injection token of the cron queue. */
 export const CRON_QUEUE_TOKEN: string = getQueueToken(CRON_QUEUE);
+
+/**
+ * Injection token of the BullMQ queue of task queue `queue` (`'reports'` →
+ * the queue `tasks.reports`): `@Inject(tasksQueueToken('reports')) queue: Queue`.
+ * It is `@nestjs/bullmq`'s token of that queue, so `@InjectQueue('tasks.reports')`
+ * and Bull Board's `BullBoardModule.forFeature({ name: 'tasks.reports', ... })`
+ * find the same queue. Provided for `default`, `cron`, the queues named in
+ * `TasksModule.forRoot({ queues })`, and those of `TasksModule.registerQueues(...)`.
+ */
+export function tasksQueueToken(queue: string): string {
+  if (queue !== 'cron') assertQueueName('tasksQueueToken()', queue);
+  return getQueueToken(bullQueueName(queue));
+}
 
 /** The resolved options (every default filled in). Internal. */
 export const TASKS_OPTIONS = Symbol('nestjs-tasks:options');

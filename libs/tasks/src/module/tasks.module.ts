@@ -36,6 +36,7 @@ import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
+import { TaskQueueTokensModule, TasksQueues, taskQueueProviders } from '../queues/tasks-queues.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -53,14 +54,26 @@ import { JobCancellation } from '../queues/job-cancellation.js';
 @Module({})
 export class TasksModule {
   static forRoot(options: TasksModuleForRootOptions = {}): DynamicModule {
-    return TasksModule.assemble(TasksOptionsModule.forRoot(options), options.isGlobal);
+    const declared = typeof options.queues === 'object' && options.queues !== null ? Object.keys(options.queues) : [];
+    return TasksModule.assemble(TasksOptionsModule.forRoot(options), options.isGlobal, declared);
   }
 
   static forRootAsync(options: TasksModuleAsyncOptions): DynamicModule {
     return TasksModule.assemble(TasksOptionsModule.forRootAsync(options), options.isGlobal);
   }
 
-  private static assemble(optionsModule: DynamicModule, isGlobal = true): DynamicModule {
+  /**
+   * Provides `tasksQueueToken(name)` (`@nestjs/bullmq`'s token of `tasks.<name>`)
+   * for each of these task queues, e.g. for `forRootAsync()`, whose queue
+   * names are not known when modules are built: `TasksModule.registerQueues('reports')`,
+   * imported once. Its tokens are global; it needs the global `TasksModule` (the default).
+   */
+  static registerQueues(...queues: string[]): DynamicModule {
+    return TaskQueueTokensModule.register(queues);
+  }
+
+  private static assemble(optionsModule: DynamicModule, isGlobal = true, declaredQueues: readonly string[] = []): DynamicModule {
+    const queueProviders = taskQueueProviders(declaredQueues);
     return {
       module: TasksModule,
       global: isGlobal,
@@ -106,8 +119,10 @@ export class TasksModule {
         TaskQueues,
         DeployedTasks,
         JobCancellation,
+        TasksQueues,
+        ...queueProviders,
       ],
-      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics],
+      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksQueues, ...queueProviders.map((p) => p.provide)],
     };
   }
 }

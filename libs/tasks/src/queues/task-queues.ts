@@ -43,6 +43,13 @@ export class TaskQueues implements OnApplicationShutdown {
     return [...new Set([...this.catalog.byQueue().keys(), ...this.open.keys()])].map((name) => this.queue(name));
   }
 
+  /** Every task queue this app knows of, `default` first, then by name: those its tasks are on, those `forRoot({ queues })` names, and any opened since. */
+  all(): Queue[] {
+    const names = new Set([...this.catalog.byQueue().keys(), ...Object.keys(this.options.queues), ...this.open.keys()]);
+    names.delete(DEFAULT_TASK_QUEUE);
+    return [DEFAULT_TASK_QUEUE, ...[...names].sort()].map((name) => this.queue(name));
+  }
+
   private listenerOf(queue: Queue): JobOutcomeListener {
     return new JobOutcomeListener(queue, this.connections, (id) => this.cancellation.isCancelled(queue.name, id));
   }

@@ -8,7 +8,11 @@ import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../queues/task-queue-names
 export interface TaskOptions {
   /** Wire name of the task; defaults to the method name. Must be unique in the application. */
   name?: string;
-  /** Total runs before the task fails for good. Default 3 (`TasksModule` `defaultAttempts`). */
+  /**
+   * Total runs before the task fails for good. Default 3 (`TasksModule`
+   * `defaultAttempts`). Retries follow the settings of the worker that runs
+   * the job, whichever app enqueued it.
+   */
   attempts?: number;
   /** Exponential backoff between attempts, starting at this many ms (then twice that, ...). */
   backoffMs?: number;

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type BackoffStrategy, type Job } from 'bullmq';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../module/bullmq-options.js';
@@ -34,6 +34,8 @@ export interface QueueConsumerOptions {
   heardCancelled?: (storedId: string) => boolean;
   /** BullMQ's limiter: at most `max` jobs of the queue start per `duration` ms, across its workers. */
   limiter?: { max: number; duration: number };
+  /** BullMQ's custom backoff: how long until a failed job's next attempt, or -1 for none. */
+  backoffStrategy?: BackoffStrategy;
 }
 
 /** How long a processor with `settleBeforeHandBack` gets, after its abort, to give its job up. */
@@ -75,6 +77,7 @@ export class QueueConsumer {
       removeOnComplete: toKeepJobs(keepCompleted),
       removeOnFail: toKeepJobs(keepFailed),
       ...(this.consumerOptions.limiter ? { limiter: this.consumerOptions.limiter } : {}),
+      ...(this.consumerOptions.backoffStrategy ? { settings: { backoffStrategy: this.consumerOptions.backoffStrategy } } : {}),
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${this.connections.describe(error)}`));
     this.watchPolls(this.worker);

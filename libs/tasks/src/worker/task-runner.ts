@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { Logger } from 'pino';
-import { UnrecoverableError, type Job } from 'bullmq';
-import type { RegisteredTask } from '../task/task.catalog.js';
+import { UnrecoverableError, type BackoffStrategy, type Job } from 'bullmq';
+import { TaskCatalog, type RegisteredTask } from '../task/task.catalog.js';
+import { TASK_BACKOFF, taskAttempt, taskRetryDelay, type TaskAttempt } from '../task/task-attempts.js';
 import { TaskRunContext } from '../task/task-run-context.js';
 import { NonRetriableError, TaskTimeoutError } from '../errors/tasks.errors.js';
 import { resultProblem } from '../payload/assert-json-payload.js';
@@ -37,15 +38,27 @@ export class TaskRunner {
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly metrics: TasksMetrics,
+    private readonly catalog: TaskCatalog,
   ) {}
 
+  /**
+   * The task queues' workers' `settings.backoffStrategy`: the delay before a
+   * library job's next attempt by this worker's settings of its task, or -1
+   * (no retry) once its round of attempts is over. Never throws: BullMQ
+   * would leave the job active until it stalls.
+   */
+  readonly backoffStrategy: BackoffStrategy = (attemptsMade, type, _error, job) => {
+    if (type !== TASK_BACKOFF || !job) return -1;
+    return taskRetryDelay(job, attemptsMade, this.catalog.get(job.name) ?? {}, this.options);
+  };
+
   run({ task, job, abort }: TaskRun): Promise<unknown> {
-    const attempt = job.attemptsMade + 1;
-    const bindings = { task: task.name, jobId: publicJobId(job.id as string, job.queueName), attempt };
+    const attempt = taskAttempt(job, task, this.options);
+    const bindings = { task: task.name, jobId: publicJobId(job.id as string, job.queueName), attempt: attempt.attempt };
     const { span, context } = startProcessSpan(job, () => ({
       [TASKS_ATTRIBUTES.task]: task.name,
-      [TASKS_ATTRIBUTES.attempt]: attempt,
-      [TASKS_ATTRIBUTES.maxAttempts]: job.opts.attempts ?? 1,
+      [TASKS_ATTRIBUTES.attempt]: attempt.attempt,
+      [TASKS_ATTRIBUTES.maxAttempts]: attempt.maxAttempts,
     }));
     return withSpan(context, () => this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt, span)));
   }
@@ -55,13 +68,19 @@ export class TaskRunner {
     return this.logContext.logger;
   }
 
-  private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, attempt: number, span: Span): Promise<unknown> {
-    const maxAttempts = job.opts.attempts ?? 1;
+  private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, { attempt, maxAttempts, manualRetry }: TaskAttempt, span: Span): Promise<unknown> {
     const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
     const meters = this.metrics.task(task.name);
     meters.started();
-    this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
+    if (manualRetry) {
+      this.log.info(
+        { context: LOG_CONTEXT, event: 'task.started', manualRetry, attemptsMade: job.attemptsMade },
+        `Task ${task.name} started (attempt ${attempt}/${maxAttempts}, manual retry)`,
+      );
+    } else {
+      this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
+    }
     try {
       const result =
         task.timeoutMs === undefined

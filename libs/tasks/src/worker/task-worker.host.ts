@@ -80,6 +80,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
         return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics, {
           // Called for every job: the queue's name is built once, here.
           heardCancelled: (id) => this.cancellation.heardOf(bullQueue, id),
+          backoffStrategy: this.runner.backoffStrategy,
           ...(rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.durationMs } } : {}),
         });
       },
