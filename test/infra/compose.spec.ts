@@ -22,6 +22,7 @@ interface ComposeService {
   deploy?: { replicas?: number };
   stop_grace_period?: string;
   restart?: string;
+  ports?: unknown[];
 }
 
 interface ComposeConfig {
@@ -129,6 +130,13 @@ describe.skipIf(skip)('docker-compose.yml, as Docker Compose reads it', () => {
     for (const name of ['worker', 'scheduler']) {
       expect(service(name).environment?.TASKS_HEALTH_PORT, name).toBe('8080');
       expect(probeOf(name), name).toContain('http://127.0.0.1:8080/health/ready');
+    }
+  });
+
+  it('opens the health port to the compose network only: 0.0.0.0 in the container, never published', () => {
+    for (const name of ['worker', 'worker-reports', 'scheduler']) {
+      expect(service(name).environment?.TASKS_HEALTH_HOST, name).toBe('0.0.0.0');
+      expect(service(name).ports ?? [], `${name} publishes no port`).toEqual([]);
     }
   });
 

@@ -58,6 +58,8 @@ describe('config/deploy.yml (Kamal)', () => {
     for (const name of ['workers', 'reports', 'scheduler']) {
       const port = roles[name].env?.clear?.TASKS_HEALTH_PORT;
       expect(port, name).toBe(8080);
+      // Reachable on the hosts' Docker network (the role publishes nothing: no proxy).
+      expect(roles[name].env?.clear?.TASKS_HEALTH_HOST, name).toBe('0.0.0.0');
       expect(roles[name].options?.['health-cmd'], name).toContain(`http://127.0.0.1:${port}/health/ready`);
     }
     const graceMs = Number(roles.workers.env?.clear?.TASKS_SHUTDOWN_GRACE_MS);

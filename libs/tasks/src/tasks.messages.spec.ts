@@ -39,6 +39,7 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     peerMissing: messages.peerMissing('prom-client', 'Prometheus metrics', 'npm install prom-client'),
     notStaticProvider: messages.notStaticProvider('@Task()', 'MailTasks.send', 'request-scoped'),
     healthPortInUse: messages.healthPortInUse('0.0.0.0', 9464, 'EADDRINUSE', sources),
+    healthProbesListening: messages.healthProbesListening('127.0.0.1', 9464, '/health/live, /health/ready', messages.optionName(sources, 'healthHost')),
     metricsOff: messages.metricsOff(sources),
     invalidCronExpression: messages.invalidCronExpression('ReportJobs.nightly', '* *', '2 fields'),
     invalidLockTtl: messages.invalidLockTtl('ReportJobs.nightly', 'lockTtl', 0, 'a positive whole number of seconds'),
@@ -91,6 +92,7 @@ describe('messages speak the language of the app that set the options', () => {
     expect(shown.redisAuthRefused).toContain('Check the user and password in redisUrl.');
     expect(shown.redisNoSuchDb).toContain('in redisUrl.');
     expect(shown.healthPortInUse).toContain('choose a free healthPort, or 0 to turn them off');
+    expect(shown.healthProbesListening).toContain('set healthHost to 0.0.0.0');
     expect(shown.metricsOff).toContain('leave metrics unset or true');
     expect(shown.noTaskOnQueue).toContain(`leave "reports" out of runWorker({ queues })`);
     expect(shown.lacksHandlers).toContain('leave their queues out of runWorker({ queues })');
@@ -110,16 +112,29 @@ describe('messages speak the language of the app that set the options', () => {
   });
 
   it('with options from tasksOptionsFromEnv(), name the variables the app was started with', () => {
-    const fromEnv = tasksOptionsFromEnv({ REDIS_URL: ENV_URL_WITH_PASSWORD, TASKS_HEALTH_PORT: '9465', TASKS_METRICS: 'false', REDIS_TLS_CA_FILE: caFile });
+    const fromEnv = tasksOptionsFromEnv({
+      REDIS_URL: ENV_URL_WITH_PASSWORD,
+      TASKS_HEALTH_PORT: '9465',
+      TASKS_HEALTH_HOST: '127.0.0.1',
+      TASKS_METRICS: 'false',
+      REDIS_TLS_CA_FILE: caFile,
+    });
     // As an app writes it: spread, with options of its own next to them.
     const { sources } = resolveTasksOptions({ ...fromEnv, allowUnregisteredTasks: true });
-    expect(sources).toEqual({ redisUrl: 'REDIS_URL', healthPort: 'TASKS_HEALTH_PORT', metrics: 'TASKS_METRICS', redisTls: 'REDIS_TLS_CA_FILE' });
+    expect(sources).toEqual({
+      redisUrl: 'REDIS_URL',
+      healthPort: 'TASKS_HEALTH_PORT',
+      healthHost: 'TASKS_HEALTH_HOST',
+      metrics: 'TASKS_METRICS',
+      redisTls: 'REDIS_TLS_CA_FILE',
+    });
     const shown = everyMessage(sources);
     expect(shown.redisUnreachable).toContain('or point REDIS_URL at one that does');
     expect(shown.redisSilent).toContain('Check that REDIS_URL points at a Redis server');
     expect(shown.redisAuthRefused).toContain('Check the user and password in REDIS_URL.');
     expect(shown.redisNoSuchDb).toContain('in REDIS_URL.');
     expect(shown.healthPortInUse).toContain('choose a free TASKS_HEALTH_PORT');
+    expect(shown.healthProbesListening).toContain('set TASKS_HEALTH_HOST to 0.0.0.0');
     expect(shown.metricsOff).toContain('leave TASKS_METRICS unset or true');
     for (const text of Object.values(shown)) for (const advice of REPOSITORY_ADVICE) expect(text).not.toMatch(advice);
   });

@@ -82,6 +82,17 @@ function isTlsFailure(cause: string): boolean {
 export const healthPortInUse = (host: string, port: number, cause: string, sources: OptionSources) =>
   `Cannot serve the health probes on ${host}:${port} (${cause}): choose a free ${optionName(sources, 'healthPort')}, or 0 to turn them off.`;
 
+/**
+ * Logged when the health port listens; on loopback, it says how an
+ * orchestrator outside the container reaches it. `hostOption`: healthHost as
+ * the app sets it (TASKS_HEALTH_HOST for an app whose port came from the environment).
+ */
+export const healthProbesListening = (host: string, port: number, paths: string, hostOption: string) =>
+  `Health probes on http://${host}:${port}: ${paths}` +
+  (host === 'localhost' || host === '::1' || host.startsWith('127.')
+    ? ` (this machine only: set ${hostOption} to 0.0.0.0 for probes from outside it, on a private network)`
+    : '');
+
 export const metricsOff = (sources: OptionSources) =>
   `Metrics are off: install prom-client, and leave ${optionName(sources, 'metrics')} unset or true.`;
 

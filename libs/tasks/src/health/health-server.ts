@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_ENV_VARIABLES } from '../module/tasks-options-from-env.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { healthPortInUse, metricsOff } from '../tasks.messages.js';
+import { healthPortInUse, healthProbesListening, metricsOff } from '../tasks.messages.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { TasksHealthIndicator, type TasksHealthResult } from './tasks-health.indicator.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
@@ -17,8 +18,13 @@ export type HealthRole = 'worker' | 'scheduler';
  * wedged process times out), `GET /health/ready` checks Redis, the tracking
  * database (when the app has crons) and the role itself, and fails from the
  * moment shutdown begins; `GET /metrics` serves the Prometheus metrics
- * (`TasksMetrics`). Off unless `healthPort` is set: it is meant for the
- * orchestrator and Prometheus inside the cluster, never to be published.
+ * (`TasksMetrics`). Off unless `healthPort` is set; on `healthHost`,
+ * loopback unless the app opens it for an orchestrator or Prometheus on the
+ * private network. It has no authentication, so what readiness found (the
+ * prefix, queue names, replica ids, causes that name addresses) goes to
+ * callers on loopback only (an operator's `kubectl exec`/`docker exec`,
+ * `kubectl port-forward`, the container's own healthcheck); any other caller
+ * gets each check's up/down.
  */
 @Injectable()
 export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -42,8 +48,9 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
       const path = (request.url ?? '').split('?')[0];
       if (path === '/health/live') return send(response, 200, { status: 'ok' });
       if (path === '/health/ready') {
+        const local = isLoopback(request.socket.remoteAddress);
         void this.ready(role).then(
-          (result) => send(response, result.status === 'ok' ? 200 : 503, result),
+          (result) => send(response, result.status === 'ok' ? 200 : 503, local ? result : statusesOnly(result)),
           () => send(response, 503, { status: 'error' }),
         );
         return;
@@ -68,7 +75,10 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
       server.listen(port, host, () => resolve());
     });
     this.server = server;
-    this.logger.log(`Health probes on http://${host}:${port}: /health/live, /health/ready${this.metrics.enabled ? ', /metrics' : ''}`);
+    // An app that read its port from the environment opens the host there too.
+    const { sources } = this.options;
+    const hostOption = sources.healthHost ?? (sources.healthPort ? TASKS_ENV_VARIABLES.healthHost : 'healthHost');
+    this.logger.log(healthProbesListening(host, port, `/health/live, /health/ready${this.metrics.enabled ? ', /metrics' : ''}`, hostOption));
   }
 
   beforeApplicationShutdown(): void {
@@ -83,7 +93,9 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async ready(role: HealthRole): Promise<{ status: 'ok' | 'error' | 'shutting_down'; details: TasksHealthResult }> {
+  private async ready(role: HealthRole): Promise<Readiness> {
+    // Checks would open connections that shutdown is closing.
+    if (this.shuttingDown) return { status: 'shutting_down', details: {} };
     const checks: Promise<TasksHealthResult>[] = [
       this.indicator.redis(),
       role === 'worker' ? this.indicator.worker() : this.indicator.scheduler(),
@@ -93,6 +105,20 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
     if (this.shuttingDown) return { status: 'shutting_down', details };
     return { status: Object.values(details).every((check) => check.status === 'up') ? 'ok' : 'error', details };
   }
+}
+
+type Readiness = { status: 'ok' | 'error' | 'shutting_down'; details: TasksHealthResult };
+
+/** Each check's up/down, without what it found. */
+function statusesOnly({ status, details }: Readiness): Readiness {
+  return { status, details: Object.fromEntries(Object.entries(details).map(([name, check]) => [name, { status: check.status }])) };
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 addresses (a socket on `::` reports `::ffff:127.0.0.1`). */
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address === '::1' || v4.startsWith('127.');
 }
 
 function send(response: ServerResponse, code: number, body: unknown): void {

@@ -24,7 +24,7 @@ export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   schedulerLeaseTtlMs: 10_000,
   schedulerLeaseRenewMs: 2_000,
   healthPort: 0,
-  healthHost: '0.0.0.0',
+  healthHost: '127.0.0.1',
   healthMaxPollAgeMs: 30_000,
   queues: {},
   metrics: undefined,

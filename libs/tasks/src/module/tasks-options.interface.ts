@@ -95,7 +95,8 @@ export interface TasksModuleOptions {
   schedulerLeaseRenewMs?: number;
   /**
    * Port of the worker's and scheduler's health probes (`GET /health/live`,
-   * `GET /health/ready`), served by `runWorker` / `runScheduler`. Default 0: off.
+   * `GET /health/ready`, `GET /metrics`), served by `runWorker` /
+   * `runScheduler` on `healthHost` (loopback by default). Default 0: off.
    */
   healthPort?: number;
   /**
@@ -103,7 +104,15 @@ export interface TasksModuleOptions {
    * polled Redis longer ago than this (an idle worker polls every 5 to 10 s). Default 30000.
    */
   healthMaxPollAgeMs?: number;
-  /** Address the health probes listen on. Default `0.0.0.0`, so a container's orchestrator can reach them. */
+  /**
+   * Address the health port listens on (`TASKS_HEALTH_HOST`). Default
+   * `127.0.0.1`: only this machine (or container) reaches it, which is
+   * enough for a healthcheck run inside the container (Docker, Kamal). Set
+   * `0.0.0.0` where the prober or Prometheus comes from outside (a
+   * Kubernetes kubelet probes the pod's address), on a private network only:
+   * the port has no authentication. Callers that are not on loopback get
+   * each check's up/down and `/metrics`, never the details of readiness.
+   */
   healthHost?: string;
   /**
    * Prometheus metrics through prom-client (an optional peer dependency).
