@@ -92,4 +92,4 @@ export {
 } from './events/task-event.js';
 export { InvalidEventError } from './events/event.errors.js';
 
-export { TasksHealthIndicator, type TasksHealthResult } from './health/tasks-health.indicator.js';
+export { TasksHealthIndicator, type RedisHealthOptions, type TasksHealthResult } from './health/tasks-health.indicator.js';

@@ -10,7 +10,8 @@ const BEARER = /^Bearer +(\S+) *$/i;
 
 /**
  * Probes, without a token. Liveness answers as long as the process serves
- * HTTP at all; readiness (and Kamal's `/up`) needs Redis and Postgres, so a load
+ * HTTP at all; readiness (and Kamal's `/up`) needs Redis, on every connection
+ * this api enqueues and waits for results with, and Postgres, so a load
  * balancer stops sending requests while either is unreachable. Anyone gets
  * each check's up/down; what the checks found (the prefix, causes that name
  * an address) only a caller with an operator token.
@@ -46,7 +47,8 @@ export class HealthController {
     let result: HealthCheckResult;
     let ready = true;
     try {
-      result = await this.health.check([() => this.tasks.redis(), () => this.tasks.database()]);
+      // POST /uploads/:id/process?wait=true waits for results on the default queue: its reader is checked (and opened) too.
+      result = await this.health.check([() => this.tasks.redis('redis', { results: ['default'] }), () => this.tasks.database()]);
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       result = error.getResponse() as HealthCheckResult;

@@ -6,6 +6,9 @@ import { CANCELLED_REASON } from '../queues/job-cancellation.js';
 import { jobVanished, waitTimedOut } from '../tasks.messages.js';
 import { publicJobId } from './job-ids.js';
 
+/** How long closing waits for the result reader's connection to end. */
+const READER_CLOSE_WAIT_MS = 2_000;
+
 interface Waiter {
   readonly taskName: string;
   resolve(value: unknown): void;
@@ -21,6 +24,9 @@ interface Waiter {
 export class JobOutcomeListener {
   private readonly logger = new Logger(JobOutcomeListener.name);
   private events?: Promise<QueueEvents>;
+  /** The reader as soon as it exists, before it is connected: closed even when Redis never let it in. */
+  private reader?: QueueEvents;
+  private closed = false;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly progressListeners = new Map<string, Set<(progress: number | object) => void>>();
 
@@ -74,10 +80,31 @@ export class JobOutcomeListener {
     };
   }
 
+  /**
+   * ioredis' status of the result reader's connection (`ready` when it
+   * reads), or undefined while nothing opened the reader; `open` opens it
+   * first, as the first `wait` would. For readiness checks.
+   */
+  async readerStatus(open = false): Promise<string | undefined> {
+    if (this.closed) return 'end';
+    if (!this.events && !open) return undefined;
+    const events = await this.listen();
+    return (await events.getBackend().client).status;
+  }
+
   async close(): Promise<void> {
-    const events = this.events;
+    this.closed = true;
+    const reader = this.reader;
     this.events = undefined;
-    if (events) await (await events).close();
+    this.reader = undefined;
+    if (!reader) return;
+    // BullMQ's close waits for its connection to end, which never comes while
+    // Redis is away or refuses it (the reader retries forever): by then the
+    // connection is dropped, and shutdown must not wait for Redis.
+    const closing = reader.close().catch((error: unknown) => this.logger.warn(`Result listener did not close cleanly: ${this.connections.describe(error)}`));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, READER_CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async settleFromStoredState(jobId: string, taskName: string, waiter: Waiter): Promise<void> {
@@ -95,7 +122,14 @@ export class JobOutcomeListener {
   }
 
   private listen(): Promise<QueueEvents> {
-    this.events ??= this.openEvents();
+    if (!this.events) {
+      const opening = this.openEvents();
+      this.events = opening;
+      // Redis refused the reader (down, or at maxclients): the next caller opens it again, rather than failing for good.
+      opening.catch(() => {
+        if (this.events === opening) this.events = undefined;
+      });
+    }
     return this.events;
   }
 
@@ -114,6 +148,7 @@ export class JobOutcomeListener {
       prefix: this.queue.opts.prefix,
       lastEventId: newest[0]?.[0] ?? '0-0',
     });
+    this.reader = events;
     events.on('progress', ({ jobId, data }) => {
       for (const listener of this.progressListeners.get(jobId) ?? []) listener(data as number | object);
     });

@@ -1,8 +1,14 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
+import { AppRedisConnections } from '../redis/app-redis.js';
+import { TaskQueues } from '../queues/task-queues.js';
+import { TasksQueues } from '../queues/tasks-queues.js';
+import { assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
+import type { JobOutcomeListener } from '../client/job-outcome.listener.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
@@ -14,16 +20,27 @@ export type TasksHealthResult<Key extends string = string> = Record<Key, { statu
 /** How long a check waits for its dependency before it reports it down. */
 const CHECK_TIMEOUT_MS = 2_000;
 
+/** Options of {@link TasksHealthIndicator.redis}. */
+export interface RedisHealthOptions {
+  /**
+   * Task queues whose results this process waits for (`waitResult`), e.g.
+   * `['default']`: their result readers are opened by the check (one
+   * connection each, kept), so the first wait needs no new connection.
+   * Default none: a reader is checked once a wait has opened it.
+   */
+  results?: readonly string[];
+}
+
 /**
  * Health indicators of the library's dependencies, for `@nestjs/terminus`
  * (`health.check([() => tasksHealth.redis(), () => tasksHealth.database()])`)
  * or any probe of your own. They resolve with `status: 'down'` and the cause,
- * never reject, and never show a password.
+ * never reject, and never show a password. What they find (the prefix, queue
+ * names, causes naming addresses) is for operators: an anonymous answer
+ * should show each check's `status` only.
  */
 @Injectable()
-export class TasksHealthIndicator implements OnApplicationShutdown {
-  private client?: Redis;
-
+export class TasksHealthIndicator {
   /** @internal Built by Nest's injector. */
   constructor(
     private readonly connections: RedisConnections,
@@ -31,6 +48,9 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly workerHost: TaskWorkerHost,
     private readonly cronScheduler: CronScheduler,
+    private readonly appRedis: AppRedisConnections,
+    private readonly taskQueues: TaskQueues,
+    private readonly queues: TasksQueues,
   ) {}
 
   /**
@@ -68,18 +88,40 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
       }
       if (crons === 0) return { crons, leader };
       // Redis being away is the redis check's to report; here it only leaves the holder unknown.
-      const leaseHolder = await this.redisClient()
-        .get(leaseKey)
+      const leaseHolder = await this.queues
+        .get('cron')
+        .getBackend()
+        .client.then((client) => client.get(leaseKey))
         .catch(() => undefined);
       return { crons, leader, replica, leaseHolder: leaseHolder ?? null };
     });
   }
 
-  /** Redis answers PING within 2 s. */
-  async redis<Key extends string = 'redis'>(key: Key = 'redis' as Key): Promise<TasksHealthResult<Key>> {
-    const client = this.redisClient();
+  /**
+   * Redis answers, within 2 s, on the connections this process enqueues and
+   * consumes with: the shared client (`@InjectRedis()`, events), the client
+   * of every queue of the library this app knows (`TasksQueues.all()`), and
+   * the result readers (`waitResult`) that are open or named in
+   * `options.results`. A connection Redis will not take back (down, or at
+   * `maxclients` while older connections still work) makes it down. A probe
+   * costs one PING per connection and opens none of its own: a connection
+   * this process lacks is opened once, as the first enqueue would, and kept.
+   */
+  async redis<Key extends string = 'redis'>(key: Key = 'redis' as Key, options: RedisHealthOptions = {}): Promise<TasksHealthResult<Key>> {
     return this.probe(key, async () => {
-      await client.ping();
+      const results = new Set(options.results);
+      const checks: [string, () => Promise<unknown>][] = [
+        ['the shared client', () => answers(this.appRedis.client)],
+        ...this.queues.all().map((queue): [string, () => Promise<unknown>] => [`the queue ${queue.name}`, async () => answers(await clientOf(queue))]),
+        ...[...new Set([...this.taskQueues.names(), ...results])].map((name): [string, () => Promise<unknown>] => [
+          `the result reader of ${bullQueueName(name)}`,
+          async () => readerConnected(this.taskQueues.outcomes(assertQueueName('TasksHealthIndicator.redis({ results })', name)), results.has(name)),
+        ]),
+      ];
+      const outcomes = await Promise.allSettled(checks.map(([, check]) => within(check(), CHECK_TIMEOUT_MS - 100)));
+      // TODO(redaction): causes go through connections.describe, which scrubs the Redis password only.
+      const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [`${checks[i]?.[0]}: ${this.connections.describe(outcome.reason)}`] : []));
+      if (failed.length > 0) throw new Error(failed.join('; '));
       return { prefix: this.options.prefix };
     });
   }
@@ -123,28 +165,43 @@ export class TasksHealthIndicator implements OnApplicationShutdown {
     });
   }
 
-  private redisClient(): Redis {
-    this.client ??= this.connections.create('fail-fast', 'health');
-    return this.client;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    this.client?.disconnect();
-  }
-
   private async probe<Key extends string>(key: Key, check: () => Promise<Record<string, unknown>>): Promise<TasksHealthResult<Key>> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-    });
     const result = (status: 'up' | 'down', details: Record<string, unknown>) =>
       ({ [key]: { ...details, status } }) as Record<string, unknown> as TasksHealthResult<Key>;
     try {
-      return result('up', await Promise.race([check(), timeout]));
+      return result('up', await within(check(), CHECK_TIMEOUT_MS));
     } catch (error) {
       return result('down', { message: this.connections.describe(error) });
-    } finally {
-      clearTimeout(timer);
     }
   }
+}
+
+/** `work`, or a rejection once `ms` have passed. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A queue's own connection: ioredis behind BullMQ's client adapter, since the library hands BullMQ ioredis options. */
+async function clientOf(queue: Queue): Promise<Redis> {
+  return (await queue.getBackend().client) as unknown as Redis;
+}
+
+/** The connection answers a PING; one that lost Redis and tries again is down at once, rather than queueing the PING until it is back. */
+async function answers(client: Redis): Promise<void> {
+  if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') throw new Error(`not connected (${client.status})`);
+  await client.ping();
+}
+
+/** The result reader is connected (opened first when `open`); one nothing opened yet is fine. */
+async function readerConnected(outcomes: JobOutcomeListener, open: boolean): Promise<void> {
+  const status = await outcomes.readerStatus(open);
+  if (status !== undefined && status !== 'ready') throw new Error(`not connected (${status})`);
 }

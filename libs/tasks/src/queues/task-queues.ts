@@ -45,9 +45,14 @@ export class TaskQueues implements OnApplicationShutdown {
 
   /** Every task queue this app knows of, `default` first, then by name: those its tasks are on, those `forRoot({ queues })` names, and any opened since. */
   all(): Queue[] {
+    return this.names().map((name) => this.queue(name));
+  }
+
+  /** The names of the queues of `all()`. */
+  names(): string[] {
     const names = new Set([...this.catalog.byQueue().keys(), ...Object.keys(this.options.queues), ...this.open.keys()]);
     names.delete(DEFAULT_TASK_QUEUE);
-    return [DEFAULT_TASK_QUEUE, ...[...names].sort()].map((name) => this.queue(name));
+    return [DEFAULT_TASK_QUEUE, ...[...names].sort()];
   }
 
   private listenerOf(queue: Queue): JobOutcomeListener {
