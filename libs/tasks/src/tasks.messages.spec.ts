@@ -6,7 +6,7 @@ import * as messages from './tasks.messages.js';
 import { resolveTasksOptions } from './module/resolve-tasks-options.js';
 import { TASKS_ENV_VARIABLES, tasksOptionsFromEnv, type OptionSources } from './module/tasks-options-from-env.js';
 
-type MessageName = Exclude<keyof typeof messages, 'redactUrl' | 'optionName'>;
+type MessageName = Exclude<keyof typeof messages, 'optionName'>;
 
 const URL_WITH_PASSWORD = 'redis://:hunter2@cache.internal:6380/2';
 // The environment's values differ from those given in code: a value the environment gave counts as read from it.
@@ -28,6 +28,7 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     invalidJobId: messages.invalidJobId('a:b', 'it contains ":"'),
     invalidTaskOption: messages.invalidTaskOption('TasksModule', 'prefix', 'a:b', 'a non-empty string without ":"'),
     invalidEnv: messages.invalidEnv('TASKS_PREFIX', 'a:b', 'a string without ":"'),
+    invalidUrl: messages.invalidUrl(messages.optionName(sources, 'redisUrl'), "it has a '/' in the password? percent-encode it as %2F", 'a URL such as redis://127.0.0.1:6379'),
     redisUnreachable: messages.redisUnreachable(URL_WITH_PASSWORD, cause, sources),
     redisSilent: messages.redisSilent(URL_WITH_PASSWORD, 3_000, sources),
     redisAuthRefused: messages.redisAuthRefused(URL_WITH_PASSWORD, 'WRONGPASS invalid username-password pair', sources),
@@ -65,7 +66,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('messages speak the language of the app that set the options', () => {
   it('are all checked here', () => {
-    const exported = Object.keys(messages).filter((name) => name !== 'redactUrl' && name !== 'optionName');
+    const exported = Object.keys(messages).filter((name) => name !== 'optionName');
     expect(Object.keys(everyMessage({})).sort()).toEqual(exported.sort());
   });
 

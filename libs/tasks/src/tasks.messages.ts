@@ -4,6 +4,7 @@
 // the option's name; never a file or a command of this repository.
 
 import type { EnvOption, OptionSources } from './module/tasks-options-from-env.js';
+import { redactUrl } from './redaction/redact.js';
 
 /** An option as the user set it: the environment variable it was read from, else its name. */
 export const optionName = (sources: OptionSources, option: EnvOption): string => sources[option] ?? option;
@@ -55,6 +56,10 @@ export const invalidTaskOption = (where: string, option: string, value: unknown,
 
 export const invalidEnv = (name: string, value: string, expected: string) =>
   `Environment variable ${name}="${value}" is invalid: expected ${expected}.`;
+
+/** `name` is what the user set: a variable (REDIS_URL) or an option ("TasksModule option redisUrl"). */
+export const invalidUrl = (name: string, problem: string, expected: string) =>
+  `${name} is not a valid URL (${problem}); expected ${expected}. Its value is not shown: it may hold a password.`;
 
 export const redisUnreachable = (url: string, cause: string, sources: OptionSources) =>
   `Cannot reach Redis at ${redactUrl(url)} (${cause}). ` +
@@ -113,17 +118,6 @@ function listNames(names: readonly string[]): string {
 
 function formatValue(value: unknown): string {
   return typeof value === 'string' ? `"${value}"` : String(value);
-}
-
-/** The URL with its password (and, for an unparsable URL, anything between `//` and `@`) masked. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return String(url).replace(/\/\/[^/]*@/, '//***@');
-  }
 }
 
 // ── cron ──────────────────────────────────────────────────────────────────

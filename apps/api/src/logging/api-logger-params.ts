@@ -1,11 +1,11 @@
 import type { Params } from 'nestjs-pino';
 import type { Options } from 'pino-http';
 import type { DestinationStream } from 'pino';
+import { isSecretName, redactUrl } from 'nestjs-tasks';
 import { loggerParams } from '@app/jobs';
 
 const REDACTED = '[redacted]';
 const SECRET_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
-const SECRET_QUERY = 'access_token';
 
 interface SerializedRequest {
   url?: string;
@@ -16,8 +16,9 @@ interface SerializedRequest {
 
 /**
  * The example apps' logger settings, with credentials kept out of the request
- * logs: the Authorization and Cookie headers and the `access_token` query
- * parameter (the SSE stream's token) are logged as "[redacted]".
+ * logs: the Authorization and Cookie headers and every query parameter that
+ * holds a secret (`access_token`, the SSE stream's token; any `password`,
+ * `secret`, `token`…) are logged as "[redacted]".
  */
 export function apiLoggerParams(): Params {
   const params = loggerParams();
@@ -31,35 +32,14 @@ export function apiLoggerParams(): Params {
 /** pino-http's serialized request, copied (its `headers` is the live request's) with the credentials replaced. */
 export function redactRequest(req: SerializedRequest): SerializedRequest {
   const copy: SerializedRequest = { ...req };
-  if (typeof req.url === 'string') copy.url = redactUrl(req.url);
-  if (req.query && typeof req.query === 'object' && SECRET_QUERY in req.query) copy.query = { ...req.query, [SECRET_QUERY]: REDACTED };
+  if (typeof req.url === 'string') copy.url = redactUrl(req.url, { mask: REDACTED });
+  if (req.query && typeof req.query === 'object') {
+    copy.query = Object.fromEntries(Object.entries(req.query).map(([name, value]) => [name, isSecretName(name) ? REDACTED : value]));
+  }
   if (req.headers && typeof req.headers === 'object') {
     const headers = { ...req.headers };
     for (const name of SECRET_HEADERS) if (name in headers) headers[name] = REDACTED;
     copy.headers = headers;
   }
   return copy;
-}
-
-/** Replaces the value of every `access_token` in a URL's query, however its name is percent-encoded. */
-export function redactUrl(url: string): string {
-  const start = url.indexOf('?');
-  if (start < 0) return url;
-  const pairs = url
-    .slice(start + 1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      return decodeName(name) === SECRET_QUERY ? `${name}=${REDACTED}` : pair;
-    });
-  return `${url.slice(0, start)}?${pairs.join('&')}`;
-}
-
-function decodeName(name: string): string {
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '));
-  } catch {
-    return name;
-  }
 }
