@@ -83,6 +83,7 @@ describe('urlProblem', () => {
     ['redis://:ab/cd+ef=@cache:6379', "it has a '/' in the password? percent-encode it as %2F"],
     ['postgres://app:ab#cd@db/tasks', "it has a '#' in the password? percent-encode it as %23"],
     ['postgres://app:abcd?ef@db/tasks', "it has a '?' in the password? percent-encode it as %3F"],
+    ['postgres://app:ab#cd?ef/@db/tasks', "it has a '#' in the password? percent-encode it as %23"],
     ['redis://us/er:pw@cache', "it has a '/' in the user name? percent-encode it as %2F"],
     ['redis://:ab%zz@cache', "it has a '%' in the password that is not followed by two hex digits? percent-encode '%' as %25"],
     ['host=db password=x dbname=tasks', 'it is in keyword form (host=… password=…), not a URL'],
@@ -148,6 +149,15 @@ describe('redactSecrets', () => {
   it('masks query and keyword secrets of the sources given', () => {
     const text = 'sent S3cr3t-q1 and S3cr3t-k1 and S3cr3t k2';
     expect(redactSecrets(text, 'redis://cache/?password=S3cr3t-q1', "host=db password=S3cr3t-k1", "password='S3cr3t k2'")).not.toMatch(SECRET);
+  });
+
+  it.each([
+    ['Cannot reach Redis at redis://:s3cr3t@127.0.0.1:6379: it refused', 'Cannot reach Redis at redis://:***@127.0.0.1:6379: it refused'],
+    ['at redis://127.0.0.1:6379/?password=s3cr3t: refused.', 'at redis://127.0.0.1:6379/?password=***: refused.'],
+    ['(see redis://u:ab/s3cr3t@cache).', '(see redis://u:***@cache).'],
+    ['input: redis://:ab/s3cr3t+ef=@127.0.0.1:6401, code', 'input: redis://:***@127.0.0.1:6401, code'],
+  ])('keeps the sentence around a URL: %s', (text, shown) => {
+    expect(redactSecrets(text)).toBe(shown);
   });
 
   it('leaves text without credentials as it is', () => {

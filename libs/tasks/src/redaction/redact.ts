@@ -77,7 +77,7 @@ export function urlProblem(value: string): string | undefined {
     const colon = userinfo.indexOf(':');
     const parts: Array<[string, string]> = colon < 0 ? [['user name', userinfo]] : [['password', userinfo.slice(colon + 1)], ['user name', userinfo.slice(0, colon)]];
     for (const [where, part] of parts) {
-      const raw = ['/', '?', '#', '\\'].find((char) => part.includes(char));
+      const raw = /[/?#\\]/.exec(part)?.[0];
       if (raw) return `it has a '${raw}' in the ${where}? percent-encode it as ${encodeURIComponent(raw)}`;
       if (/%(?![\da-f]{2})/i.test(part)) return `it has a '%' in the ${where} that is not followed by two hex digits? percent-encode '%' as %25`;
     }
@@ -173,14 +173,17 @@ function redactCredentials(text: string): string {
   });
 }
 
-function redactUrlInText(url: string): string {
-  if (parseClean(url)) return redactUrl(url);
-  // Unparsable: everything between '//' and the last '@' may be the password, when it holds a ':'.
+function redactUrlInText(token: string): string {
+  // Punctuation that ends a sentence or a parenthesis is not part of the URL.
+  const [, url = token, after = ''] = /^(.*?)([.,:;!?)\]}]*)$/s.exec(token) ?? [];
+  if (parseClean(url)) return `${redactUrl(url)}${after}`;
+  // Unparsable: what lies between the first ':' after '//' and the last '@' may be the password.
   const scheme = SCHEME.exec(url)?.[0] ?? '';
   const rest = url.slice(scheme.length);
   const at = rest.lastIndexOf('@');
-  const shown = at >= 0 && rest.slice(0, at).includes(':') ? `${scheme}${REDACTED}${rest.slice(at)}` : url;
-  return redactTail(shown, REDACTED);
+  const colon = rest.indexOf(':');
+  const shown = at >= 0 && colon >= 0 && colon < at ? `${scheme}${rest.slice(0, colon + 1)}${REDACTED}${rest.slice(at)}` : url;
+  return `${redactTail(shown, REDACTED)}${after}`;
 }
 
 /** The URL when the WHATWG parser reads it as written: a raw '/', '?' or '#' in the user info moves '@host' into the path, query or fragment. */
