@@ -47,6 +47,7 @@ export type {
 export type { JsonValue, JsonPrimitive } from './payload/assert-json-payload.js';
 
 export { bufferedLogDestination, BufferedLogDestination, type BufferedLogDestinationOptions } from './logging/buffered-log-destination.js';
+export { escapeLogText } from './logging/escape-log-text.js';
 export { runWorker, workerQueuesFromEnv } from './worker/run-worker.js';
 export type { WorkerQueueSelection } from './worker/task-worker.host.js';
 export { DEFAULT_TASK_QUEUE, bullQueueName } from './queues/task-queue-names.js';

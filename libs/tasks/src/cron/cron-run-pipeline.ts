@@ -9,6 +9,7 @@ import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lo
 import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../worker/job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { escapeLogText } from '../logging/escape-log-text.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
@@ -59,7 +60,8 @@ export class CronRunPipeline {
     const { name, scheduledAt, trigger } = job.data;
     const cron = this.crons.get(name);
     if (!cron) {
-      const message = unknownCron(name, this.crons.names());
+      // The name is whatever was written to the cron queue.
+      const message = unknownCron(escapeLogText(name), this.crons.names());
       this.logger.error(`${message} The job fails; deploy a worker that has it.`);
       throw new UnrecoverableError(message);
     }

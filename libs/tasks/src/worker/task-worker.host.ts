@@ -15,6 +15,7 @@ import { JobCancellation } from '../queues/job-cancellation.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { escapeLogText } from '../logging/escape-log-text.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
 import type { JobAbort } from './job-abort.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
@@ -146,7 +147,8 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
   private runTask(job: Job, abort: JobAbort): Promise<unknown> {
     const task = this.tasks.get(job.name);
     if (!task) {
-      const message = unknownTaskOnWorker(job.name, this.tasks.names());
+      // The name is whatever the producer (or anyone with access to Redis) wrote.
+      const message = unknownTaskOnWorker(escapeLogText(job.name), this.tasks.names());
       this.logger.error(message);
       throw new UnrecoverableError(message);
     }
