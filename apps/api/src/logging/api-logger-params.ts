@@ -1,6 +1,7 @@
 import type { Params } from 'nestjs-pino';
 import type { Options } from 'pino-http';
 import type { DestinationStream } from 'pino';
+import { escapeLogText } from 'nestjs-tasks';
 import { loggerParams } from '@app/jobs';
 
 const REDACTED = '[redacted]';
@@ -10,6 +11,7 @@ const SECRET_QUERY = 'access_token';
 interface SerializedRequest {
   url?: string;
   query?: Record<string, unknown>;
+  params?: Record<string, unknown>;
   headers?: Record<string, unknown>;
   [key: string]: unknown;
 }
@@ -17,7 +19,9 @@ interface SerializedRequest {
 /**
  * The example apps' logger settings, with credentials kept out of the request
  * logs: the Authorization and Cookie headers and the `access_token` query
- * parameter (the SSE stream's token) are logged as "[redacted]".
+ * parameter (the SSE stream's token) are logged as "[redacted]". What the
+ * client sent (URL, query, path parameters, headers) is logged with its
+ * control and bidi characters escaped (escapeLogText).
  */
 export function apiLoggerParams(): Params {
   const params = loggerParams();
@@ -28,17 +32,27 @@ export function apiLoggerParams(): Params {
   };
 }
 
-/** pino-http's serialized request, copied (its `headers` is the live request's) with the credentials replaced. */
+/** pino-http's serialized request, copied (its `headers` is the live request's) with the credentials replaced and the client's text escaped. */
 export function redactRequest(req: SerializedRequest): SerializedRequest {
   const copy: SerializedRequest = { ...req };
-  if (typeof req.url === 'string') copy.url = redactUrl(req.url);
-  if (req.query && typeof req.query === 'object' && SECRET_QUERY in req.query) copy.query = { ...req.query, [SECRET_QUERY]: REDACTED };
+  if (typeof req.url === 'string') copy.url = escapeLogText(redactUrl(req.url));
+  if (req.query && typeof req.query === 'object') {
+    copy.query = escapeFields(SECRET_QUERY in req.query ? { ...req.query, [SECRET_QUERY]: REDACTED } : req.query);
+  }
+  if (req.params && typeof req.params === 'object') copy.params = escapeFields(req.params);
   if (req.headers && typeof req.headers === 'object') {
     const headers = { ...req.headers };
     for (const name of SECRET_HEADERS) if (name in headers) headers[name] = REDACTED;
-    copy.headers = headers;
+    copy.headers = escapeFields(headers);
   }
   return copy;
+}
+
+/** A copy of `record` (query, path parameters, headers: strings or arrays of them) with every name and string escaped. */
+function escapeFields(record: Record<string, unknown>): Record<string, unknown> {
+  const escape = (value: unknown): unknown =>
+    typeof value === 'string' ? escapeLogText(value) : Array.isArray(value) ? value.map((item) => escape(item)) : value;
+  return Object.fromEntries(Object.entries(record).map(([name, value]) => [escapeLogText(name), escape(value)]));
 }
 
 /** Replaces the value of every `access_token` in a URL's query, however its name is percent-encoded. */
