@@ -25,7 +25,6 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     invalidPayload: messages.invalidPayload('mail.send', '$.to', 'is a function'),
     payloadTooLarge: messages.payloadTooLarge('mail.send', 'is 2097152 bytes, over 1048576'),
     invalidResult: messages.invalidResult('mail.send', 'is 2097152 bytes, over 1048576'),
-    invalidJobId: messages.invalidJobId('a:b', 'it contains ":"'),
     invalidTaskOption: messages.invalidTaskOption('TasksModule', 'prefix', 'a:b', 'a non-empty string without ":"'),
     invalidEnv: messages.invalidEnv('TASKS_PREFIX', 'a:b', 'a string without ":"'),
     redisUnreachable: messages.redisUnreachable(URL_WITH_PASSWORD, cause, sources),
@@ -51,6 +50,11 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     cronTableMissing: messages.cronTableMissing('cron_job_runs'),
     cronRunNotRecorded: messages.cronRunNotRecorded('nightly', 'connect ECONNREFUSED 127.0.0.1:5432'),
     cronLockLost: messages.cronLockLost('nightly', 'it expired'),
+    invalidEnqueueKey: messages.invalidEnqueueKey('enqueue("mail.send")', 'jobId', '"a:b"', 'it must not contain ":"'),
+    jobIdTaken: messages.jobIdTaken('mail.send', 'user-42', 'default', 'mail.digest'),
+    jobIdReused: messages.jobIdReused('user-42', 'mail.send', 'mail.digest'),
+    waitAborted: messages.waitAborted('mail.send', '42'),
+    queueNotKnown: messages.queueNotKnown('TasksQueues.get()', 'reports'),
   };
 }
 

@@ -47,9 +47,6 @@ export const invalidResult = (task: string, problem: string) =>
   `The result of task "${task}" ${problem}. Results travel as JSON through Redis: return a small summary ` +
   `(an id, a URL) and keep large data in your database or object storage, or raise TasksModule's maxResultBytes.`;
 
-export const invalidJobId = (jobId: string, problem: string) =>
-  `Invalid jobId "${jobId}": ${problem}. Use a string such as "upload-abc123".`;
-
 export const invalidTaskOption = (where: string, option: string, value: unknown, expected: string) =>
   `${where}: option ${option} is ${formatValue(value)}, expected ${expected}.`;
 
@@ -169,3 +166,27 @@ export const cronRunNotRecorded = (name: string, cause: string) =>
 
 export const cronLockLost = (name: string, cause: string) =>
   `Lost the lock of cron job "${name}" (${cause}): the run was aborted so that another run cannot overlap it.`;
+
+// ── job ids and lookups ──────────────────────────────────────────────────
+
+/** `shown` is the value as `showKey` prints it: quoted, with unprintable characters escaped. */
+export const invalidEnqueueKey = (where: string, option: 'jobId' | 'deduplicate.key', shown: string, problem: string) =>
+  `${where}: option ${option} is ${shown}: ${problem}. ` +
+  (option === 'jobId'
+    ? `Use a printable string of at most 256 characters, without ":" and not all digits, such as "upload-abc123".`
+    : `Use a printable string of at most 256 characters, such as "digest-42".`);
+
+export const jobIdTaken = (task: string, jobId: string, queue: string, takenBy: string) =>
+  `enqueue("${task}"): jobId "${jobId}" names a job of task "${takenBy}" on queue ${queue}; nothing was added. ` +
+  `A job id names one job of its queue, whichever its task: give each task ids of its own, e.g. "${task}-${jobId}".`;
+
+export const jobIdReused = (jobId: string, task: string, takenBy: string) =>
+  `Job ${jobId} of task "${task}" no longer exists: it was removed or its retention expired, and its id now names a job of task "${takenBy}".`;
+
+export const waitAborted = (task: string, jobId: string) =>
+  `Stopped waiting for task "${task}" (job ${jobId}): the app is shutting down. The job itself is unaffected; ` +
+  `look it up with TaskClient.getJob('${jobId}') from an app that runs.`;
+
+export const queueNotKnown = (where: string, name: string) =>
+  `${where}: "${name}" is no queue of this app (none of its tasks is on it, and TasksModule.forRoot({ queues }) does not name it). ` +
+  `Name it there or with TasksModule.registerQueues('${name}'), so that the app opens it at start-up.`;
