@@ -35,6 +35,15 @@ describe('job ids and deduplication keys across tasks', () => {
     );
     expect(batch).toBeInstanceOf(JobIdConflictError);
     expect(await tasksQueue(app).count()).toBe(1);
+    // A batch whose one item names the other task's job: the rest is added, the caller told.
+    const mixed = await rejectionOf(
+      client.enqueueMany([
+        { name: 'echo', payload: { value: 2 } },
+        { name: 'fixture.whoRuns', payload: { n: 2 }, options: { jobId: 'shared' } },
+      ]),
+    );
+    expect(mixed).toMatchObject({ name: 'JobIdConflictError', jobId: 'shared', takenBy: 'echo' });
+    expect(await tasksQueue(app).count()).toBe(2);
 
     const again = await client.enqueue(FixtureTasks, 'echo', { value: 8 }, { jobId: 'shared' });
     expect(again.id).toBe(echo.id);

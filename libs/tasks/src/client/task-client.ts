@@ -83,7 +83,8 @@ export class TaskClient {
     let job;
     try {
       job = await queue.add(name, payload, jobOptions);
-      if (jobOptions.jobId !== undefined) assertOwnJob(name, job.id as string, queue, await jobNames(queue, [job.id as string]));
+      const refused = jobOptions.jobId === undefined ? undefined : takenBy(name, job.id as string, queue, await jobNames(queue, [job.id as string]));
+      if (refused) throw refused;
     } catch (error) {
       endWithError(span, error);
       throw error;
@@ -98,8 +99,8 @@ export class TaskClient {
    * Adds many jobs, one Redis round trip per queue (BullMQ `addBulk`); each
    * item is validated like `enqueue` before any is added. Handles come back
    * in the order of the items. A `jobId` that names another task's job
-   * throws `JobIdConflictError` (before anything is added when two items
-   * clash; after the others are added when a job of the queue has it).
+   * throws `JobIdConflictError`: before anything is added when two items
+   * clash, after the other items are added when a job of the queue has it.
    */
   async enqueueMany(items: readonly EnqueueManyItem[]): Promise<TaskHandle<unknown>[]> {
     const prepared = items.map((item) => this.prepare(item.name, item.payload, item.options));
@@ -117,6 +118,7 @@ export class TaskClient {
       if (first !== name) throw conflict(name, jobOptions.jobId, queueName, first);
     });
     const handles: TaskHandle<unknown>[] = [];
+    const refusals: JobIdConflictError[] = [];
     for (const [queueName, indexes] of byQueue) {
       const queue = this.queues.queue(queueName);
       // One `create` span per job, carried by it; the batch's `send` span links to them all.
@@ -128,13 +130,11 @@ export class TaskClient {
       );
       const bulk = indexes.map((i, k) => ({ name: (items[i] as EnqueueManyItem).name, data: (items[i] as EnqueueManyItem).payload, opts: creates[k]?.jobOptions }));
       let jobs;
+      let names: ReadonlyMap<string, string | null> = new Map();
       try {
         jobs = await queue.addBulk(bulk);
-        const ownIds = jobs.filter((_, k) => bulk[k]?.opts?.jobId !== undefined);
-        if (ownIds.length > 0) {
-          const names = await jobNames(queue, ownIds.map((job) => job.id as string));
-          for (const job of ownIds) assertOwnJob(job.name, job.id as string, queue, names);
-        }
+        const chosenIds = jobs.filter((_, k) => bulk[k]?.opts?.jobId !== undefined).map((job) => job.id as string);
+        if (chosenIds.length > 0) names = await jobNames(queue, chosenIds);
       } catch (error) {
         for (const { span } of creates) endWithError(span, error);
         endWithError(batch, error);
@@ -143,6 +143,12 @@ export class TaskClient {
       const outcomes = this.queues.outcomes(queueName);
       jobs.forEach((job, k) => {
         const span = creates[k]?.span;
+        const refused = takenBy(job.name, job.id as string, queue, names);
+        if (refused) {
+          refusals.push(refused);
+          if (span) endWithError(span, refused);
+          return;
+        }
         if (span) {
           setMessageId(span, job.id as string, queue.name);
           span.end();
@@ -152,6 +158,7 @@ export class TaskClient {
       });
       batch.end();
     }
+    if (refusals[0]) throw refusals[0];
     return handles;
   }
 
@@ -296,10 +303,11 @@ async function jobNames(queue: Queue, storedIds: readonly string[]): Promise<Map
 /**
  * BullMQ answers an add whose id exists with that job, whichever its task:
  * a caller must not get a handle on (and the result of) another task's job.
+ * The error when `names` (see {@link jobNames}) has the job of another task.
  */
-function assertOwnJob(task: string, storedId: string, queue: Queue, names: ReadonlyMap<string, string | null>): void {
+function takenBy(task: string, storedId: string, queue: Queue, names: ReadonlyMap<string, string | null>): JobIdConflictError | undefined {
   const owner = names.get(storedId);
-  if (owner !== null && owner !== undefined && owner !== task) throw conflict(task, storedId, taskQueueOf(queue.name), owner);
+  return owner !== null && owner !== undefined && owner !== task ? conflict(task, storedId, taskQueueOf(queue.name), owner) : undefined;
 }
 
 /** The error of a chosen job id (`storedId`, BullMQ's) of task queue `queue` that another task's job has. */
