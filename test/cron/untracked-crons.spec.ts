@@ -4,16 +4,19 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TestingModule } from '@nestjs/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CRON_QUEUE } from 'nestjs-tasks';
+import { CRON_QUEUE, CronRegistry } from 'nestjs-tasks';
 import { bullmqConnection } from 'nestjs-tasks/testing';
 import { AppProcess, ROOT, workerReady, type LogLine } from '../support/processes.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { iso, schedulerReady } from '../support/cron.js';
 import { waitFor } from '../support/wait-for.js';
+import { createTasksApp } from '../support/in-process.js';
 import {
   UNTRACKED_TICK,
+  UntrackedCronsModule,
   contextsKey,
   tickCountsKey,
   type UntrackedRunRecord,
@@ -49,6 +52,7 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
   let processes: AppProcess[] = [];
   let redis: Redis;
   let queue: Queue | undefined;
+  let registryApp: TestingModule | undefined;
   let database: Awaited<ReturnType<typeof listenForDatabase>>;
 
   beforeEach(async ({ onTestFailed }) => {
@@ -65,6 +69,8 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
     await Promise.all(processes.map((app) => app.stop()));
     await queue?.close();
     queue = undefined;
+    await registryApp?.close();
+    registryApp = undefined;
     redis.disconnect();
     await new Promise((closed) => database.server.close(closed));
     await deletePrefix(prefix);
@@ -110,7 +116,7 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
   });
 
   it(
-    'two workers and two schedulers run an every-second cron once per tick; a tick whose lock is held elsewhere is skipped and logged',
+    'two workers and two schedulers run an every-second cron once per tick; a held lock skips ticks, a pause kept in Redis holds',
     async () => {
       const workers = await Promise.all([start('worker', 'worker-1'), start('worker', 'worker-2')]);
       const schedulers = await Promise.all([start('scheduler', 'scheduler-1'), start('scheduler', 'scheduler-2')]);
@@ -122,7 +128,21 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
       const skipped = () => workers.flatMap((worker) => worker.lines.filter(skippedLine));
       await waitFor(() => skipped().length >= 2, { timeoutMs: 30_000, what: 'two ticks skipped for the held lock' });
       await redis.del(lockKey);
-      await moreTicks(4, '4 more ticks run after the lock was freed');
+      await moreTicks(3, '3 more ticks run after the lock was freed');
+
+      // An app with the same crons (and no DataSource) pauses the cron: its schedule is in Redis.
+      registryApp = await createTasksApp({ tasks: { prefix }, imports: [UntrackedCronsModule] });
+      const registry = registryApp.get(CronRegistry);
+      const pausedAt = (await registry.pause(UNTRACKED_TICK, { reason: 'test' })).paused?.since?.getTime() as number;
+      // The schedulers still note each tick they pass over: wait for three of them.
+      await waitFor(async () => ((await registry.get(UNTRACKED_TICK))?.lastTick?.getTime() ?? 0) >= pausedAt + 3_000, {
+        timeoutMs: 30_000,
+        what: 'three ticks passed over while paused',
+      });
+      expect([...(await tickCounts()).keys()].filter((tick) => tick > pausedAt).map(iso)).toEqual([]);
+      const resumedAt = Date.now();
+      await registry.resume(UNTRACKED_TICK);
+      await moreTicks(3, '3 more ticks run after the resume');
 
       // Stop firing, then let the workers finish every tick already enqueued.
       await Promise.all(schedulers.map((app) => app.stop()));
@@ -136,14 +156,22 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
       const counts = await tickCounts();
       const skippedTicks = skipped().map((line) => Date.parse(line.scheduledAt as string));
       const ran = [...counts.keys()].sort((a, b) => a - b);
-      // Every tick ran once or was skipped, never both, never twice, and none was lost.
+      // Every tick ran once or was skipped, never both, never twice, and none was lost but those of the pause.
       expect([...counts].filter(([, count]) => count !== 1).map(([tick]) => iso(tick))).toEqual([]);
       expect(skippedTicks.filter((tick) => counts.has(tick)).map(iso)).toEqual([]);
       const accounted = new Set([...ran, ...skippedTicks]);
+      const paused = (tick: number) => tick >= pausedAt - 1_000 && tick <= resumedAt + 1_000;
       const missing: number[] = [];
-      for (let tick = ran[0]; tick <= ran[ran.length - 1]; tick += 1_000) if (!accounted.has(tick)) missing.push(tick);
+      for (let tick = ran[0]; tick <= ran[ran.length - 1]; tick += 1_000) if (!accounted.has(tick) && !paused(tick)) missing.push(tick);
       expect(missing.map(iso)).toEqual([]);
-      expect(ran.length).toBeGreaterThanOrEqual(10);
+      expect(ran.length).toBeGreaterThanOrEqual(12);
+      // Without rows, the latest run is what Redis keeps of it.
+      expect((await registry.get(UNTRACKED_TICK))?.lastRun).toEqual({
+        id: 0,
+        status: 'COMPLETED',
+        scheduledAt: new Date(ran[ran.length - 1]),
+        completedAt: expect.any(Date),
+      });
 
       // No row, so no run id and no fencing token from the database sequence.
       const contexts = (await redis.lrange(contextsKey(prefix), 0, -1)).map((line) => JSON.parse(line) as UntrackedRunRecord);
