@@ -13,6 +13,7 @@ import { AppProcess, ROOT, workerReady, type LogLine } from '../support/processe
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { iso, schedulerReady } from '../support/cron.js';
 import { waitFor } from '../support/wait-for.js';
+import { freePort } from '../support/ports.js';
 import { createTasksApp } from '../support/in-process.js';
 import {
   UNTRACKED_TICK,
@@ -34,6 +35,13 @@ const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${HIDE_DATABASE_
 
 const skippedLine = (line: LogLine) =>
   line.context === 'Cron' && line.msg === `Cron job ${UNTRACKED_TICK} skipped: an earlier run still holds the lock`;
+
+/** `GET /health/ready` of a process's health port: the status code and each check's status. */
+async function readiness(port: number): Promise<{ code: number; checks: Record<string, string> }> {
+  const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+  const body = (await response.json()) as { details: Record<string, { status: string }> };
+  return { code: response.status, checks: Object.fromEntries(Object.entries(body.details).map(([name, check]) => [name, check.status])) };
+}
 
 /** A TCP listener standing in for Postgres: a process that tried to reach the database would connect here. */
 async function listenForDatabase(): Promise<{ url: string; connections: Socket[]; server: Server }> {
@@ -77,8 +85,9 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
   });
 
   /** Starts the fixture app with the database packages hidden, and waits until it is ready. */
-  const start = async (role: 'worker' | 'scheduler', name: string): Promise<AppProcess> => {
+  const start = async (role: 'worker' | 'scheduler', name: string, env: Record<string, string> = {}): Promise<AppProcess> => {
     const app = new AppProcess(name, ENTRY, {
+      ...env,
       CRON_ROLE: role,
       REDIS_URL,
       TASKS_PREFIX: prefix,
@@ -118,9 +127,16 @@ describe('crons with track: false, in an app without TypeORM', PROCESS_TIMEOUT, 
   it(
     'two workers and two schedulers run an every-second cron once per tick; a held lock skips ticks, a pause kept in Redis holds',
     async () => {
-      const workers = await Promise.all([start('worker', 'worker-1'), start('worker', 'worker-2')]);
-      const schedulers = await Promise.all([start('scheduler', 'scheduler-1'), start('scheduler', 'scheduler-2')]);
+      const [workerPort, schedulerPort] = await Promise.all([freePort(), freePort()]);
+      const workers = await Promise.all([start('worker', 'worker-1', { TASKS_HEALTH_PORT: String(workerPort) }), start('worker', 'worker-2')]);
+      const schedulers = await Promise.all([
+        start('scheduler', 'scheduler-1', { TASKS_HEALTH_PORT: String(schedulerPort) }),
+        start('scheduler', 'scheduler-2'),
+      ]);
       await moreTicks(6, '6 ticks run');
+      // Ready without a database: its check is not part of readiness.
+      expect(await readiness(workerPort)).toEqual({ code: 200, checks: { redis: 'up', worker: 'up' } });
+      expect(await readiness(schedulerPort)).toEqual({ code: 200, checks: { redis: 'up', scheduler: 'up' } });
 
       // Another holder of the job's lock: the ticks meanwhile find it taken.
       const lockKey = `${prefix}:cron-lock:${UNTRACKED_TICK}`;

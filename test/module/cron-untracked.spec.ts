@@ -13,7 +13,8 @@ import {
   type CronJobInfo,
   type CronRunOutcome,
 } from 'nestjs-tasks';
-import { CronCatalog, RedisScheduleStore } from 'nestjs-tasks/testing';
+import { RedisScheduleStore } from 'nestjs-tasks/testing';
+import { declaredSchedules } from '../support/cron-schedules.js';
 import { rejectionOf, tasksAppsPerTest } from '../support/in-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -54,19 +55,7 @@ const DATABASE_MISSING =
 
 /** What a scheduler does at boot: one schedule per cron of the code (plus `extra` names, as another deployment's code would have). */
 async function reconcile(app: TestingModule, extra: string[] = []): Promise<void> {
-  const declared = app
-    .get(CronCatalog)
-    .all()
-    .map((cron) => ({
-      name: cron.name,
-      expression: cron.expression,
-      timeZone: cron.timeZone,
-      catchUp: 'skip',
-      overlap: cron.overlap,
-      source: cron.source,
-      internal: cron.internal,
-      nextTick: cron.schedule.nextTick(Date.now()),
-    }));
+  const declared = declaredSchedules(app);
   const others = extra.map((name) => ({ name, expression: '0 4 * * *', timeZone: 'UTC', catchUp: 'latest', overlap: 'allow', source: 'Legacy.run', internal: false, nextTick: Date.now() }));
   await app.get(RedisScheduleStore).reconcile([...declared, ...others]);
 }
