@@ -19,7 +19,7 @@ COPY package.json package-lock.json ./
 COPY libs/tasks/package.json libs/tasks/
 RUN npm ci
 
-# Compile the library into libs/tasks/dist (tsc) and all apps into dist/ (rspack
+# Compile the library into libs/tasks/dist (tshy: an ESM and a CommonJS build) and all apps into dist/ (rspack
 # bundles the apps' own code; packages, nestjs-tasks included, stay in node_modules).
 FROM deps AS build
 COPY . .

@@ -4,7 +4,7 @@
 #   make test   install, check Redis + Postgres, create the test database, run the suite
 #
 # Environment (all optional): REDIS_URL, DATABASE_URL (make dev defaults to the
-# `tasks` database, make test to `tasks_test`), and anything in the README's
+# `tasks` database, make test to `tasks_test`), and anything in docs/configuration.md's
 # configuration table. `make test ARGS=test/infra` passes ARGS on to Vitest.
 
 SHELL := /bin/bash

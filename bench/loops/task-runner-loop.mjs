@@ -14,10 +14,10 @@ import { NestFactory } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { pino } from 'pino';
 import { Task, TasksModule, bufferedLogDestination } from 'nestjs-tasks';
-import { TaskRunner } from '../../libs/tasks/dist/worker/task-runner.js';
-import { RunLogContext } from '../../libs/tasks/dist/logging/run-log-context.js';
-import { TaskCatalog } from '../../libs/tasks/dist/task/task.catalog.js';
-import { JobAbort } from '../../libs/tasks/dist/worker/job-abort.js';
+import { TaskRunner } from '../../libs/tasks/dist/esm/worker/task-runner.js';
+import { RunLogContext } from '../../libs/tasks/dist/esm/logging/run-log-context.js';
+import { TaskCatalog } from '../../libs/tasks/dist/esm/task/task.catalog.js';
+import { JobAbort } from '../../libs/tasks/dist/esm/worker/job-abort.js';
 
 class Noop { async noop(_p) {} }
 Task({ name: 'noop' })(Noop.prototype, 'noop', Object.getOwnPropertyDescriptor(Noop.prototype, 'noop'));

@@ -23,7 +23,7 @@ interface Endpoint {
   operator?: boolean;
 }
 
-/** Every endpoint of apps/api (README "The example api"). */
+/** Every endpoint of apps/api (docs/example-api.md). */
 const ENDPOINTS: Endpoint[] = [
   { method: 'POST', segments: ['uploads', ':id', 'process'], query: ['wait', 'userId'] },
   { method: 'GET', segments: ['jobs', ':id'], query: [] },

@@ -10,7 +10,7 @@ import { waitFor } from '../support/wait-for.js';
 
 // Real processes need time to boot on a busy two-core machine.
 const PROCESS_TIMEOUT = { timeout: 120_000 };
-// Not a timing target (the README documents about 10 s): how long a boot may take before it counts as hanging.
+// Not a timing target (docs/security.md documents about 10 s): how long a boot may take before it counts as hanging.
 const HANG_MS = 45_000;
 
 /** A TCP server that accepts connections and never answers, like a wedged Redis. */

@@ -37,8 +37,10 @@ export class AppProcess {
     readonly name: string,
     entry: string,
     env: Record<string, string | undefined>,
+    /** Another Node.js binary than the one running the tests. */
+    node: string = process.execPath,
   ) {
-    this.child = spawn(process.execPath, [entry], {
+    this.child = spawn(node, [entry], {
       cwd: ROOT,
       // Every app connects to Postgres at boot: the test database unless the test says otherwise.
       env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: 'info', ...env },

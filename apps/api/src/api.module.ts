@@ -1,12 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
-import { TasksModule, tasksOptionsFromEnv } from 'nestjs-tasks';
-import { DatabaseModule, JobsModule } from '@app/jobs';
+import { CoreModule, EmailsModule, JobsModule } from '@app/jobs';
 import { AuthGuard } from './auth/auth.guard.js';
 import { API_CONFIG, type ApiConfig } from './config/api-config.js';
 import { CronController } from './cron/cron.controller.js';
+import { EmailsController } from './emails/emails.controller.js';
 import { StreamSlots } from './events/stream-slots.js';
 import { UserEventsController } from './events/user-events.controller.js';
 import { JobOwners } from './jobs/job-owners.js';
@@ -22,15 +21,15 @@ export class ApiModule {
   static register(config: ApiConfig): DynamicModule {
     return {
       module: ApiModule,
+      // Shared infrastructure and tasks, then the api's own: the emails queue it adds to (the worker consumes it).
       imports: [
-        LoggerModule.forRoot(apiLoggerParams()),
-        TasksModule.forRoot(tasksOptionsFromEnv()),
-        DatabaseModule,
+        CoreModule.forRoot({ logger: apiLoggerParams() }),
         JobsModule,
+        EmailsModule,
         // Its own log lines go through Nest's logger, which is pino here.
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
-      controllers: [UploadsController, JobsController, CronController, UserEventsController, HealthController, MetricsController],
+      controllers: [UploadsController, EmailsController, JobsController, CronController, UserEventsController, HealthController, MetricsController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         // Every route needs an access token: a route added later cannot forget it.

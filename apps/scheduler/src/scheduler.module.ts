@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import { TasksModule, tasksOptionsFromEnv } from 'nestjs-tasks';
-import { DatabaseModule, JobsModule, loggerParams } from '@app/jobs';
+import { CoreModule, JobsModule } from '@app/jobs';
 
+/** Shared infrastructure and the shared tasks and crons (it fires the crons); nothing of its own. */
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(tasksOptionsFromEnv()), DatabaseModule, JobsModule],
+  imports: [CoreModule.forRoot(), JobsModule],
 })
 export class SchedulerModule {}

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import { TasksModule, tasksOptionsFromEnv } from 'nestjs-tasks';
-import { DatabaseModule, JobsModule, loggerParams } from '@app/jobs';
+import { CoreModule, JobsModule } from '@app/jobs';
+import { WorkerOnlyModule } from './worker-only.module.js';
 
+/** Shared infrastructure, the shared tasks and crons (run here), and the worker's own processors. */
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams()), TasksModule.forRoot(tasksOptionsFromEnv()), DatabaseModule, JobsModule],
+  imports: [CoreModule.forRoot(), JobsModule, WorkerOnlyModule],
 })
 export class WorkerModule {}

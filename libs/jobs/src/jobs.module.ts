@@ -8,7 +8,9 @@ import { MaintenanceJobs } from './maintenance/maintenance.jobs.js';
 /**
  * The application's own tasks and crons. Worker, scheduler and api all import
  * it: the worker to run them, the scheduler to fire the crons, the api to
- * enqueue them by class and name.
+ * enqueue them by class and name. So nothing goes here that one process alone
+ * should run: a BullMQ `@Processor` here would consume in all three (the
+ * worker's own processors are in apps/worker's WorkerOnlyModule).
  */
 @Module({
   imports: [DatabaseModule, TypeOrmModule.forFeature([ExpiringRecord])],

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { peerMissing } from '../tasks.messages.js';
+import { loadNestjsPino, loadTypeorm, requireFromHere } from './peer-loader.js';
 
 /**
  * Features that need an optional peer dependency, the packages each needs and
@@ -27,8 +27,6 @@ const FEATURES = {
 
 export type PeerFeature = keyof typeof FEATURES;
 
-const requireFromHere = createRequire(import.meta.url);
-
 /** Throws a message naming the package, the feature and the install command when one of the feature's packages is missing. */
 export function assertPeersInstalled(feature: PeerFeature): void {
   const { packages, install } = FEATURES[feature];
@@ -54,17 +52,17 @@ function isInstalled(pkg: string): boolean {
 
 export async function importNestjsPino(): Promise<typeof import('nestjs-pino')> {
   assertPeersInstalled('logContext');
-  return import('nestjs-pino');
+  return loadNestjsPino();
 }
 
 export async function importTypeorm(): Promise<typeof import('typeorm')> {
   assertPeersInstalled('tracking');
-  return import('typeorm');
+  return loadTypeorm();
 }
 
 /** nestjs-pino when it is installed, else undefined (for processes that only use it when present). */
 export async function importNestjsPinoIfInstalled(): Promise<typeof import('nestjs-pino') | undefined> {
-  return isInstalled('nestjs-pino') ? import('nestjs-pino') : undefined;
+  return isInstalled('nestjs-pino') ? loadNestjsPino() : undefined;
 }
 
 /**
