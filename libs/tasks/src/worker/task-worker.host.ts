@@ -59,8 +59,8 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
   }
 
   /**
-   * Checks what running jobs needs (nestjs-pino; for crons the tracking
-   * database) and which queues to consume, then consumes. `queues` names the
+   * Checks what running jobs needs (nestjs-pino; for tracked crons the
+   * tracking database) and which queues to consume, then consumes. `queues` names the
    * task queues (optionally with a concurrency each); by default every queue
    * one of this app's tasks is on. A queue on which another running app has
    * a task this worker lacks fails the boot, naming the tasks.
@@ -68,9 +68,11 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
   async start(selection: WorkerQueueSelection = {}): Promise<void> {
     if (this.running) return;
     const hasCrons = this.crons.all().length > 0;
+    // Untracked crons alone need no database.
+    const tracksCrons = this.crons.all().some((cron) => cron.track);
     // Missing packages first: a missing module is named next, once they are installed.
     assertPeersInstalled('logContext');
-    if (hasCrons) assertPeersInstalled('tracking');
+    if (tracksCrons) assertPeersInstalled('tracking');
     await this.logContext.connect();
     const { prefix, cronConcurrency } = this.options;
     const plan = await this.planQueues(selection);
@@ -89,7 +91,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
       for (const consumer of this.consumers) if (consumer.queueName === bullQueue) consumer.cancel(id);
     });
     if (hasCrons) {
-      await this.tracker.connect();
+      if (tracksCrons) await this.tracker.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
         new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, this.metrics, {
