@@ -140,13 +140,13 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
 
   /** Drains before the queues close (they close in onApplicationShutdown). */
   async beforeApplicationShutdown(signal?: string): Promise<void> {
-    // First, so that other workers stop holding jobs back for this one.
-    await this.deployed.withdraw();
-    if (!this.running) return;
+    // As it stops taking jobs, so that other workers stop holding jobs back for this one.
+    const withdrawn = this.deployed.withdraw();
+    if (!this.running) return withdrawn;
     this.logger.log(`Shutting down (${signal ?? 'close'})`);
     const consumers = this.consumers;
     this.consumers = [];
-    await Promise.all(consumers.map((c) => c.drain()));
+    await Promise.all([withdrawn, ...consumers.map((c) => c.drain())]);
     this.logger.log('Worker closed');
   }
 
