@@ -18,9 +18,9 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
   return {
     duplicateTaskName: messages.duplicateTaskName('mail.send', 'MailTasks.send', 'OtherTasks.send'),
     unknownTaskOnEnqueue: messages.unknownTaskOnEnqueue('mail.sned', ['mail.send']),
-    unknownTaskOnWorker: messages.unknownTaskOnWorker('mail.sned', ['mail.send']),
+    unknownTaskOnWorker: messages.unknownTaskOnWorker('mail.sned', 'default', ['mail.send']),
     noTaskOnQueue: messages.noTaskOnQueue('reports', new Map([['default', ['mail.send']]])),
-    lacksHandlers: messages.lacksHandlers([{ name: 'report.build', queue: 'reports', app: 'api' }]),
+    lacksHandlers: messages.lacksHandlers([{ name: 'report.build', queue: 'reports', workers: 2 }]),
     notATaskMethod: messages.notATaskMethod('MailTasks', 'helper'),
     invalidPayload: messages.invalidPayload('mail.send', '$.to', 'is a function'),
     payloadTooLarge: messages.payloadTooLarge('mail.send', 'is 2097152 bytes, over 1048576'),
