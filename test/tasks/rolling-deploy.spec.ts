@@ -20,8 +20,11 @@ describe('a rolling deploy from v1 to v2 on one prefix', () => {
   let v1: AppProcess[];
   let v2: AppProcess;
   /** The api of each version: producers only, with that version's tasks. */
+  let v1Api: TestingModule;
   let v1Client: TaskClient;
   let v2Client: TaskClient;
+  /** A producer with none of the tasks, enqueueing by name: still there once v1 is gone. */
+  let bareClient: TaskClient;
 
   const worker = async (name: string, version: 'v1' | 'v2', env: Record<string, string> = {}) => {
     const app = new AppProcess(name, ENTRY.fixtureWorker, { TASKS_PREFIX: prefix, FIXTURE_ROLLING: version, ...env });
@@ -29,10 +32,10 @@ describe('a rolling deploy from v1 to v2 on one prefix', () => {
     await app.waitForLog(workerReady, `${name} to consume`, 60_000);
     return app;
   };
-  const producer = async (version: typeof RollingV1Module | typeof RollingV2Module) => {
-    const app = await createTasksApp({ tasks: { prefix }, imports: [version] });
+  const producer = async (version?: typeof RollingV1Module | typeof RollingV2Module) => {
+    const app = await createTasksApp({ tasks: { prefix, allowUnregisteredTasks: !version }, imports: version ? [version] : [] });
     apps.push(app);
-    return app.get(TaskClient);
+    return app;
   };
   const v1Pids = () => new Set(v1.map((app) => app.pid));
   /**
@@ -65,17 +68,25 @@ describe('a rolling deploy from v1 to v2 on one prefix', () => {
     // One slot on the default queue each: two holds keep both v1 workers busy.
     // A short grace: stopped with a hold running, they hand it back within a second.
     v1 = await Promise.all(['v1-a', 'v1-b'].map((name) => worker(name, 'v1', { WORKER_QUEUES: 'default:1,reports,mail', TASKS_SHUTDOWN_GRACE_MS: '1000' })));
-    [v1Client, v2Client] = await Promise.all([producer(RollingV1Module), producer(RollingV2Module)]);
+    let v2Api: TestingModule;
+    let bare: TestingModule;
+    [v1Api, v2Api, bare] = await Promise.all([producer(RollingV1Module), producer(RollingV2Module), producer()]);
+    [v1Client, v2Client, bareClient] = [v1Api, v2Api, bare].map((app) => app.get(TaskClient)) as [TaskClient, TaskClient, TaskClient];
   });
 
   afterAll(async () => {
     await Promise.all(processes.map((app) => app.stop()));
-    for (const app of apps.reverse()) await app.close();
+    for (const app of apps.reverse()) await app.close().catch(() => undefined);
     await deletePrefix(prefix);
   });
 
-  it('the v2 worker boots while the v1 workers run, naming each task it lacks once', async () => {
+  it('the v2 worker boots while the v1 workers run, naming each task it lacks once; a task v2 adds waited for it', async () => {
+    // v2's api is out first: a job of the task v2 adds waits, held back by the v1 workers, for a v2 worker.
+    const added = await v2Client.enqueue('rolling.newName', {});
+    await heldBack(added);
     v2 = await worker('v2', 'v2');
+    const [ran] = await results([added]);
+    expect(ran).toEqual({ pid: v2.pid, version: 'v2' });
     const lacking = v2.lines.filter((line) => line.context === 'TaskWorker' && String(line.msg).includes('rolling.removed'));
     expect(lacking, v2.tail()).toHaveLength(1);
     const msg = String((lacking[0] as LogLine).msg);
@@ -121,19 +132,36 @@ describe('a rolling deploy from v1 to v2 on one prefix', () => {
     expect(new Set((await results(onReports)).map((run) => run.version))).toEqual(new Set(['v2']));
   });
 
-  it('once the v1 workers have stopped, jobs of the removed, renamed and moved tasks fail, naming the task, without retries', async () => {
+  it('once the v1 workers and api have stopped, jobs of the removed, renamed and moved tasks fail, naming the task, without retries', async () => {
     const holds = await busyV1();
     const waiting = await v1Client.enqueue('rolling.removed', {});
     await heldBack(waiting);
-    // They leave the list of running workers, then hand their holds back: no worker left has those either.
+    // They leave the list of running apps, then hand their holds back: no worker left has those either.
     expect(await Promise.all(v1.map((app) => app.stop()))).toEqual([0, 0]);
-    const later = await Promise.all(['rolling.removed', 'rolling.oldName', 'rolling.moved'].map((name) => v1Client.enqueue(name, {})));
-    for (const handle of [waiting, ...holds, ...later]) {
+    // While v1's api runs, it still has the tasks: the jobs wait for a worker. Once it stops, nobody has them.
+    await v1Api.close();
+    const failedAs = (name: string, message: string) => {
+      expect(message, name).toContain(`No handler for task "${name}" in this worker, and no other running app has it on queue "default"`);
+      if (name === 'rolling.moved') expect(message).toContain('this worker has it on queue "reports"');
+    };
+    for (const handle of [waiting, ...holds]) {
+      const info = await waitFor(
+        async () => {
+          const job = await bareClient.getJob(handle.id);
+          return job?.state === 'failed' ? job : undefined;
+        },
+        { timeoutMs: 30_000, what: `job ${handle.id} (${handle.name}) to fail` },
+      );
+      failedAs(handle.name, info.error ?? '');
+      expect(info.attemptsMade).toBe(1);
+    }
+    // By name, from an api without the tasks (on the default queue): they fail at once.
+    const later = await Promise.all(['rolling.removed', 'rolling.oldName', 'rolling.moved'].map((name) => bareClient.enqueue(name, {})));
+    for (const handle of later) {
       const error = await rejectionOf(handle.waitResult({ timeoutMs: 30_000 }));
       expect(error, handle.name).toBeInstanceOf(TaskFailedError);
-      expect(error.message).toContain(`No handler for task "${handle.name}" in this worker, nor in any other running worker of queue "default"`);
+      failedAs(handle.name, error.message);
       expect(error).toMatchObject({ attemptsMade: 1 });
-      if (handle.name === 'rolling.moved') expect(error.message).toContain('this worker has it on queue "reports"');
     }
     // v2 itself is unaffected.
     const [after] = await results([await v2Client.enqueue('rolling.newName', {})]);

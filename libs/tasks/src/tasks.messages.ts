@@ -19,7 +19,7 @@ export const unknownTaskOnEnqueue = (name: string, known: readonly string[]) =>
   `or set TasksModule.forRoot({ allowUnregisteredTasks: true }) if only a remote worker knows this task.`;
 
 export const unknownTaskOnWorker = (name: string, queue: string, known: readonly string[], ownQueue?: string) =>
-  `No handler for task "${name}" in this worker, nor in any other running worker of queue "${queue}"` +
+  `No handler for task "${name}" in this worker, and no other running app has it on queue "${queue}"` +
   (ownQueue === undefined ? '' : ` (this worker has it on queue "${ownQueue}": the job was enqueued by an app that has it on "${queue}")`) +
   `. Tasks this worker knows: ${listNames(known)}. The job fails without retries; ` +
   (ownQueue === undefined

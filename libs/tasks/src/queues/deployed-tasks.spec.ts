@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { lacksHandlers } from '../tasks.messages.js';
 import { lackedTasks, readWorkerEntries, type DeployedWorker } from './deployed-tasks.js';
 
-const entry = (seenAt: number, queues: Record<string, string[]>) => JSON.stringify({ seenAt, queues });
+const entry = (seenAt: number, queues: Record<string, string[]>, runs = true) => JSON.stringify({ seenAt, queues, runs });
 
 describe('the running workers of a prefix', () => {
   const now = 1_000_000;
@@ -12,25 +12,32 @@ describe('the running workers of a prefix', () => {
       {
         self: entry(now, { default: ['a'] }),
         fresh: entry(now - 59_000, { default: ['a', 'b'], reports: [] }),
+        api: entry(now, { default: ['c'] }, false),
         crashed: entry(now - 61_000, { default: ['a'] }),
         garbage: '{not json',
-        // The format of apps that listed tasks rather than consumed queues.
+        // Formats of earlier builds: tasks rather than queues, or no `runs`.
         older: JSON.stringify({ seenAt: now, tasks: { a: 'default' } }),
+        noRuns: JSON.stringify({ seenAt: now, queues: { default: ['a'] } }),
         wrongShape: JSON.stringify({ seenAt: now, queues: { default: 'a' } }),
         nothing: 'null',
       },
       'self',
       now,
     );
-    expect(workers).toEqual([{ app: 'fresh', queues: { default: ['a', 'b'], reports: [] } }]);
-    expect(stale.sort()).toEqual(['crashed', 'garbage', 'nothing', 'older', 'wrongShape']);
+    expect(workers).toEqual([
+      { app: 'fresh', queues: { default: ['a', 'b'], reports: [] }, runs: true },
+      { app: 'api', queues: { default: ['c'] }, runs: false },
+    ]);
+    expect(stale.sort()).toEqual(['crashed', 'garbage', 'noRuns', 'nothing', 'older', 'wrongShape']);
   });
 
   it('lists each task others run from this worker’s queues and this worker lacks there once, with how many workers run it', () => {
     const others: DeployedWorker[] = [
-      { app: 'old-1', queues: { default: ['removed', 'moved', 'shared'], reports: ['report'] } },
-      { app: 'old-2', queues: { default: ['removed', 'moved', 'shared'], reports: ['report'] } },
-      { app: 'old-api-pool', queues: { mail: ['mail'] } },
+      { app: 'old-1', queues: { default: ['removed', 'moved', 'shared'], reports: ['report'] }, runs: true },
+      { app: 'old-2', queues: { default: ['removed', 'moved', 'shared'], reports: ['report'] }, runs: true },
+      { app: 'old-api-pool', queues: { mail: ['mail'] }, runs: true },
+      // An api runs no task: a worker lacking its tasks is nothing to warn about at boot.
+      { app: 'new-api', queues: { default: ['added'] }, runs: false },
     ];
     // This worker has `moved` on reports, not default, and does not consume mail.
     const lacking = lackedTasks(others, { default: ['shared'], reports: ['moved', 'report'] });

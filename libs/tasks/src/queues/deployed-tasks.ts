@@ -1,12 +1,13 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
+import { TaskCatalog } from '../task/task.catalog.js';
 
-/** How often a running worker says what it consumes, and after how long without that it no longer counts. */
+/** How often a running app says which tasks it has, and after how long without that it no longer counts. */
 const REFRESH_MS = 20_000;
 const STALE_MS = 60_000;
 /**
@@ -19,12 +20,21 @@ const READ_TTL_MS = 1_000;
 /** Task names by the task queue a worker consumes them from. */
 export type ConsumedTasks = Readonly<Record<string, readonly string[]>>;
 
-/** Another running worker of the prefix: the queues it consumes and the tasks it runs from each. */
+/**
+ * Another running app of the prefix and its tasks by queue: for a worker, the
+ * queues it consumes and the tasks it runs from each (`runs`); for an api or a
+ * scheduler, the queues its tasks are on.
+ */
 export interface DeployedWorker {
-  /** The worker process (host:pid:random). */
+  /** The process (host:pid:random). */
   app: string;
   queues: ConsumedTasks;
+  /** A worker consuming these queues, not an app that only has the tasks. */
+  runs: boolean;
 }
+
+/** Who else has a task on a queue: a worker that runs it, an app that only has it (a worker for it is expected), or nobody. */
+export type TaskHolder = 'worker' | 'app' | undefined;
 
 /** A task other running workers have on a queue: one entry per task and queue, however many workers have it. */
 export interface LackedTask {
@@ -36,7 +46,8 @@ export interface LackedTask {
 
 interface WorkerEntry {
   seenAt: number;
-  queues: Record<string, string[]>;
+  queues: ConsumedTasks;
+  runs: boolean;
 }
 
 /**
@@ -51,7 +62,7 @@ export function readWorkerEntries(raw: Readonly<Record<string, string>>, self: s
     if (app === self) continue;
     const entry = parseEntry(value);
     if (!entry || now - entry.seenAt > STALE_MS) stale.push(app);
-    else workers.push({ app, queues: entry.queues });
+    else workers.push({ app, queues: entry.queues, runs: entry.runs });
   }
   return { workers, stale };
 }
@@ -64,10 +75,10 @@ function parseEntry(value: string): WorkerEntry | undefined {
     return undefined;
   }
   if (typeof entry !== 'object' || entry === null) return undefined;
-  const { seenAt, queues } = entry as Partial<WorkerEntry>;
-  if (typeof seenAt !== 'number' || typeof queues !== 'object' || queues === null) return undefined;
+  const { seenAt, queues, runs } = entry as Partial<WorkerEntry>;
+  if (typeof seenAt !== 'number' || typeof queues !== 'object' || queues === null || typeof runs !== 'boolean') return undefined;
   for (const tasks of Object.values(queues)) if (!Array.isArray(tasks)) return undefined;
-  return { seenAt, queues };
+  return { seenAt, queues: queues as ConsumedTasks, runs };
 }
 
 /**
@@ -77,6 +88,7 @@ function parseEntry(value: string): WorkerEntry | undefined {
 export function lackedTasks(others: readonly DeployedWorker[], consumed: ConsumedTasks): LackedTask[] {
   const found = new Map<string, LackedTask>();
   for (const worker of others) {
+    if (!worker.runs) continue;
     for (const [queue, names] of Object.entries(worker.queues)) {
       const own = consumed[queue];
       if (!own) continue;
@@ -93,21 +105,23 @@ export function lackedTasks(others: readonly DeployedWorker[], consumed: Consume
 }
 
 /**
- * Which tasks the running workers of this prefix run, from which queue. Each
- * worker keeps its entry in one Redis hash fresh while it consumes and removes
- * it when it stops taking jobs; a crashed one drops out after a minute. Only
- * workers are listed (an api or a scheduler with the same modules runs no
- * task), so "some entry has task T on queue Q" means "some running worker can
- * run a job of T from Q": a worker holds back such a job it cannot run itself
- * rather than failing it (a rolling deploy that removes, renames or moves T).
+ * Which tasks the running apps of this prefix have, and on which queue. Each
+ * app with tasks keeps its entry in one Redis hash fresh while it runs and
+ * removes it when it stops; a crashed one drops out after a minute. A worker
+ * lists the queues it consumes and the tasks it runs from each (`runs`); an
+ * api or a scheduler lists the queues its tasks are on. A worker holds back a
+ * job it cannot run itself, rather than failing it, while another worker runs
+ * its task from that queue (a rolling deploy that removes, renames or moves
+ * it) or while another app has it there (a new task whose api is out before
+ * its workers); once no running app has it, the job fails.
  */
 @Injectable()
-export class DeployedTasks implements OnApplicationShutdown {
+export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('DeployedTasks');
   readonly appId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private client?: Redis;
   private timer?: NodeJS.Timeout;
-  private consumed?: ConsumedTasks;
+  private listed?: { queues: ConsumedTasks; runs: boolean };
   private publishing?: Promise<void>;
   private read?: { at: number; workers: Promise<DeployedWorker[]> };
 
@@ -115,34 +129,45 @@ export class DeployedTasks implements OnApplicationShutdown {
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
+    private readonly catalog: TaskCatalog,
   ) {}
 
   private get key(): string {
     // Beside the library's queues (`tasks.default`), never under a queue an app may name `tasks`; with a
-    // second dot, no task queue has its name. Not the former `tasks.deployed`, which listed producers too.
-    return `${this.options.prefix}:tasks.workers.running`;
+    // second dot, no task queue has its name.
+    return `${this.options.prefix}:tasks.apps.running`;
+  }
+
+  /** Every app with tasks lists them, by queue, while it runs; a worker lists what it consumes once it starts. */
+  async onApplicationBootstrap(): Promise<void> {
+    const byQueue = this.catalog.byQueue();
+    if (byQueue.size > 0 && !this.listed) await this.list({ queues: Object.fromEntries(byQueue), runs: false });
   }
 
   /** Lists this worker, with what it consumes, until {@link withdraw}. */
-  async advertise(consumed: ConsumedTasks): Promise<void> {
-    this.consumed = consumed;
+  advertise(consumed: ConsumedTasks): Promise<void> {
+    return this.list({ queues: consumed, runs: true });
+  }
+
+  private async list(listed: { queues: ConsumedTasks; runs: boolean }): Promise<void> {
+    this.listed = listed;
     await this.publish();
     clearInterval(this.timer);
     this.timer = setInterval(() => void this.publish(), REFRESH_MS);
     this.timer.unref();
   }
 
-  /** Takes this worker off the list: it takes no more jobs, so no job should wait for it. */
+  /** Takes this app off the list: a worker that takes no more jobs, an app that stops; no job should wait for it. */
   async withdraw(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    if (!this.consumed) return;
-    this.consumed = undefined;
+    if (!this.listed) return;
+    this.listed = undefined;
     // A refresh under way would list this worker again after the removal.
     await this.publishing;
     await this.redis()
       .hdel(this.key, this.appId)
-      .catch((error: unknown) => this.logger.warn(`Could not remove this worker from ${this.key}: ${this.connections.describe(error)}`));
+      .catch((error: unknown) => this.logger.warn(`Could not remove this app from ${this.key}: ${this.connections.describe(error)}`));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -150,15 +175,15 @@ export class DeployedTasks implements OnApplicationShutdown {
     this.client?.disconnect();
   }
 
-  /** The other running workers (drops stale entries on the way). */
+  /** The other running apps with tasks, workers or not (drops stale entries on the way). */
   async others(): Promise<DeployedWorker[]> {
     const { workers, stale } = readWorkerEntries(await this.redis().hgetall(this.key), this.appId, Date.now());
     if (stale.length > 0) await this.redis().hdel(this.key, ...stale);
     return workers;
   }
 
-  /** Whether another running worker runs task `name` from task queue `queue`. */
-  async someWorkerRuns(name: string, queue: string): Promise<boolean> {
+  /** Whether another running worker runs task `name` from task queue `queue`, or else another running app has it there. */
+  async whoHas(name: string, queue: string): Promise<TaskHolder> {
     let read = this.read;
     if (!read || Date.now() - read.at > READ_TTL_MS) {
       const workers = this.others();
@@ -169,26 +194,27 @@ export class DeployedTasks implements OnApplicationShutdown {
         if (this.read?.workers === workers) this.read = undefined;
       });
     }
-    const workers = await read.workers;
-    return workers.some((worker) => worker.queues[queue]?.includes(name) ?? false);
+    const holders = (await read.workers).filter((app) => app.queues[queue]?.includes(name) ?? false);
+    if (holders.some((app) => app.runs)) return 'worker';
+    return holders.length > 0 ? 'app' : undefined;
   }
 
   private publish(): Promise<void> {
-    const consumed = this.consumed;
-    if (!consumed) return Promise.resolve();
-    const publishing = this.write(consumed).finally(() => {
+    const listed = this.listed;
+    if (!listed) return Promise.resolve();
+    const publishing = this.write(listed).finally(() => {
       if (this.publishing === publishing) this.publishing = undefined;
     });
     this.publishing = publishing;
     return publishing;
   }
 
-  private async write(consumed: ConsumedTasks): Promise<void> {
+  private async write({ queues, runs }: { queues: ConsumedTasks; runs: boolean }): Promise<void> {
     try {
-      await this.redis().hset(this.key, this.appId, JSON.stringify({ seenAt: Date.now(), queues: consumed } satisfies { seenAt: number; queues: ConsumedTasks }));
+      await this.redis().hset(this.key, this.appId, JSON.stringify({ seenAt: Date.now(), queues, runs } satisfies WorkerEntry));
     } catch (error) {
-      // Until a refresh succeeds, other workers may fail (rather than hold back) jobs only this one runs.
-      this.logger.warn(`Could not list this worker in ${this.key}: ${this.connections.describe(error)}`);
+      // Until a refresh succeeds, workers may fail (rather than hold back) jobs of this app's tasks.
+      this.logger.warn(`Could not list this app in ${this.key}: ${this.connections.describe(error)}`);
     }
   }
 

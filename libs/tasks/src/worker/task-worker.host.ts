@@ -161,17 +161,19 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
 
   /**
    * A job of a task this worker does not run from `queue`: while another
-   * running worker does, the job goes back to the queue (delayed, its attempts
-   * untouched) for that worker to take; once none does, it fails without retries.
+   * running worker does, or another running app has the task there (its
+   * workers are on their way), the job goes back to the queue (delayed, its
+   * attempts untouched); once no running app has it, it fails without retries.
    */
   private async holdBackOrFail(queue: string, job: Job, abort: JobAbort, token: string | undefined, ownQueue: string | undefined): Promise<never> {
-    const elsewhere = await this.deployed.someWorkerRuns(job.name, queue);
+    const holder = await this.deployed.whoHas(job.name, queue);
     // Cancelled meanwhile: a job held back would run later on the other worker regardless.
     if (abort.reason instanceof JobCancelledAbort) throw new UnrecoverableError(CANCELLED_REASON);
-    if (elsewhere) {
+    if (holder) {
       const delayMs = holdBackDelayMs(job.attemptsStarted - job.attemptsMade);
       await job.moveToDelayed(Date.now() + delayMs, token);
-      this.logger.debug(`Job ${publicJobId(job.id as string, job.queueName)} (${job.name}) waits ${delayMs} ms for a worker that has its task`);
+      const waitsFor = holder === 'worker' ? 'a worker that has its task' : 'a worker for its task, which a running app has';
+      this.logger.debug(`Job ${publicJobId(job.id as string, job.queueName)} (${job.name}) waits ${delayMs} ms for ${waitsFor}`);
       throw new DelayedError();
     }
     const message = unknownTaskOnWorker(job.name, queue, this.tasks.names(), ownQueue);
