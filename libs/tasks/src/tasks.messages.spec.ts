@@ -92,8 +92,9 @@ describe('messages speak the language of the app that set the options', () => {
     expect(shown.redisNoSuchDb).toContain('in redisUrl.');
     expect(shown.healthPortInUse).toContain('choose a free healthPort, or 0 to turn them off');
     expect(shown.metricsOff).toContain('leave metrics unset or true');
-    expect(shown.noTaskOnQueue).toContain(`leave "reports" out of runWorker({ queues })`);
-    expect(shown.lacksHandlers).toContain('leave their queues out of runWorker({ queues })');
+    expect(shown.noTaskOnQueue).toContain('leave the queue out of runWorker({ queues })');
+    expect(shown.noTaskOnQueue.split('"reports"')).toHaveLength(2);
+    expect(shown.lacksHandlers).toContain('register their @Task() providers in this worker');
     expect(shown.cronTableMissing).toContain('run the migrations (TASKS_MIGRATIONS');
     expect(shown.cronTableMissing).toContain('`npx typeorm migration:run -d <your data source>`');
   });
