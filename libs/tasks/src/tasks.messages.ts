@@ -18,19 +18,32 @@ export const unknownTaskOnEnqueue = (name: string, known: readonly string[]) =>
   `Check the spelling, make sure the provider with the @Task() method is part of a module this app imports, ` +
   `or set TasksModule.forRoot({ allowUnregisteredTasks: true }) if only a remote worker knows this task.`;
 
-export const unknownTaskOnWorker = (name: string, known: readonly string[]) =>
-  `No handler for task "${name}" in this worker. Tasks this worker knows: ${listNames(known)}. ` +
-  `The job fails without retries; deploy a worker whose modules include the @Task() provider, then re-enqueue it.`;
+export const unknownTaskOnWorker = (name: string, queue: string, known: readonly string[], ownQueue?: string) =>
+  `No handler for task "${name}" in this worker, and no other running app has it on queue "${queue}"` +
+  (ownQueue === undefined ? '' : ` (this worker has it on queue "${ownQueue}": the job was enqueued by an app that has it on "${queue}")`) +
+  `. Tasks this worker knows: ${listNames(known)}. The job fails without retries; ` +
+  (ownQueue === undefined
+    ? `deploy a worker whose modules include the @Task() provider, then re-enqueue it.`
+    : `re-enqueue it, and it goes to queue "${ownQueue}".`);
 
 export const noTaskOnQueue = (queue: string, local: ReadonlyMap<string, readonly string[]>) =>
   `This worker is told to consume the queue "${queue}", but none of its tasks is on it ` +
   `(its queues: ${[...local].map(([name, tasks]) => `${name} [${tasks.join(', ')}]`).join(', ') || 'none'}). ` +
-  `Register the providers of that queue's tasks in this worker, or leave "${queue}" out of runWorker({ queues }).`;
+  `Register the providers of that queue's tasks in this worker, or leave the queue out of runWorker({ queues }).`;
 
-export const lacksHandlers = (lacking: readonly { name: string; queue: string; app: string }[]) =>
-  `This worker would consume ${[...new Set(lacking.map((t) => `"${t.queue}"`))].join(', ')} but lacks the handlers of ` +
-  `${lacking.map((t) => `"${t.name}" (queue ${t.queue}, declared by the running app ${t.app})`).join(', ')}: ` +
-  `its jobs would fail here. Register the @Task() providers of these tasks in this worker, or leave their queues out of runWorker({ queues }).`;
+export const lacksHandlers = (lacking: readonly { name: string; queue: string; workers: number }[]) => {
+  const groups = new Map<string, string[]>();
+  for (const { name, queue, workers } of lacking) {
+    const group = `on queue "${queue}" (run by ${workers} running worker(s))`;
+    groups.set(group, [...(groups.get(group) ?? []), name]);
+  }
+  return (
+    `This worker lacks tasks other running workers run from its queues: ` +
+    `${[...groups].map(([group, names]) => `${listNames(names)} ${group}`).join('; ')}. ` +
+    `Jobs of these tasks that this worker takes wait for those workers, and fail once none of them runs. ` +
+    `Expected while a rolling deploy removes, renames or moves tasks; otherwise register their @Task() providers in this worker.`
+  );
+};
 
 export const notATaskMethod = (className: string, method: string) =>
   `${className}.${method} is not a task: decorate it with @Task() (and register ${className} as a provider).`;
