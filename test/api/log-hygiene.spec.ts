@@ -78,7 +78,7 @@ describe('log hygiene: control and bidi characters from outside are escaped in t
     await queue.add('processUpload', { uploadId: 'hygiene' }, { jobId: 'key-order\u202e\u009b7' });
 
     const unknown = await worker.waitForLog((l: LogLine) => l.msg.startsWith('No handler for task'), 'the unknown task line');
-    expect(unknown.msg).toContain('No handler for task "evil\\u009b2J\\u202etxt.exe" in this worker.');
+    expect(unknown.msg).toContain('No handler for task "evil\\u009b2J\\u202etxt.exe" in this worker');
     const started = await worker.waitForLog((l: LogLine) => l.event === 'task.started' && l.task === 'processUpload', 'the task.started line');
     expect(started.jobId).toBe('order\\u202e\\u009b7');
     await worker.waitForLog((l: LogLine) => l.event === 'task.completed' && l.jobId === started.jobId, 'the task.completed line');

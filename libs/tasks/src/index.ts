@@ -80,6 +80,9 @@ export {
   TaskNotFoundError,
   ServiceUnreachableError,
   CronRunNotRecordedError,
+  InvalidEnqueueOptionError,
+  JobIdConflictError,
+  TaskWaitAbortedError,
 } from './errors/tasks.errors.js';
 
 export { InjectRedis, TASKS_REDIS, appRedisKeyPrefix } from './redis/app-redis.js';

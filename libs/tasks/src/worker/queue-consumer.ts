@@ -8,8 +8,11 @@ import { publicJobId } from '../client/job-ids.js';
 import { escapeLogText } from '../logging/escape-log-text.js';
 import type { TasksMetrics } from '../metrics/tasks-metrics.js';
 
-/** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
-export type JobProcessor = (job: Job, abort: JobAbort) => Promise<unknown>;
+/**
+ * Runs one job; `abort` fires on the job's timeout and when shutdown hands the
+ * job back. `token` is the worker's lock on the job, to move it elsewhere itself.
+ */
+export type JobProcessor = (job: Job, abort: JobAbort, token: string | undefined) => Promise<unknown>;
 
 interface ActiveJob {
   job: Job;
@@ -172,7 +175,7 @@ export class QueueConsumer {
       };
       let running: Promise<unknown>;
       try {
-        running = this.processor(job, entry.abort);
+        running = this.processor(job, entry.abort, token);
       } catch (error) {
         running = Promise.reject(error as Error);
       }
