@@ -235,6 +235,6 @@ export class QueueConsumer {
 }
 
 /** A job in a log line: its public id and name, escaped (a chosen id and a producer's name come from outside). */
-function jobLabel(job: Job, queueName: string): string {
+export function jobLabel(job: Job, queueName: string): string {
   return `${escapeLogText(publicJobId(job.id as string, queueName))} (${escapeLogText(job.name)})`;
 }
