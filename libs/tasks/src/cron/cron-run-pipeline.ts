@@ -155,6 +155,12 @@ export class CronRunPipeline {
    * `busy`. `allow`: no lock, only the row.
    */
   private async claim(cron: RegisteredCron, run: CronRunKey, jobId: string, abort: JobAbort): Promise<Claim> {
+    // A tick already waits: it goes first, even if the run it waits for has just ended and its
+    // next look at the lock is still due. A fresh tick taking the lock in that gap would run
+    // ahead of it (the waiting tick would then run after, out of order).
+    if (cron.overlap === 'bufferOne' && (await this.locks.isBufferSlotTaken(cron.name))) {
+      return { kind: 'busy', reason: `another tick already waits for it (overlap: 'bufferOne')` };
+    }
     let slot: BufferSlot | undefined;
     try {
       for (;;) {
