@@ -47,6 +47,7 @@ export type {
 export type { JsonValue, JsonPrimitive } from './payload/assert-json-payload.js';
 
 export { bufferedLogDestination, BufferedLogDestination, type BufferedLogDestinationOptions } from './logging/buffered-log-destination.js';
+export { escapeLogText } from './logging/escape-log-text.js';
 export { runWorker, workerQueuesFromEnv } from './worker/run-worker.js';
 export type { WorkerQueueSelection } from './worker/task-worker.host.js';
 export { DEFAULT_TASK_QUEUE, bullQueueName } from './queues/task-queue-names.js';
@@ -80,6 +81,9 @@ export {
   TaskNotFoundError,
   ServiceUnreachableError,
   CronRunNotRecordedError,
+  InvalidEnqueueOptionError,
+  JobIdConflictError,
+  TaskWaitAbortedError,
 } from './errors/tasks.errors.js';
 
 export { InjectRedis, TASKS_REDIS, appRedisKeyPrefix } from './redis/app-redis.js';
