@@ -13,16 +13,17 @@ export function env(name, fallback) {
 }
 
 /**
- * Where a service is, for messages: scheme, host, port and path, never the
- * user info or the query (where passwords go), and nothing of a value that
+ * Where a service is, for messages: scheme, user, host, port and path, never
+ * the password or the query (where passwords go), and nothing of a value that
  * does not parse (its password cannot be told apart). A tiny stand-in for
  * nestjs-tasks' redactUrl, which is not built yet when these scripts run.
  */
 export function location(url) {
   try {
     const parsed = new URL(url);
+    const user = parsed.username ? `${parsed.username}@` : '';
     // A raw '/', '?' or '#' in a password moves '@host' after the host the parser found.
-    if (!`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    if (!`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) return `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}`;
   } catch {
     // Not a URL: shown as nothing below.
   }

@@ -53,7 +53,7 @@ export type { WorkerQueueSelection } from './worker/task-worker.host.js';
 export { DEFAULT_TASK_QUEUE, bullQueueName } from './queues/task-queue-names.js';
 export { runScheduler } from './scheduler/run-scheduler.js';
 export { reportBootFailure } from './boot/boot.js';
-export { redactUrl, redactSecrets, redactError, urlProblem, isSecretName, REDACTED, type RedactOptions } from './redaction/redact.js';
+export { redactUrl, redactSecrets, isSecretName, type RedactOptions } from './redaction/redact.js';
 export { parseConnectionUrl } from './redaction/connection-url.js';
 
 export { Cron, type CronOptions, type CronCatchUp, type CronOverlap } from './cron/cron.decorator.js';
