@@ -183,6 +183,17 @@ describe('redactError', () => {
     expect(cause.stack).not.toMatch(SECRET);
   });
 
+  it('masks properties named like a secret, strings in arrays, and the arguments of a failed AUTH', () => {
+    const url = 'redis://:S3cr3t-args@cache:6379';
+    const error = Object.assign(new Error('ReplyError: WRONGPASS'), {
+      command: { name: 'auth', args: ['default', 'S3cr3t-auth'] },
+      options: { password: 'S3cr3t-prop', hosts: [url] },
+    });
+    redactError(error);
+    expect(JSON.stringify({ ...error })).not.toMatch(SECRET);
+    expect(error.command.args).toEqual(['***', '***']);
+  });
+
   it('survives values that are not errors and cycles', () => {
     const error = new Error('loop') as Error & { self?: unknown };
     error.self = error;

@@ -108,8 +108,9 @@ export function redactSecrets(text: string, ...sources: Array<string | undefined
 
 /**
  * Scrubs `error` in place with {@link redactSecrets}: its message, stack and
- * string properties, and those of its causes (what Node prints for an error
- * nobody caught), so that rethrowing it shows no secret.
+ * string properties (a property named like a secret wholly, and the arguments
+ * of a failed AUTH command), and those of its causes and nested objects (what
+ * Node prints for an error nobody caught), so that rethrowing it shows no secret.
  */
 export function redactError(error: unknown, ...sources: Array<string | undefined>): void {
   scrub(error, sources, new Set(), 0);
@@ -119,6 +120,8 @@ function scrub(value: unknown, sources: Array<string | undefined>, seen: Set<obj
   if (typeof value !== 'object' || value === null || seen.has(value) || depth > 8) return;
   seen.add(value);
   const record = value as Record<string, unknown>;
+  // A driver's reply error keeps the command that failed: AUTH's arguments are the user and password.
+  const secretArgs = typeof record.name === 'string' && record.name.toLowerCase() === 'auth';
   const keys = new Set([...Object.keys(record), ...(value instanceof Error ? ['message', 'stack', 'cause', 'errors'] : [])]);
   for (const key of keys) {
     let current: unknown;
@@ -128,17 +131,22 @@ function scrub(value: unknown, sources: Array<string | undefined>, seen: Set<obj
       continue;
     }
     if (typeof current === 'string') {
-      const shown = redactSecrets(current, ...sources);
-      if (shown !== current) {
-        try {
-          record[key] = shown;
-        } catch {
-          // A read-only property: nothing to do about it here.
-        }
-      }
-    } else if (typeof current === 'object') {
-      for (const nested of Array.isArray(current) ? current : [current]) scrub(nested, sources, seen, depth + 1);
+      const shown = isSecretName(key) ? REDACTED : redactSecrets(current, ...sources);
+      if (shown !== current) replace(record, key, shown);
+    } else if (secretArgs && key === 'args' && Array.isArray(current)) {
+      replace(record, key, current.map(() => REDACTED));
+    } else {
+      // Arrays too: their items are scrubbed by index.
+      scrub(current, sources, seen, depth + 1);
     }
+  }
+}
+
+function replace(record: Record<string, unknown>, key: string, shown: unknown): void {
+  try {
+    record[key] = shown;
+  } catch {
+    // A read-only property: nothing to do about it here.
   }
 }
 
