@@ -12,9 +12,9 @@ import {
   PG_AUTH_FAILED,
   PG_DATABASE_MISSING,
   env,
+  location,
   pingRedis,
   reason,
-  redact,
   withPgClient,
 } from './lib/services.mjs';
 
@@ -24,11 +24,11 @@ async function checkRedis() {
   const url = env('REDIS_URL', DEFAULT_REDIS_URL);
   try {
     await pingRedis(url, TIMEOUT_MS);
-    return { ok: true, line: `Redis      ok  ${redact(url)}` };
+    return { ok: true, line: `Redis      ok  ${location(url)}` };
   } catch (error) {
     return {
       ok: false,
-      line: `Redis is not reachable at ${redact(url)} (${reason(error)}).`,
+      line: `Redis is not reachable at ${location(url)} (${reason(error)}).`,
       help: HOW_TO_START.redis,
     };
   }
@@ -38,22 +38,22 @@ async function checkPostgres() {
   const url = env('DATABASE_URL', DEFAULT_DATABASE_URL);
   try {
     await withPgClient(url, (client) => client.query('SELECT 1'), TIMEOUT_MS);
-    return { ok: true, line: `PostgreSQL ok  ${redact(url)}` };
+    return { ok: true, line: `PostgreSQL ok  ${location(url)}` };
   } catch (error) {
     // The server answered: it is up, only the database is missing (created next).
     if (error?.code === PG_DATABASE_MISSING) {
-      return { ok: true, line: `PostgreSQL ok  ${redact(url)} (database not created yet)` };
+      return { ok: true, line: `PostgreSQL ok  ${location(url)} (database not created yet)` };
     }
     if (PG_AUTH_FAILED.has(error?.code)) {
       return {
         ok: false,
-        line: `PostgreSQL at ${redact(url)} is running but refused the login (${reason(error)}).`,
+        line: `PostgreSQL at ${location(url)} is running but refused the login (${reason(error)}).`,
         help: ['Fix the user or password in DATABASE_URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE).'],
       };
     }
     return {
       ok: false,
-      line: `PostgreSQL is not reachable at ${redact(url)} (${reason(error)}).`,
+      line: `PostgreSQL is not reachable at ${location(url)} (${reason(error)}).`,
       help: HOW_TO_START.postgres,
     };
   }

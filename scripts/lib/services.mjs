@@ -12,15 +12,22 @@ export function env(name, fallback) {
   return value === undefined || value === '' ? fallback : value;
 }
 
-/** The URL with its password replaced, for messages. */
-export function redact(url) {
+/**
+ * Where a service is, for messages: scheme, user, host, port and path, never
+ * the password or the query (where passwords go), and nothing of a value that
+ * does not parse (its password cannot be told apart). A tiny stand-in for
+ * nestjs-tasks' redactUrl, which is not built yet when these scripts run.
+ */
+export function location(url) {
   try {
     const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    const user = parsed.username ? `${parsed.username}@` : '';
+    // A raw '/', '?' or '#' in a password moves '@host' after the host the parser found.
+    if (!`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@')) return `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}`;
   } catch {
-    return url;
+    // Not a URL: shown as nothing below.
   }
+  return 'an invalid URL (not shown: it may hold a password; percent-encode its special characters)';
 }
 
 /** Rejects after `ms` with `message`, so nothing here can hang past its budget. */

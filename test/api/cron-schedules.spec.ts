@@ -43,6 +43,10 @@ interface ScheduleRow {
 
 const HOUR = 3_600_000;
 
+const BIDI_REFUSED =
+  'Field "reason" must not contain bidirectional-text controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069): ' +
+  'they make text display in another order than it is stored.';
+
 /** The next `count` 1 January midnights (UTC) after `at`: the example cron's ticks under CLEANUP_CRON. */
 const newYearsAfter = (at: number, count: number) => {
   const year = new Date(at).getUTCFullYear();
@@ -288,6 +292,24 @@ describe('apps/api cron schedules (GET /cron, pause, resume)', () => {
       expect((await post('/cron/cleanupExpiredData/resume')).status).toBe(200);
     });
 
+    it('keeps a reason that is HTML as text, answers it as JSON data (markup characters escaped), and logs the pause with the reason escaped', async () => {
+      const reason = '<img src=x onerror="alert(1)"> & more\nsecond line';
+      const paused = await post('/cron/cleanupExpiredData/pause', { reason });
+      expect(paused.status).toBe(200);
+      expect(paused.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(paused.headers.get('x-content-type-options')).toBe('nosniff');
+      const text = await paused.text();
+      // As JSON data, never as markup: no "<", ">" or "&" a browser could take for HTML if it sniffed the answer.
+      expect(text).not.toMatch(/[<>&]/);
+      expect(text).toContain('\\u003cimg src=x onerror=\\"alert(1)\\"\\u003e \\u0026 more\\nsecond line');
+      expect((JSON.parse(text) as CronJson).paused?.reason).toBe(reason);
+      expect((await cleanupRow())?.paused_reason).toBe(reason);
+      expect((await json<CronJson>(await get('/cron/cleanupExpiredData'))).paused?.reason).toBe(reason);
+      // The api notes who paused what, with the reason on one line: its line break escaped.
+      const line = await api.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('paused by') && l.msg.includes('onerror'), 'the pause log line');
+      expect(line.msg).toBe(`Cron job "cleanupExpiredData" paused by ${OPERATOR}: <img src=x onerror="alert(1)"> & more\\nsecond line`);
+    });
+
     it.each<[string, () => Promise<Response>, string]>([
       ['a name with a space', () => post('/cron/bad%20name/pause', { reason: 'x' }), 'Cron job name must be 1-200 characters of letters, digits, "_", "." or "-".'],
       ['a name with a slash', () => post('/cron/a%2Fb/resume'), 'Cron job name must be 1-200 characters of letters, digits, "_", "." or "-".'],
@@ -300,6 +322,10 @@ describe('apps/api cron schedules (GET /cron, pause, resume)', () => {
       ['an empty reason', () => post('/cron/cleanupExpiredData/pause', { reason: '' }), 'Field "reason" must be 1-500 characters (leave it out for none).'],
       ['a reason with a NUL byte', () => post('/cron/cleanupExpiredData/pause', { reason: 'a\u0000b' }), 'Field "reason" must not contain control characters other than tab and line breaks.'],
       ['a reason with an escape character', () => post('/cron/cleanupExpiredData/pause', { reason: '\u001b[31mred' }), 'Field "reason" must not contain control characters other than tab and line breaks.'],
+      ['a reason with a C1 control (0x9B, a terminal escape)', () => post('/cron/cleanupExpiredData/pause', { reason: 'a\u009b2Jb' }), 'Field "reason" must not contain control characters other than tab and line breaks.'],
+      ['a reason with a right-to-left override', () => post('/cron/cleanupExpiredData/pause', { reason: 'invoice\u202efdp.exe' }), BIDI_REFUSED],
+      ['a reason with a bidi isolate', () => post('/cron/cleanupExpiredData/pause', { reason: '\u2067x\u2069' }), BIDI_REFUSED],
+      ['a reason with a right-to-left mark', () => post('/cron/cleanupExpiredData/pause', { reason: 'a\u200fb' }), BIDI_REFUSED],
       ['a reason with an unpaired surrogate', () => postRaw('/cron/cleanupExpiredData/pause', '{"reason":"a\\ud800b"}', 'application/json'), 'Field "reason" must be valid Unicode (it has an unpaired surrogate).'],
       ['an extra key', () => post('/cron/cleanupExpiredData/pause', { reason: 'ok', by: 'mallory' }), 'Unknown field "by" in the body: it takes "reason".'],
       ['a __proto__ key', () => postRaw('/cron/cleanupExpiredData/pause', '{"__proto__":{"reason":"x"}}', 'application/json'), 'Unknown field "__proto__" in the body: it takes "reason".'],

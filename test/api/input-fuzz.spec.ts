@@ -251,8 +251,10 @@ describe('apps/api under bad input: every bad request is a 4xx with a reason, ne
     port = await freePort();
     base = new URL(`http://127.0.0.1:${port}`);
     const env = { TASKS_PREFIX: prefix, ...schema.env };
+    // Far past the defaults: these requests test input handling, not the per-user limits (rate-limits.spec.ts).
+    const limits = { RATE_LIMIT_ENQUEUE: '100000', RATE_LIMIT_CRON_TRIGGER: '100000' };
     [api, worker] = await Promise.all([
-      startApp('api', { ...env, PORT: String(port), ...AUTH_ENV }, apiReady),
+      startApp('api', { ...env, PORT: String(port), ...AUTH_ENV, ...limits }, apiReady),
       startApp('worker', { ...env, EXAMPLE_UPLOAD_STEP_MS: '1' }, workerReady),
     ]);
     const enqueued = await send(base, { method: 'POST', path: '/uploads/seed/process', headers: alice() });

@@ -64,6 +64,8 @@ describe('GET /users/:userId/events on real networks: retry hint, heartbeats, st
         SSE_RETRY_MS: '1500',
         SSE_MAX_STREAMS_PER_USER: String(PER_USER),
         SSE_MAX_STREAMS_PER_PROCESS: String(PER_PROCESS),
+        // These tests are about the two caps alone (the share is tested below).
+        SSE_RESERVED_FIRST_STREAMS: '0',
       },
       apiReady,
     );
@@ -127,5 +129,71 @@ describe('GET /users/:userId/events on real networks: retry hint, heartbeats, st
     expect([alice2.status, alice3.status, carol.status]).toEqual([200, 200, 200]);
     expect(api.running).toBe(true);
     for (const client of [alice2, alice3, carol]) client.close();
+  });
+});
+
+// One user with several accounts, or many tabs, must not take every slot of a replica: past
+// SSE_MAX_STREAMS_PER_PROCESS - SSE_RESERVED_FIRST_STREAMS open streams, only users without one get a slot.
+describe('GET /users/:userId/events: a user’s share of the slots', () => {
+  const prefix = uniquePrefix('sse-share');
+  let api: AppProcess;
+  let base: string;
+  const clients: SseClient[] = [];
+
+  const open = async (userId: string) => {
+    const client = await SseClient.open(`${base}/users/${userId}/events`, authHeaders(userId));
+    clients.push(client);
+    return client;
+  };
+  const refusal = async (client: SseClient) => {
+    await client.finished;
+    return (JSON.parse(client.body) as { message: string }).message;
+  };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    api = await startApp(
+      'api',
+      {
+        TASKS_PREFIX: prefix,
+        PORT: String(port),
+        ...AUTH_ENV,
+        SSE_MAX_STREAMS_PER_USER: '4',
+        SSE_MAX_STREAMS_PER_PROCESS: '5',
+        SSE_RESERVED_FIRST_STREAMS: '3',
+      },
+      apiReady,
+    );
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await api?.stop();
+    await deletePrefix(prefix);
+  });
+
+  it('keeps SSE_RESERVED_FIRST_STREAMS slots for users without an open stream: a user’s second stream waits for the shared ones', async () => {
+    // Two slots are shared (5 - 3): mallory's first stream and her second fill them.
+    const mallory = [await open('mallory'), await open('mallory')];
+    expect(mallory.map((client) => client.status)).toEqual([200, 200]);
+    // A third is within her own cap (4) but would take a reserved slot.
+    const third = await open('mallory');
+    expect(third.status).toBe(429);
+    expect(await refusal(third)).toBe(
+      'This api process keeps its last 3 event streams for users without one open (SSE_RESERVED_FIRST_STREAMS); ' +
+        'user "mallory" has 2 open. Close one (e.g. another browser tab) and reconnect, or retry later.',
+    );
+    // Every other user still gets their first stream, up to the process's limit.
+    const firsts = [await open('alice'), await open('bob'), await open('carol')];
+    expect(firsts.map((client) => client.status)).toEqual([200, 200, 200]);
+    const dave = await open('dave');
+    expect(dave.status).toBe(429);
+    expect(await refusal(dave)).toMatch(/^This api process serves its maximum of 5 event streams/);
+    // Nor does alice's second stream take a reserved slot.
+    const aliceAgain = await open('alice');
+    expect(aliceAgain.status).toBe(429);
+    expect(await refusal(aliceAgain)).toMatch(/^This api process serves its maximum of 5 event streams/);
+    expect(api.running).toBe(true);
   });
 });

@@ -130,13 +130,25 @@ describe('the api’s settings (apps/api/src/config/api-config.ts)', () => {
       sseRetryMs: 3_000,
       sseMaxStreamsPerUser: 5,
       sseMaxStreamsPerProcess: 1_000,
+      sseReservedFirstStreams: 500,
+      rateLimits: { enqueue: 60, cronTrigger: 10 },
+      rateLimitWindowMs: 60_000,
     });
+    // The reserve defaults to half of the process's streams, and must leave at least one shared.
+    expect(apiConfigFromEnv({ API_AUTH_SECRET: SECRET, SSE_MAX_STREAMS_PER_PROCESS: '9' }).sseReservedFirstStreams).toBe(4);
+    expect(() => apiConfigFromEnv({ API_AUTH_SECRET: SECRET, SSE_MAX_STREAMS_PER_PROCESS: '9', SSE_RESERVED_FIRST_STREAMS: '9' })).toThrow(
+      'SSE_RESERVED_FIRST_STREAMS must be a whole number of streams from 0 to 8 (default 4); got "9".',
+    );
     for (const [name, value] of [
       ['SSE_HEARTBEAT_MS', '0'],
       ['SSE_HEARTBEAT_MS', '1.5'],
       ['SSE_RETRY_MS', '-1'],
       ['SSE_MAX_STREAMS_PER_USER', '0'],
       ['SSE_MAX_STREAMS_PER_PROCESS', 'many'],
+      ['SSE_RESERVED_FIRST_STREAMS', '-1'],
+      ['RATE_LIMIT_ENQUEUE', '0'],
+      ['RATE_LIMIT_CRON_TRIGGER', 'lots'],
+      ['RATE_LIMIT_WINDOW_MS', '999'],
     ]) {
       expect(() => apiConfigFromEnv({ API_AUTH_SECRET: SECRET, [name as string]: value }), `${name}=${value}`).toThrow(
         new RegExp(`^${name} must be a whole number`),

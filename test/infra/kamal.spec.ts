@@ -1,9 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TASKS_ENV_VARIABLES } from 'nestjs-tasks';
+import { parseRedisUrl } from 'nestjs-tasks/testing';
 import { ROOT } from '../support/processes.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait-for.js';
 
 interface Role {
   hosts: string[];
@@ -20,7 +27,18 @@ interface Deploy {
   proxy: { app_port: number; healthcheck: { path: string } };
   env: { clear: Record<string, string | number>; secret: string[] };
   registry: { password: string[] };
-  accessories: Record<string, { image: string; env?: { clear?: Record<string, string>; secret?: string[] } }>;
+  accessories: Record<string, { image: string; host: string; cmd?: string; port?: string; env?: { clear?: Record<string, string>; secret?: string[] } }>;
+}
+
+/**
+ * The words the host's shell makes of `docker run … <image> <cmd>`: Kamal
+ * appends an accessory's cmd to that command line as it is, over SSH. Run with
+ * `env`, to show what the host's shell would expand.
+ */
+function hostShellWords(cmd: string, env: Record<string, string>): string[] {
+  const printed = spawnSync('sh', ['-c', `printf '%s\\0' ${cmd}`], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  expect(printed.status, printed.stderr).toBe(0);
+  return printed.stdout.split('\0').slice(0, -1);
 }
 
 // config/deploy.yml is the Kamal example of the stack: parsed here, checked against the built apps and their settings.
@@ -81,5 +99,56 @@ describe('config/deploy.yml (Kamal)', () => {
     expect(deploy.accessories.postgres.env?.secret).toEqual(['POSTGRES_PASSWORD']);
     // Prometheus' token for the api's /metrics is a secret of the web role only.
     expect(roles.web.env?.secret).toEqual(['METRICS_TOKEN']);
+  });
+
+  it('runs Redis with a password from a Kamal secret (never written in the file), and the apps get it inside REDIS_URL, a secret too', () => {
+    const redis = deploy.accessories.redis;
+    expect(redis.env?.secret).toEqual(['REDIS_PASSWORD']);
+    expect(redis.env?.clear ?? {}).not.toHaveProperty('REDIS_PASSWORD');
+    // requirepass takes the container's variable, not a value.
+    expect(redis.cmd).toMatch(/--requirepass "\$REDIS_PASSWORD"/);
+    // The workers on the other hosts reach it on its host's address; it is published there only, not on every interface.
+    expect(redis.port).toBe(`${redis.host}:6379:6379`);
+    expect(deploy.env.secret).toContain('REDIS_URL');
+    for (const variables of [deploy.env.clear, ...Object.values(roles).map((role) => role.env?.clear ?? {})]) {
+      expect(variables).not.toHaveProperty('REDIS_URL');
+    }
+  });
+
+  it('the Redis accessory’s cmd, run as Docker runs it, starts a redis-server that refuses clients without the password; the documented URL form (percent-encoded) gets in', async () => {
+    const cmd = deploy.accessories.redis.cmd as string;
+    // The host's shell must leave $REDIS_PASSWORD to the container's (which has the secret from Kamal's env file).
+    const words = hostShellWords(cmd, { REDIS_PASSWORD: 'expanded-on-the-host' });
+    expect(words.join(' ')).not.toContain('expanded-on-the-host');
+    expect(words.join(' ')).toContain('$REDIS_PASSWORD');
+
+    const realServer = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+    expect(realServer, 'redis-server on the PATH').not.toBe('');
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'kamal-redis-'));
+    // Stands in for the image's redis-server: the same arguments, on a free loopback port, in a scratch directory.
+    writeFileSync(join(dir, 'redis-server'), `#!/bin/sh\nexec ${realServer} "$@" --port ${port} --bind 127.0.0.1 --dir ${dir} --save ''\n`);
+    chmodSync(join(dir, 'redis-server'), 0o755);
+    // URL-special characters on purpose: the URL form percent-encodes them.
+    const password = `p@ss:w/rd%#?&${randomBytes(8).toString('hex')}`;
+    const server = spawn(words[0] as string, words.slice(1), { env: { PATH: `${dir}:${process.env.PATH}`, REDIS_PASSWORD: password }, stdio: 'ignore' });
+    // Parsed as the apps parse REDIS_URL.
+    const ping = async (url: string) => {
+      const client = new Redis({ ...parseRedisUrl(url), maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
+      try {
+        return await client.ping();
+      } finally {
+        client.disconnect();
+      }
+    };
+    try {
+      const url = `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+      expect(await waitFor(() => ping(url).catch(() => undefined), { what: 'the accessory’s redis-server to answer with the password' })).toBe('PONG');
+      await expect(ping(`redis://127.0.0.1:${port}`)).rejects.toThrow(/NOAUTH/);
+    } finally {
+      server.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,8 @@ import { Injectable, Module, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { Cron, CronRegistry, InternalCronError, UnknownTaskError, type CronJobInfo } from 'nestjs-tasks';
-import { CronCatalog, CronScheduleStore } from 'nestjs-tasks/testing';
+import { CronScheduleStore } from 'nestjs-tasks/testing';
+import { declaredSchedules } from '../support/cron-schedules.js';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';
 import { rejectionOf, tasksAppsPerTest } from '../support/in-process.js';
@@ -81,19 +82,7 @@ describe('CronRegistry', () => {
 
   /** What a scheduler does at boot: one row per cron of the code (plus `extra` names, as another deployment's code would have). */
   const reconcile = async (app: TestingModule, extra: string[] = []) => {
-    const declared = app
-      .get(CronCatalog)
-      .all()
-      .map((cron) => ({
-        name: cron.name,
-        expression: cron.expression,
-        timeZone: cron.timeZone,
-        catchUp: 'skip',
-        overlap: cron.overlap,
-        source: cron.source,
-        internal: cron.internal,
-        nextTick: cron.schedule.nextTick(Date.now()),
-      }));
+    const declared = declaredSchedules(app);
     const others = extra.map((name) => ({
       name,
       expression: '0 3 * * *',

@@ -427,7 +427,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
             for (const proc of [worker, ...schedulers]) {
               if (!proc.running) throw new StopWaiting(`${proc.name} exited:\n${proc.tail()}`);
             }
-            const keys = await redis.keys(`${prefix}:ran:*`);
+            const keys = await redis.keys(`${prefix}:app:ran:*`);
             if (keys.length < 3) return undefined;
             return Promise.all(keys.map(async (key) => Number(await redis.get(key))));
           },

@@ -33,7 +33,8 @@ async function silentServer(): Promise<{ url: string; close: () => Promise<void>
 
 // The example worker run directly, as a container runs it, against each boot
 // fault: it exits non-zero on its own, and its very first line of output names
-// the service, the (redacted) URL, the variable and the fix.
+// the service, the (redacted) URL, the variable and the fix; a URL that does
+// not parse is named by its variable, with what is wrong with it, never quoted.
 describe('boot faults fail fast and clearly', PROCESS_TIMEOUT, () => {
   const prefix = uniquePrefix('bootfaults');
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -87,6 +88,31 @@ describe('boot faults fail fast and clearly', PROCESS_TIMEOUT, () => {
       /^ServiceUnreachableError: Postgres at postgres:\/\/.*\/missing_\w+ has no such database.*npm run db:migrate.*DATABASE_URL/,
     ],
     [
+      'the Redis password in the query refused',
+      async () => ({ REDIS_URL: `redis://127.0.0.1:${password.port}/?password=wrong-password` }),
+      /^ServiceUnreachableError: Cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/\?password=\*\*\*: it refused the login.*REDIS_URL/,
+    ],
+    [
+      'Postgres unreachable, its password in the query',
+      async () => ({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/tasks_test?password=pg-secret` }),
+      /^ServiceUnreachableError: Cannot reach Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/tasks_test\?password=\*\*\* .*DATABASE_URL/,
+    ],
+    [
+      "a '/' in the REDIS_URL password",
+      async () => ({ REDIS_URL: 'redis://:ab/wrong-password+ef=@127.0.0.1:6379' }),
+      /^TasksConfigurationError: REDIS_URL is not a valid URL \(it has a '\/' in the password\? percent-encode it as %2F\)/,
+    ],
+    [
+      "a '#' in the DATABASE_URL password",
+      async () => ({ DATABASE_URL: 'postgres://postgres:ab#pg-secret?@127.0.0.1:5432/tasks_test' }),
+      /^TasksConfigurationError: DATABASE_URL is not a valid URL \(it has a '#' in the password\? percent-encode it as %23\)/,
+    ],
+    [
+      'a keyword-form DATABASE_URL',
+      async () => ({ DATABASE_URL: 'host=127.0.0.1 port=5432 user=postgres password=pg-secret dbname=tasks_test' }),
+      /^TasksConfigurationError: DATABASE_URL is not a valid URL \(it is in keyword form \(host=… password=…\), not a URL\); expected postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE/,
+    ],
+    [
       'the migrations not applied',
       async () => ({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: emptySchema }),
       /^TasksConfigurationError: Cron jobs need the table cron_job_runs, which does not exist.*TASKS_MIGRATIONS/,
@@ -107,5 +133,13 @@ describe('boot faults fail fast and clearly', PROCESS_TIMEOUT, () => {
     expect(postgres.code, postgres.output).not.toBe(0);
     expect(postgres.first, postgres.output).toMatch(/^ServiceUnreachableError: Cannot reach Postgres at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1.*DATABASE_URL/);
     expect(postgres.output).not.toContain('pg-secret');
+    const malformed = await bootWorker({ REDIS_URL: 'redis://:ab/wrong-password+ef=@127.0.0.1:6379' }, kind);
+    expect(malformed.code, malformed.output).not.toBe(0);
+    expect(malformed.first, malformed.output).toMatch(/^TasksConfigurationError: REDIS_URL is not a valid URL \(it has a '\/' in the password/);
+    expect(malformed.output).not.toContain('wrong-password');
+    const dsn = await bootWorker({ DATABASE_URL: 'host=127.0.0.1 user=postgres password=pg-secret' }, kind);
+    expect(dsn.code, dsn.output).not.toBe(0);
+    expect(dsn.first, dsn.output).toMatch(/^TasksConfigurationError: DATABASE_URL is not a valid URL \(it is in keyword form/);
+    expect(dsn.output).not.toContain('pg-secret');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPayloadError, TaskClient, TasksError } from 'nestjs-tasks';
+import { InvalidEnqueueOptionError, InvalidPayloadError, TaskClient } from 'nestjs-tasks';
 import { TaskWorkerHost } from 'nestjs-tasks/testing';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
@@ -84,15 +84,16 @@ describe('enqueue options', () => {
   });
 
   it.each([
-    [{ jobId: 'a:b' }, 'Invalid jobId "a:b"'],
-    [{ jobId: '42' }, 'Invalid jobId "42"'],
+    [{ jobId: 'a:b' }, 'option jobId is "a:b": it must not contain ":"'],
+    [{ jobId: '42' }, 'option jobId is "42": an all-digit id could collide with generated ids'],
     [{ delayMs: -1 }, 'option delayMs is -1'],
     [{ priority: 0 }, 'option priority is 0'],
     [{ attempts: 0 }, 'option attempts is 0'],
   ])('rejects enqueue option %o', async (options, problem) => {
     const app = await apps.create({ imports: [FixtureTasksModule] });
     const error = await rejectionOf(app.get(TaskClient).enqueue(FixtureTasks, 'echo', { value: 1 }, options));
-    expect(error).toBeInstanceOf(TasksError);
+    expect(error).toBeInstanceOf(InvalidEnqueueOptionError);
+    expect(error).toMatchObject({ taskName: 'echo', option: Object.keys(options)[0] });
     expect(error.message).toContain(problem);
     expect(await tasksQueue(app).count()).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPayloadError, TaskClient, TaskFailedError, type JsonValue } from 'nestjs-tasks';
+import { InvalidEnqueueOptionError, InvalidPayloadError, TaskClient, TaskFailedError, type JsonValue } from 'nestjs-tasks';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
 
@@ -46,6 +46,29 @@ describe('hostile input to the task client', () => {
     expect(again.id).toBe('meta');
     await expect(again.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ value: BULLMQ_KEY_NAMES.indexOf('meta') });
     expect(await tasksQueue(app).getJobCountByTypes('failed')).toBe(0);
+  });
+
+  it('refuses job ids and deduplication keys with control, bidi or blank text, naming the option, before anything is sent', async () => {
+    const app = await apps.create({ imports: [FixtureTasksModule] });
+    const client = app.get(TaskClient);
+    const hostile = ['a\u0000b', 'line\nbreak', '   ', '\u202Etxt.exe', 'x'.repeat(257)];
+    for (const value of hostile) {
+      for (const [option, options] of [
+        ['jobId', { jobId: value }],
+        ['deduplicate.key', { deduplicate: { key: value } }],
+      ] as const) {
+        const error = await rejectionOf(client.enqueue(FixtureTasks, 'echo', { value: 1 }, options));
+        expect(error, `${option} ${JSON.stringify(value)}`).toBeInstanceOf(InvalidEnqueueOptionError);
+        expect(error).toMatchObject({ option, taskName: 'echo' });
+        expect(error.message).toContain(`enqueue("echo"): option ${option} is `);
+        // The message never carries the characters it refuses.
+        expect(error.message).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+      }
+      const batch = await rejectionOf(client.enqueueMany([{ name: 'echo', payload: { value: 1 }, options: { jobId: value } }]));
+      expect(batch).toBeInstanceOf(InvalidEnqueueOptionError);
+    }
+    expect(await tasksQueue(app).count()).toBe(0);
+    await expect(client.getJob('a\u0000b')).resolves.toBeUndefined();
   });
 
   it('rejects a payload nested 5,000 levels deep, and one over maxPayloadBytes, before anything is sent', async () => {

@@ -7,17 +7,17 @@ import { createTasksApp, rejectionOf } from '../support/in-process.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { FixtureTasksModule, type QueuedRun } from '../fixtures/fixture-tasks.js';
 
-/** A task only the producer of one test has, on the reports queue. */
+/** A task only a worker in this process has, on the reports queue. */
 @Injectable()
-class ProducerOnlyTasks {
-  @Task({ name: 'extra.onlyInTheProducer', queue: 'reports' })
-  onlyHere(): Promise<string> {
-    return Promise.resolve('never run by the fixture worker');
+class InProcessOnlyTasks {
+  @Task({ name: 'extra.onlyInThisProcess', queue: 'reports', attempts: 1 })
+  onlyHere(): Promise<{ pid: number }> {
+    return Promise.resolve({ pid: process.pid });
   }
 }
 
-@Module({ providers: [ProducerOnlyTasks] })
-class ProducerOnlyModule {}
+@Module({ providers: [InProcessOnlyTasks] })
+class InProcessOnlyModule {}
 
 // Real worker processes (test/fixtures/fixture-worker) as pools of some queues, on one prefix.
 describe('task queues and worker pools', () => {
@@ -42,8 +42,8 @@ describe('task queues and worker pools', () => {
     await app.waitForLog(workerReady, `${name} to consume`, 60_000);
     return app;
   };
-  const producer = async (p: string, imports: Array<Type<unknown>> = [FixtureTasksModule]) => {
-    const app = await createTasksApp({ tasks: { prefix: p }, imports });
+  const producer = async (p: string, imports: Array<Type<unknown>> = [FixtureTasksModule], worker = false) => {
+    const app = await createTasksApp({ tasks: { prefix: p }, imports, worker });
     apps.push(app);
     return app.get(TaskClient);
   };
@@ -91,16 +91,17 @@ describe('task queues and worker pools', () => {
     });
   });
 
-  it('a pool missing a handler another running app has on its queue fails its boot naming the task', async () => {
+  it('a pool lacking the handler of a task another running worker has on its queue boots, and that task’s jobs run on that worker', async () => {
     const p = prefix();
-    await producer(p, [FixtureTasksModule, ProducerOnlyModule]);
-    const lacking = new AppProcess('lacking-pool', ENTRY.fixtureWorker, { TASKS_PREFIX: p, WORKER_QUEUES: 'reports' });
-    processes.push(lacking);
-    expect(await lacking.exited).not.toBe(0);
-    const output = lacking.lines.map((line) => String(line.msg ?? '')).join('\n') + lacking.tail();
-    expect(output).toContain('lacks the handlers of "extra.onlyInTheProducer" (queue reports');
-    // A pool of another queue is not concerned.
-    await pool('mail-only', { TASKS_PREFIX: p, WORKER_QUEUES: 'mail' });
+    const client = await producer(p, [FixtureTasksModule, InProcessOnlyModule], true);
+    const lacking = await pool('lacking-pool', { TASKS_PREFIX: p, WORKER_QUEUES: 'reports' });
+    const warned = lacking.lines.filter((line) => line.context === 'TaskWorker' && String(line.msg).includes('extra.onlyInThisProcess'));
+    expect(warned.map((line) => line.msg)).toEqual([expect.stringContaining('"extra.onlyInThisProcess" on queue "reports" (run by 1 running worker(s))')]);
+    // Whichever worker takes them, they run here; the pool still runs the reports it has.
+    const handles = await Promise.all(Array.from({ length: 6 }, () => client.enqueue('extra.onlyInThisProcess', {})));
+    const runs = (await Promise.all(handles.map((h) => h.waitResult({ timeoutMs: 30_000 })))) as { pid: number }[];
+    expect(new Set(runs.map((run) => run.pid))).toEqual(new Set([process.pid]));
+    expect(lacking.running).toBe(true);
   });
 
   it('a pool told to consume a queue none of its tasks is on fails its boot naming it', async () => {
@@ -108,6 +109,8 @@ describe('task queues and worker pools', () => {
     processes.push(wrong);
     expect(await wrong.exited).not.toBe(0);
     expect(wrong.tail()).toContain('told to consume the queue "nosuchqueue", but none of its tasks is on it');
+    // The message names the queue once.
+    expect(wrong.output.find((line) => line.includes('told to consume'))?.split('"nosuchqueue"')).toHaveLength(2);
   });
 
   it('rejects a bad queue name at the decorator and a queue option that contradicts the task', async () => {

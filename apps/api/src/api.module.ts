@@ -10,6 +10,7 @@ import { StreamSlots } from './events/stream-slots.js';
 import { UserEventsController } from './events/user-events.controller.js';
 import { JobOwners } from './jobs/job-owners.js';
 import { JobsController } from './jobs/jobs.controller.js';
+import { rateLimitModule } from './limits/rate-limits.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
 import { apiLoggerParams } from './logging/api-logger-params.js';
@@ -28,6 +29,8 @@ export class ApiModule {
         EmailsModule,
         // Its own log lines go through Nest's logger, which is pino here.
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
+        // Per-user limits on enqueues and cron triggers, counted in Redis across replicas.
+        rateLimitModule(config),
       ],
       controllers: [UploadsController, EmailsController, JobsController, CronController, UserEventsController, HealthController, MetricsController],
       providers: [

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { reportBootFailure } from 'nestjs-tasks';
 import { ApiModule } from './api.module.js';
@@ -32,6 +33,13 @@ async function bootstrap(config: ApiConfig): Promise<void> {
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // Answers are data: "<", ">" and "&" in JSON go out as \u003c, \u003e, \u0026 (the same values), and
+  // no browser may sniff an answer into HTML, so text the api keeps as given (a pause reason) never acts as markup.
+  app.set('json escape', true);
+  app.use((_request: Request, response: Response, next: NextFunction) => {
+    response.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   // Repeated parameters become arrays (which readQuery refuses); `a[b]=` stays a plain (unknown) name.
   app.set('query parser', 'simple');
   // Exit 0 after a clean stop, as the worker and scheduler do.

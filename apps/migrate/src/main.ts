@@ -1,14 +1,15 @@
 import 'reflect-metadata';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { DEFAULT_DATABASE_URL, databaseOptions, ensureDatabase } from '@app/jobs';
+import { TasksError, redactSecrets } from 'nestjs-tasks';
+import { databaseOptions, ensureDatabase } from '@app/jobs';
 
 // Creates the database (and DATABASE_SCHEMA) when missing, then applies pending migrations.
-const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-const database = decodeURIComponent(new URL(url).pathname.slice(1)) || 'postgres';
-
 async function migrate(): Promise<void> {
+  // Checks DATABASE_URL first: one that does not parse is named, never quoted.
   const options = databaseOptions();
+  await ensureDatabase(options.url);
+  const database = decodeURIComponent(new URL(options.url).pathname.slice(1)) || 'postgres';
   const dataSource = new DataSource(options);
   await dataSource.initialize();
   try {
@@ -26,9 +27,10 @@ async function migrate(): Promise<void> {
 }
 
 try {
-  await ensureDatabase(url);
   await migrate();
 } catch (error) {
-  console.error(`Migration failed: ${(error as Error).message}`);
+  // Only the message; a driver's, scrubbed, as it may quote the connection settings (the library's name DATABASE_URL without quoting it).
+  const message = error instanceof TasksError ? error.message : redactSecrets((error as Error).message, process.env.DATABASE_URL);
+  console.error(`Migration failed: ${message}`);
   process.exitCode = 1;
 }

@@ -21,10 +21,17 @@ export interface CoreModuleOptions {
 @Module({})
 export class CoreModule {
   static forRoot(options: CoreModuleOptions = {}): DynamicModule {
-    const tasks = tasksOptionsFromEnv();
+    // The environment is read while the app boots, not when this module is
+    // declared: a bad variable then fails the boot, which reports it as its
+    // first line, instead of failing the import with a source excerpt first.
     return {
       module: CoreModule,
-      imports: [LoggerModule.forRoot(options.logger ?? loggerParams()), TasksModule.forRoot(tasks), DatabaseModule, BullModule.forRoot(appBullOptions(tasks))],
+      imports: [
+        LoggerModule.forRoot(options.logger ?? loggerParams()),
+        TasksModule.forRootAsync({ useFactory: () => tasksOptionsFromEnv() }),
+        DatabaseModule,
+        BullModule.forRootAsync({ useFactory: () => appBullOptions(tasksOptionsFromEnv()) }),
+      ],
     };
   }
 }

@@ -47,12 +47,14 @@ export type {
 export type { JsonValue, JsonPrimitive } from './payload/assert-json-payload.js';
 
 export { bufferedLogDestination, BufferedLogDestination, type BufferedLogDestinationOptions } from './logging/buffered-log-destination.js';
+export { escapeLogText } from './logging/escape-log-text.js';
 export { runWorker, workerQueuesFromEnv } from './worker/run-worker.js';
 export type { WorkerQueueSelection } from './worker/task-worker.host.js';
 export { DEFAULT_TASK_QUEUE, bullQueueName } from './queues/task-queue-names.js';
 export { runScheduler } from './scheduler/run-scheduler.js';
 export { reportBootFailure } from './boot/boot.js';
-export { redactUrl } from './tasks.messages.js';
+export { redactUrl, redactSecrets, isSecretName, type RedactOptions } from './redaction/redact.js';
+export { parseConnectionUrl } from './redaction/connection-url.js';
 
 export { Cron, type CronOptions, type CronCatchUp, type CronOverlap } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';
@@ -79,6 +81,9 @@ export {
   TaskNotFoundError,
   ServiceUnreachableError,
   CronRunNotRecordedError,
+  InvalidEnqueueOptionError,
+  JobIdConflictError,
+  TaskWaitAbortedError,
 } from './errors/tasks.errors.js';
 
 export { InjectRedis, TASKS_REDIS, appRedisKeyPrefix } from './redis/app-redis.js';

@@ -6,7 +6,7 @@ import * as messages from './tasks.messages.js';
 import { resolveTasksOptions } from './module/resolve-tasks-options.js';
 import { TASKS_ENV_VARIABLES, tasksOptionsFromEnv, type OptionSources } from './module/tasks-options-from-env.js';
 
-type MessageName = Exclude<keyof typeof messages, 'redactUrl' | 'optionName'>;
+type MessageName = Exclude<keyof typeof messages, 'optionName'>;
 
 const URL_WITH_PASSWORD = 'redis://:hunter2@cache.internal:6380/2';
 // The environment's values differ from those given in code: a value the environment gave counts as read from it.
@@ -18,16 +18,16 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
   return {
     duplicateTaskName: messages.duplicateTaskName('mail.send', 'MailTasks.send', 'OtherTasks.send'),
     unknownTaskOnEnqueue: messages.unknownTaskOnEnqueue('mail.sned', ['mail.send']),
-    unknownTaskOnWorker: messages.unknownTaskOnWorker('mail.sned', ['mail.send']),
+    unknownTaskOnWorker: messages.unknownTaskOnWorker('mail.sned', 'default', ['mail.send']),
     noTaskOnQueue: messages.noTaskOnQueue('reports', new Map([['default', ['mail.send']]])),
-    lacksHandlers: messages.lacksHandlers([{ name: 'report.build', queue: 'reports', app: 'api' }]),
+    lacksHandlers: messages.lacksHandlers([{ name: 'report.build', queue: 'reports', workers: 2 }]),
     notATaskMethod: messages.notATaskMethod('MailTasks', 'helper'),
     invalidPayload: messages.invalidPayload('mail.send', '$.to', 'is a function'),
     payloadTooLarge: messages.payloadTooLarge('mail.send', 'is 2097152 bytes, over 1048576'),
     invalidResult: messages.invalidResult('mail.send', 'is 2097152 bytes, over 1048576'),
-    invalidJobId: messages.invalidJobId('a:b', 'it contains ":"'),
     invalidTaskOption: messages.invalidTaskOption('TasksModule', 'prefix', 'a:b', 'a non-empty string without ":"'),
     invalidEnv: messages.invalidEnv('TASKS_PREFIX', 'a:b', 'a string without ":"'),
+    invalidUrl: messages.invalidUrl(messages.optionName(sources, 'redisUrl'), "it has a '/' in the password? percent-encode it as %2F", 'a URL such as redis://127.0.0.1:6379'),
     redisUnreachable: messages.redisUnreachable(URL_WITH_PASSWORD, cause, sources),
     redisSilent: messages.redisSilent(URL_WITH_PASSWORD, 3_000, sources),
     redisAuthRefused: messages.redisAuthRefused(URL_WITH_PASSWORD, 'WRONGPASS invalid username-password pair', sources),
@@ -52,6 +52,11 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     cronTableMissing: messages.cronTableMissing('cron_job_runs'),
     cronRunNotRecorded: messages.cronRunNotRecorded('nightly', 'connect ECONNREFUSED 127.0.0.1:5432'),
     cronLockLost: messages.cronLockLost('nightly', 'it expired'),
+    invalidEnqueueKey: messages.invalidEnqueueKey('enqueue("mail.send")', 'jobId', '"a:b"', 'it must not contain ":"'),
+    jobIdTaken: messages.jobIdTaken('mail.send', 'user-42', 'default', 'mail.digest'),
+    jobIdReused: messages.jobIdReused('user-42', 'mail.send', 'mail.digest'),
+    waitAborted: messages.waitAborted('mail.send', '42'),
+    queueNotKnown: messages.queueNotKnown('TasksQueues.get()', 'reports'),
   };
 }
 
@@ -66,7 +71,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('messages speak the language of the app that set the options', () => {
   it('are all checked here', () => {
-    const exported = Object.keys(messages).filter((name) => name !== 'redactUrl' && name !== 'optionName');
+    const exported = Object.keys(messages).filter((name) => name !== 'optionName');
     expect(Object.keys(everyMessage({})).sort()).toEqual(exported.sort());
   });
 
@@ -94,8 +99,9 @@ describe('messages speak the language of the app that set the options', () => {
     expect(shown.healthPortInUse).toContain('choose a free healthPort, or 0 to turn them off');
     expect(shown.healthProbesListening).toContain('set healthHost to 0.0.0.0');
     expect(shown.metricsOff).toContain('leave metrics unset or true');
-    expect(shown.noTaskOnQueue).toContain(`leave "reports" out of runWorker({ queues })`);
-    expect(shown.lacksHandlers).toContain('leave their queues out of runWorker({ queues })');
+    expect(shown.noTaskOnQueue).toContain('leave the queue out of runWorker({ queues })');
+    expect(shown.noTaskOnQueue.split('"reports"')).toHaveLength(2);
+    expect(shown.lacksHandlers).toContain('register their @Task() providers in this worker');
     expect(shown.cronTableMissing).toContain('run the migrations (TASKS_MIGRATIONS');
     expect(shown.cronTableMissing).toContain('`npx typeorm migration:run -d <your data source>`');
   });

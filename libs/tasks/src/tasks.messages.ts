@@ -4,6 +4,7 @@
 // the option's name; never a file or a command of this repository.
 
 import type { EnvOption, OptionSources } from './module/tasks-options-from-env.js';
+import { redactUrl } from './redaction/redact.js';
 
 /** An option as the user set it: the environment variable it was read from, else its name. */
 export const optionName = (sources: OptionSources, option: EnvOption): string => sources[option] ?? option;
@@ -18,19 +19,32 @@ export const unknownTaskOnEnqueue = (name: string, known: readonly string[]) =>
   `Check the spelling, make sure the provider with the @Task() method is part of a module this app imports, ` +
   `or set TasksModule.forRoot({ allowUnregisteredTasks: true }) if only a remote worker knows this task.`;
 
-export const unknownTaskOnWorker = (name: string, known: readonly string[]) =>
-  `No handler for task "${name}" in this worker. Tasks this worker knows: ${listNames(known)}. ` +
-  `The job fails without retries; deploy a worker whose modules include the @Task() provider, then re-enqueue it.`;
+export const unknownTaskOnWorker = (name: string, queue: string, known: readonly string[], ownQueue?: string) =>
+  `No handler for task "${name}" in this worker, and no other running app has it on queue "${queue}"` +
+  (ownQueue === undefined ? '' : ` (this worker has it on queue "${ownQueue}": the job was enqueued by an app that has it on "${queue}")`) +
+  `. Tasks this worker knows: ${listNames(known)}. The job fails without retries; ` +
+  (ownQueue === undefined
+    ? `deploy a worker whose modules include the @Task() provider, then re-enqueue it.`
+    : `re-enqueue it, and it goes to queue "${ownQueue}".`);
 
 export const noTaskOnQueue = (queue: string, local: ReadonlyMap<string, readonly string[]>) =>
   `This worker is told to consume the queue "${queue}", but none of its tasks is on it ` +
   `(its queues: ${[...local].map(([name, tasks]) => `${name} [${tasks.join(', ')}]`).join(', ') || 'none'}). ` +
-  `Register the providers of that queue's tasks in this worker, or leave "${queue}" out of runWorker({ queues }).`;
+  `Register the providers of that queue's tasks in this worker, or leave the queue out of runWorker({ queues }).`;
 
-export const lacksHandlers = (lacking: readonly { name: string; queue: string; app: string }[]) =>
-  `This worker would consume ${[...new Set(lacking.map((t) => `"${t.queue}"`))].join(', ')} but lacks the handlers of ` +
-  `${lacking.map((t) => `"${t.name}" (queue ${t.queue}, declared by the running app ${t.app})`).join(', ')}: ` +
-  `its jobs would fail here. Register the @Task() providers of these tasks in this worker, or leave their queues out of runWorker({ queues }).`;
+export const lacksHandlers = (lacking: readonly { name: string; queue: string; workers: number }[]) => {
+  const groups = new Map<string, string[]>();
+  for (const { name, queue, workers } of lacking) {
+    const group = `on queue "${queue}" (run by ${workers} running worker(s))`;
+    groups.set(group, [...(groups.get(group) ?? []), name]);
+  }
+  return (
+    `This worker lacks tasks other running workers run from its queues: ` +
+    `${[...groups].map(([group, names]) => `${listNames(names)} ${group}`).join('; ')}. ` +
+    `Jobs of these tasks that this worker takes wait for those workers, and fail once none of them runs. ` +
+    `Expected while a rolling deploy removes, renames or moves tasks; otherwise register their @Task() providers in this worker.`
+  );
+};
 
 export const notATaskMethod = (className: string, method: string) =>
   `${className}.${method} is not a task: decorate it with @Task() (and register ${className} as a provider).`;
@@ -47,14 +61,15 @@ export const invalidResult = (task: string, problem: string) =>
   `The result of task "${task}" ${problem}. Results travel as JSON through Redis: return a small summary ` +
   `(an id, a URL) and keep large data in your database or object storage, or raise TasksModule's maxResultBytes.`;
 
-export const invalidJobId = (jobId: string, problem: string) =>
-  `Invalid jobId "${jobId}": ${problem}. Use a string such as "upload-abc123".`;
-
 export const invalidTaskOption = (where: string, option: string, value: unknown, expected: string) =>
   `${where}: option ${option} is ${formatValue(value)}, expected ${expected}.`;
 
 export const invalidEnv = (name: string, value: string, expected: string) =>
   `Environment variable ${name}="${value}" is invalid: expected ${expected}.`;
+
+/** `name` is what the user set: a variable (REDIS_URL) or an option ("TasksModule option redisUrl"). */
+export const invalidUrl = (name: string, problem: string, expected: string) =>
+  `${name} is not a valid URL (${problem}); expected ${expected}. Its value is not shown: it may hold a password.`;
 
 export const redisUnreachable = (url: string, cause: string, sources: OptionSources) =>
   `Cannot reach Redis at ${redactUrl(url)} (${cause}). ` +
@@ -126,17 +141,6 @@ function formatValue(value: unknown): string {
   return typeof value === 'string' ? `"${value}"` : String(value);
 }
 
-/** The URL with its password (and, for an unparsable URL, anything between `//` and `@`) masked. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return String(url).replace(/\/\/[^/]*@/, '//***@');
-  }
-}
-
 // ── cron ──────────────────────────────────────────────────────────────────
 
 export const invalidCronExpression = (where: string, expression: string, reason: string) =>
@@ -180,3 +184,27 @@ export const cronRunNotRecorded = (name: string, cause: string) =>
 
 export const cronLockLost = (name: string, cause: string) =>
   `Lost the lock of cron job "${name}" (${cause}): the run was aborted so that another run cannot overlap it.`;
+
+// ── job ids and lookups ──────────────────────────────────────────────────
+
+/** `shown` is the value as `showKey` prints it: quoted, with unprintable characters escaped. */
+export const invalidEnqueueKey = (where: string, option: 'jobId' | 'deduplicate.key', shown: string, problem: string) =>
+  `${where}: option ${option} is ${shown}: ${problem}. ` +
+  (option === 'jobId'
+    ? `Use a printable string of at most 256 characters, without ":" and not all digits, such as "upload-abc123".`
+    : `Use a printable string of at most 256 characters, such as "digest-42".`);
+
+export const jobIdTaken = (task: string, jobId: string, queue: string, takenBy: string) =>
+  `enqueue("${task}"): jobId "${jobId}" names a job of task "${takenBy}" on queue ${queue}; nothing was added. ` +
+  `A job id names one job of its queue, whichever its task: give each task ids of its own, e.g. "${task}-${jobId}".`;
+
+export const jobIdReused = (jobId: string, task: string, takenBy: string) =>
+  `Job ${jobId} of task "${task}" no longer exists: it was removed or its retention expired, and its id now names a job of task "${takenBy}".`;
+
+export const waitAborted = (task: string, jobId: string) =>
+  `Stopped waiting for task "${task}" (job ${jobId}): the app is shutting down. The job itself is unaffected; ` +
+  `look it up with TaskClient.getJob('${jobId}') from an app that runs.`;
+
+export const queueNotKnown = (where: string, name: string) =>
+  `${where}: "${name}" is no queue of this app (none of its tasks is on it, and TasksModule.forRoot({ queues }) does not name it). ` +
+  `Name it there or with TasksModule.registerQueues('${name}'), so that the app opens it at start-up.`;

@@ -17,3 +17,5 @@ export { buildCronMetadata } from './cron/cron.decorator.js';
 export { CronRunTracker } from './tracking/cron-run.tracker.js';
 export { CronScheduleStore } from './tracking/cron-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
+export { RedisScheduleStore } from './cron/redis-schedule.store.js';
+export { CronScheduleState } from './cron/cron-schedule-state.js';

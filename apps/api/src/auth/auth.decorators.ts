@@ -40,10 +40,15 @@ export function setPrincipal(request: Request, principal: Principal): void {
   (request as AuthenticatedRequest)[PRINCIPAL] = principal;
 }
 
-/** The caller, as AuthGuard verified it: `@Caller() caller: Principal`. */
-export const Caller = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
-  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>()[PRINCIPAL];
+/** The caller of a request AuthGuard let through. */
+export function principalOf(request: Request): Principal {
+  const principal = (request as AuthenticatedRequest)[PRINCIPAL];
   // AuthGuard runs before every handler; a route without it is a programming error.
   if (!principal) throw new Error('No authenticated caller on this request: is AuthGuard registered?');
   return principal;
-});
+}
+
+/** The caller, as AuthGuard verified it: `@Caller() caller: Principal`. */
+export const Caller = createParamDecorator((_data: unknown, context: ExecutionContext): Principal =>
+  principalOf(context.switchToHttp().getRequest<Request>()),
+);

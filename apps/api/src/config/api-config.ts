@@ -12,9 +12,18 @@ export interface ApiConfig {
   readonly sseMaxStreamsPerUser: number;
   /** SSE_MAX_STREAMS_PER_PROCESS: open event streams one api process serves. */
   readonly sseMaxStreamsPerProcess: number;
+  /** SSE_RESERVED_FIRST_STREAMS: of those, the last ones, kept for users without a stream open on the process. */
+  readonly sseReservedFirstStreams: number;
+  /** Requests one user may make per window, by kind (RATE_LIMIT_ENQUEUE, RATE_LIMIT_CRON_TRIGGER). */
+  readonly rateLimits: Readonly<Record<RateLimitKind, number>>;
+  /** RATE_LIMIT_WINDOW_MS: the window of those limits. */
+  readonly rateLimitWindowMs: number;
   /** METRICS_TOKEN, when set: a static bearer that GET /metrics accepts besides an operator token (for Prometheus). */
   readonly metricsToken?: Buffer;
 }
+
+/** What a per-user rate limit counts: enqueued tasks (uploads, welcome emails) or cron triggers. */
+export type RateLimitKind = 'enqueue' | 'cronTrigger';
 
 export const API_CONFIG = Symbol('API_CONFIG');
 
@@ -33,17 +42,31 @@ const HEARTBEAT: IntegerVariable = { name: 'SSE_HEARTBEAT_MS', fallback: 15_000,
 const RETRY: IntegerVariable = { name: 'SSE_RETRY_MS', fallback: 3_000, min: 0, max: 3_600_000, unit: 'milliseconds' };
 const PER_USER: IntegerVariable = { name: 'SSE_MAX_STREAMS_PER_USER', fallback: 5, min: 1, max: 100_000, unit: 'streams' };
 const PER_PROCESS: IntegerVariable = { name: 'SSE_MAX_STREAMS_PER_PROCESS', fallback: 1_000, min: 1, max: 1_000_000, unit: 'streams' };
+const ENQUEUE_LIMIT: IntegerVariable = { name: 'RATE_LIMIT_ENQUEUE', fallback: 60, min: 1, max: 1_000_000, unit: 'requests' };
+const TRIGGER_LIMIT: IntegerVariable = { name: 'RATE_LIMIT_CRON_TRIGGER', fallback: 10, min: 1, max: 1_000_000, unit: 'requests' };
+const WINDOW: IntegerVariable = { name: 'RATE_LIMIT_WINDOW_MS', fallback: 60_000, min: 1_000, max: 86_400_000, unit: 'milliseconds' };
 
 /** Reads and checks the api's variables; throws ApiConfigError on the first bad one. */
 export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const problem = authSecretProblem(env[AUTH_SECRET_VARIABLE]);
   if (problem) throw new ApiConfigError(problem);
+  const sseMaxStreamsPerProcess = integer(env, PER_PROCESS);
   return {
     authSecret: Buffer.from(env[AUTH_SECRET_VARIABLE] as string, 'utf8'),
     sseHeartbeatMs: integer(env, HEARTBEAT),
     sseRetryMs: integer(env, RETRY),
     sseMaxStreamsPerUser: integer(env, PER_USER),
-    sseMaxStreamsPerProcess: integer(env, PER_PROCESS),
+    sseMaxStreamsPerProcess,
+    // Half the process's streams by default: filling a replica then takes that many accounts, not a few.
+    sseReservedFirstStreams: integer(env, {
+      name: 'SSE_RESERVED_FIRST_STREAMS',
+      fallback: Math.floor(sseMaxStreamsPerProcess / 2),
+      min: 0,
+      max: sseMaxStreamsPerProcess - 1,
+      unit: 'streams',
+    }),
+    rateLimits: { enqueue: integer(env, ENQUEUE_LIMIT), cronTrigger: integer(env, TRIGGER_LIMIT) },
+    rateLimitWindowMs: integer(env, WINDOW),
     ...metricsToken(env),
   };
 }

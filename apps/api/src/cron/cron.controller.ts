@@ -5,6 +5,7 @@ import {
   Get,
   HttpCode,
   HttpStatus,
+  Logger,
   NotFoundException,
   Param,
   Post,
@@ -13,10 +14,11 @@ import {
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import { CronRegistry, CronRunsService, UnknownTaskError, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
+import { CronRegistry, CronRunsService, UnknownTaskError, escapeLogText, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
 import { Caller, RequireRole, type Principal } from '../auth/auth.decorators.js';
 import { booleanParam, parseCronName, parseCronStatus, parseLimit, parsePauseBody, parseTicks } from '../http/params.js';
 import { readQuery } from '../http/query.js';
+import { RateLimited } from '../limits/rate-limits.js';
 
 type Action = 'triggered' | 'paused' | 'resumed';
 
@@ -24,6 +26,8 @@ type Action = 'triggered' | 'paused' | 'resumed';
 @Controller('cron')
 @RequireRole('operator')
 export class CronController {
+  private readonly logger = new Logger(CronController.name);
+
   constructor(
     private readonly runs: CronRunsService,
     private readonly crons: CronRegistry,
@@ -88,7 +92,9 @@ export class CronController {
     const { reason } = parsePauseBody(jsonBody(request));
     await this.controllable(name, 'paused');
     try {
-      return await this.crons.pause(name, { reason, by: caller.userId });
+      const paused = await this.crons.pause(name, { reason, by: caller.userId });
+      this.audit(name, 'paused', caller, reason);
+      return paused;
     } catch (error) {
       if (error instanceof UnknownTaskError) throw this.noSchedule(name, 'paused');
       throw error;
@@ -98,12 +104,14 @@ export class CronController {
   /** Resumes a paused cron from its next tick on (the ticks that fell while paused are not replayed): 200 with the cron. */
   @Post(':name/resume')
   @HttpCode(HttpStatus.OK)
-  async resume(@Param('name') rawName: string, @Query() query: unknown): Promise<CronJobInfo> {
+  async resume(@Param('name') rawName: string, @Query() query: unknown, @Caller() caller: Principal): Promise<CronJobInfo> {
     const name = parseCronName(rawName, 'Cron job name');
     readQuery(query, {});
     await this.controllable(name, 'resumed');
     try {
-      return await this.crons.resume(name);
+      const resumed = await this.crons.resume(name);
+      this.audit(name, 'resumed', caller);
+      return resumed;
     } catch (error) {
       if (error instanceof UnknownTaskError) throw this.noSchedule(name, 'resumed');
       throw error;
@@ -113,21 +121,29 @@ export class CronController {
   /**
    * Runs a cron job now, through its lock and run tracking: 202 with the job id.
    * The library's own maintenance crons (`internal`) run on their schedule only: 403.
+   * At most RATE_LIMIT_CRON_TRIGGER per operator per RATE_LIMIT_WINDOW_MS (429 with Retry-After past it).
    */
   @Post(':name/trigger')
   @HttpCode(HttpStatus.ACCEPTED)
-  async trigger(@Param('name') rawName: string, @Query() query: unknown): Promise<{ jobId: string }> {
+  @RateLimited('cronTrigger')
+  async trigger(@Param('name') rawName: string, @Query() query: unknown, @Caller() caller: Principal): Promise<{ jobId: string }> {
     const name = parseCronName(rawName, 'Cron job name');
     readQuery(query, {});
     await this.controllable(name, 'triggered');
     try {
       const handle = await this.crons.trigger(name);
+      this.audit(name, 'triggered', caller);
       return { jobId: handle.id };
     } catch (error) {
       // A schedule row of a cron this api's code does not declare: it cannot enqueue it.
       if (error instanceof UnknownTaskError) throw await this.unknown(name, 'triggered');
       throw error;
     }
+  }
+
+  /** Who paused, resumed or triggered which cron, for the operators' record; the reason on one line, escaped. */
+  private audit(name: string, action: Action, caller: Principal, reason?: string): void {
+    this.logger.log(`Cron job "${name}" ${action} by ${caller.userId}${reason === undefined ? '' : `: ${escapeLogText(reason)}`}`);
   }
 
   /** 404 for an unknown cron, 403 for the library's own: those are operated by the library alone. */

@@ -4,8 +4,11 @@ import { API_CONFIG, type ApiConfig } from '../config/api-config.js';
 /**
  * Counts the event streams this process serves, per user and in all, and
  * refuses one more past SSE_MAX_STREAMS_PER_USER or SSE_MAX_STREAMS_PER_PROCESS
- * with a 429 that says which limit was reached. A slot is freed when its
- * stream closes (the client left, or the api ended it).
+ * with a 429 that says which limit was reached. The last
+ * SSE_RESERVED_FIRST_STREAMS slots go only to users without a stream open
+ * here, so users with many tabs (or one person with many accounts) cannot
+ * take every slot. A slot is freed when its stream closes (the client left,
+ * or the api ended it).
  */
 @Injectable()
 export class StreamSlots {
@@ -27,6 +30,13 @@ export class StreamSlots {
       throw tooMany(
         `This api process serves its maximum of ${this.config.sseMaxStreamsPerProcess} event streams ` +
           '(SSE_MAX_STREAMS_PER_PROCESS). Retry later, or on another replica.',
+      );
+    }
+    const shared = this.config.sseMaxStreamsPerProcess - this.config.sseReservedFirstStreams;
+    if (mine > 0 && this.total >= shared) {
+      throw tooMany(
+        `This api process keeps its last ${this.config.sseReservedFirstStreams} event streams for users without one open ` +
+          `(SSE_RESERVED_FIRST_STREAMS); user "${userId}" has ${mine} open. Close one (e.g. another browser tab) and reconnect, or retry later.`,
       );
     }
     this.total++;

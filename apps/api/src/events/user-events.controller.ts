@@ -25,7 +25,8 @@ export class UserEventsController {
    * Server-Sent Events: every event a task publishes to this user from now on,
    * in order, as `data: {"id","name","payload","publishedAt"}` (the SSE `id` is
    * the event's id). Only for the user the token is for (403 otherwise), and at
-   * most SSE_MAX_STREAMS_PER_USER / SSE_MAX_STREAMS_PER_PROCESS at once (429).
+   * most SSE_MAX_STREAMS_PER_USER / SSE_MAX_STREAMS_PER_PROCESS at once, the
+   * last SSE_RESERVED_FIRST_STREAMS of them for users' first streams (429).
    * The stream starts with `retry:` and carries a `: keep-alive` comment every
    * SSE_HEARTBEAT_MS. It ends when the client leaves or the api shuts down; an
    * EventSource then reconnects, to any replica. Events published while no

@@ -67,6 +67,8 @@ export const MAX_PAUSE_REASON = 500;
 // Tab and line breaks are fine in a reason; other control characters (NUL
 // above all, which Postgres text refuses) are not.
 const CONTROL = /(?![\t\n\r])\p{Cc}/u;
+/** The bidirectional-text controls: they make a viewer show text in another order than it is stored ("Trojan Source"). */
+const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 /** With the u flag a surrogate pair is one code point: this finds only unpaired halves (which Postgres would get as U+FFFD). */
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 const SURROGATE_PAIR = /[\ud800-\udbff][\udc00-\udfff]/g;
@@ -78,7 +80,10 @@ function codePoints(text: string): number {
 
 /**
  * The body of POST /cron/:name/pause, already parsed from JSON (undefined
- * when the request had none): `{ "reason"?: string }`, nothing else.
+ * when the request had none): `{ "reason"?: string }`, nothing else. A reason
+ * is printable text: 1-500 characters, line breaks and tabs allowed, no other
+ * control character and no bidi control. It is kept and answered as given
+ * (as JSON data: a UI must show it as text, never as HTML).
  */
 export function parsePauseBody(body: unknown): { reason?: string } {
   if (body === undefined) return {};
@@ -96,6 +101,12 @@ export function parsePauseBody(body: unknown): { reason?: string } {
     throw new BadRequestException(`Field "reason" must be 1-${MAX_PAUSE_REASON} characters (leave it out for none).`);
   }
   if (CONTROL.test(reason)) throw new BadRequestException('Field "reason" must not contain control characters other than tab and line breaks.');
+  if (BIDI_CONTROL.test(reason)) {
+    throw new BadRequestException(
+      'Field "reason" must not contain bidirectional-text controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069): ' +
+        'they make text display in another order than it is stored.',
+    );
+  }
   if (LONE_SURROGATE.test(reason)) throw new BadRequestException('Field "reason" must be valid Unicode (it has an unpaired surrogate).');
   return { reason };
 }

@@ -1,23 +1,27 @@
 import type { Params } from 'nestjs-pino';
 import type { Options } from 'pino-http';
 import type { DestinationStream } from 'pino';
+import { escapeLogText, isSecretName, redactUrl } from 'nestjs-tasks';
 import { loggerParams } from '@app/jobs';
 
 const REDACTED = '[redacted]';
 const SECRET_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
-const SECRET_QUERY = 'access_token';
 
 interface SerializedRequest {
   url?: string;
   query?: Record<string, unknown>;
+  params?: Record<string, unknown>;
   headers?: Record<string, unknown>;
   [key: string]: unknown;
 }
 
 /**
  * The example apps' logger settings, with credentials kept out of the request
- * logs: the Authorization and Cookie headers and the `access_token` query
- * parameter (the SSE stream's token) are logged as "[redacted]".
+ * logs: the Authorization and Cookie headers and every query parameter that
+ * holds a secret (`access_token`, the SSE stream's token; any `password`,
+ * `secret`, `token`…) are logged as "[redacted]". What the client sent (URL,
+ * query, path parameters, headers) is logged with its control and bidi
+ * characters escaped (escapeLogText).
  */
 export function apiLoggerParams(): Params {
   const params = loggerParams();
@@ -28,38 +32,25 @@ export function apiLoggerParams(): Params {
   };
 }
 
-/** pino-http's serialized request, copied (its `headers` is the live request's) with the credentials replaced. */
+/** pino-http's serialized request, copied (its `headers` is the live request's) with the credentials replaced and the client's text escaped. */
 export function redactRequest(req: SerializedRequest): SerializedRequest {
   const copy: SerializedRequest = { ...req };
-  if (typeof req.url === 'string') copy.url = redactUrl(req.url);
-  if (req.query && typeof req.query === 'object' && SECRET_QUERY in req.query) copy.query = { ...req.query, [SECRET_QUERY]: REDACTED };
+  if (typeof req.url === 'string') copy.url = escapeLogText(redactUrl(req.url, { mask: REDACTED }));
+  if (req.query && typeof req.query === 'object') {
+    copy.query = escapeFields(Object.fromEntries(Object.entries(req.query).map(([name, value]) => [name, isSecretName(name) ? REDACTED : value])));
+  }
+  if (req.params && typeof req.params === 'object') copy.params = escapeFields(req.params);
   if (req.headers && typeof req.headers === 'object') {
     const headers = { ...req.headers };
     for (const name of SECRET_HEADERS) if (name in headers) headers[name] = REDACTED;
-    copy.headers = headers;
+    copy.headers = escapeFields(headers);
   }
   return copy;
 }
 
-/** Replaces the value of every `access_token` in a URL's query, however its name is percent-encoded. */
-export function redactUrl(url: string): string {
-  const start = url.indexOf('?');
-  if (start < 0) return url;
-  const pairs = url
-    .slice(start + 1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      return decodeName(name) === SECRET_QUERY ? `${name}=${REDACTED}` : pair;
-    });
-  return `${url.slice(0, start)}?${pairs.join('&')}`;
-}
-
-function decodeName(name: string): string {
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '));
-  } catch {
-    return name;
-  }
+/** A copy of `record` (query, path parameters, headers: strings or arrays of them) with every name and string escaped. */
+function escapeFields(record: Record<string, unknown>): Record<string, unknown> {
+  const escape = (value: unknown): unknown =>
+    typeof value === 'string' ? escapeLogText(value) : Array.isArray(value) ? value.map((item) => escape(item)) : value;
+  return Object.fromEntries(Object.entries(record).map(([name, value]) => [escapeLogText(name), escape(value)]));
 }

@@ -17,6 +17,7 @@ import { Caller, type Principal } from '../auth/auth.decorators.js';
 import { parseUploadId, parseWait } from '../http/params.js';
 import { readQuery } from '../http/query.js';
 import { JobOwners } from '../jobs/job-owners.js';
+import { RateLimited } from '../limits/rate-limits.js';
 import { parseUserId } from '../users/user-id.js';
 
 const WAIT_TIMEOUT_MS = 30_000;
@@ -32,9 +33,11 @@ export class UploadsController {
    * Enqueues processUpload for the caller: 202 with the job id, or with
    * `?wait=true` 200 with the task's result. With `?userId=` (which may only
    * name the caller), the task publishes its progress to the caller's event
-   * stream (`GET /users/:userId/events`).
+   * stream (`GET /users/:userId/events`). At most RATE_LIMIT_ENQUEUE per
+   * user per RATE_LIMIT_WINDOW_MS (429 with Retry-After past it).
    */
   @Post(':id/process')
+  @RateLimited('enqueue')
   @HttpCode(HttpStatus.ACCEPTED)
   async process(
     @Param('id') rawId: string,
@@ -53,7 +56,7 @@ export class UploadsController {
       );
     }
     const handle = await this.tasks.enqueue(UploadTasks, 'processUpload', { uploadId: id, userId });
-    await this.owners.record(handle.id, caller.userId);
+    await this.owners.record(handle, caller.userId);
     if (!wait) return { jobId: handle.id };
     try {
       const result = await handle.waitResult({ timeoutMs: WAIT_TIMEOUT_MS });

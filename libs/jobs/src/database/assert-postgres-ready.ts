@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ServiceUnreachableError, redactUrl } from 'nestjs-tasks';
+import { ServiceUnreachableError, redactSecrets, redactUrl } from 'nestjs-tasks';
 
 const PG_INVALID_PASSWORD = '28P01';
 const PG_INVALID_AUTHORIZATION = '28000';
@@ -19,7 +19,9 @@ export async function assertPostgresReady(url: string, timeoutMs = 3_000): Promi
   try {
     await client.connect();
   } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
+    const { code } = error as { code?: string };
+    // A driver's message may quote what it was given.
+    const message = redactSecrets((error as Error).message ?? '', url);
     if (code === PG_INVALID_PASSWORD || code === PG_INVALID_AUTHORIZATION) {
       throw new ServiceUnreachableError(`Postgres at ${shown} refused the login (${message}). Check the user and password in DATABASE_URL.`);
     }

@@ -7,6 +7,8 @@ const PG_UNIQUE_VIOLATION = '23505';
  * Creates the database of `url` when it does not exist, through the server's
  * `postgres` database. Safe when several processes race to create it. Fails
  * with a message saying how to start Postgres when the server cannot be reached.
+ * `url` is one databaseOptions() checked: this module stays free of the
+ * library, for the test suite's global setup.
  */
 export async function ensureDatabase(url: string): Promise<void> {
   const parsed = new URL(url);

@@ -1,13 +1,20 @@
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext, Type } from '@nestjs/common';
+import { redactError, redactSecrets } from '../redaction/redact.js';
+import { TasksError } from '../errors/tasks.errors.js';
 
 /**
  * Writes why a process could not start as its first line on stderr: one line,
  * `Name: message`, ahead of any stack or driver dump. The library's boot
  * errors name the service, the redacted URL, the variable and the fix.
+ * Credentials a driver put in any other error (a URL with a password in its
+ * message, stack, properties or causes) are masked, in the line and in the
+ * error itself, so that rethrowing it prints none either; the library's own
+ * errors are worded with the URLs redacted already.
  */
 export function reportBootFailure(error: unknown): void {
-  const line = error instanceof Error ? `${error.name}: ${error.message}` : `Boot failed: ${String(error)}`;
+  if (!(error instanceof TasksError)) redactError(error);
+  const line = error instanceof Error ? `${error.name}: ${error.message}` : `Boot failed: ${redactSecrets(String(error))}`;
   process.stderr.write(`${line.replace(/\s*\n\s*/g, ' ')}\n`);
 }
 

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { RedisConnections } from '../redis/redis-connections.js';
-import { TaskCancelledError, TaskFailedError, TaskNotFoundError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
+import { TaskCancelledError, TaskFailedError, TaskNotFoundError, TaskWaitAbortedError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
 import { CANCELLED_REASON } from '../queues/job-cancellation.js';
-import { jobVanished, waitTimedOut } from '../tasks.messages.js';
+import { jobIdReused, jobVanished, waitAborted, waitTimedOut } from '../tasks.messages.js';
 import { publicJobId } from './job-ids.js';
 
 /** How long closing waits for the result reader's connection to end. */
@@ -11,6 +11,13 @@ const READER_CLOSE_WAIT_MS = 2_000;
 
 interface Waiter {
   readonly taskName: string;
+  /**
+   * Set once the stored job was seen to be this task's. Until then an outcome
+   * an event brings is held: the job may be gone, and its id taken by a job
+   * of another task, whose result this waiter must never get.
+   */
+  confirmed: boolean;
+  held?: () => void;
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
@@ -20,6 +27,8 @@ interface Waiter {
  * stream reader serves every waiter of the process, and a waiter checks the job's
  * stored state only after it is registered, so an outcome can never fall
  * between the two (the race behind BullMQ's "Missing key ... isFinished").
+ * The reader opens with the first waiter; when it cannot, the waiter learns
+ * why and the next one tries again. Closing it rejects every waiter.
  */
 export class JobOutcomeListener {
   private readonly logger = new Logger(JobOutcomeListener.name);
@@ -38,11 +47,15 @@ export class JobOutcomeListener {
   ) {}
 
   async wait(jobId: string, taskName: string, timeoutMs?: number): Promise<unknown> {
+    if (this.closed) throw this.aborted(jobId, taskName);
     await this.listen();
+    // Closed while the reader opened.
+    if (this.closed) throw this.aborted(jobId, taskName);
     return new Promise<unknown>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         taskName,
+        confirmed: false,
         resolve: (value) => {
           this.forget(jobId, waiter, timer);
           resolve(value);
@@ -70,6 +83,7 @@ export class JobOutcomeListener {
 
   /** Delivers the job's progress events to `listener` until the returned function is called or the job finishes. */
   onProgress(jobId: string, listener: (progress: number | object) => void): () => void {
+    if (this.closed) return () => undefined;
     let set = this.progressListeners.get(jobId);
     if (!set) this.progressListeners.set(jobId, (set = new Set()));
     set.add(listener);
@@ -92,40 +106,63 @@ export class JobOutcomeListener {
     return (await events.getBackend().client).status;
   }
 
+  /** Stops listening: every pending waiter rejects with `TaskWaitAbortedError`, and so does any later one. */
   async close(): Promise<void> {
     this.closed = true;
     const reader = this.reader;
     this.events = undefined;
     this.reader = undefined;
+    // Each reject removes its waiter: deleting the entry being visited is safe while iterating a Map or Set.
+    for (const [jobId, set] of this.waiters) for (const waiter of set) waiter.reject(this.aborted(jobId, waiter.taskName));
+    this.progressListeners.clear();
     if (!reader) return;
     // BullMQ's close waits for its connection to end, which never comes while
-    // Redis is away or refuses it (the reader retries forever): by then the
-    // connection is dropped, and shutdown must not wait for Redis.
+    // Redis is away or refuses it (the reader retries forever, and one still
+    // opening waits to be let in): by then the connection is dropped, and
+    // shutdown must not wait for Redis.
     const closing = reader.close().catch((error: unknown) => this.logger.warn(`Result listener did not close cleanly: ${this.connections.describe(error)}`));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, READER_CLOSE_WAIT_MS)))]);
     clearTimeout(timer);
   }
 
+  private aborted(jobId: string, taskName: string): TaskWaitAbortedError {
+    const id = publicJobId(jobId, this.queue.name);
+    return new TaskWaitAbortedError(waitAborted(taskName, id), taskName, id);
+  }
+
   private async settleFromStoredState(jobId: string, taskName: string, waiter: Waiter): Promise<void> {
     const job = (await this.queue.getJob(jobId)) as Job | undefined;
+    const id = publicJobId(jobId, this.queue.name);
     if (!job) {
-      const id = publicJobId(jobId, this.queue.name);
       waiter.reject((await this.wasCancelled(jobId)) ? cancelled(taskName, id) : new TaskNotFoundError(jobVanished(id)));
       return;
     }
+    if (job.name !== taskName) {
+      waiter.reject(new TaskNotFoundError(jobIdReused(id, taskName, job.name)));
+      return;
+    }
     // finishedOn is set only when a job completes or fails for good.
-    if (!job.finishedOn) return;
-    const state = await job.getState();
-    if (state === 'completed') waiter.resolve(job.returnvalue);
-    else if (state === 'failed') waiter.reject(failure(taskName, publicJobId(jobId, this.queue.name), job.failedReason, job.attemptsMade, job.stacktrace ?? undefined));
+    if (job.finishedOn) {
+      const state = await job.getState();
+      if (state === 'completed') return waiter.resolve(job.returnvalue);
+      if (state === 'failed') return waiter.reject(failure(taskName, id, job.failedReason, job.attemptsMade, job.stacktrace ?? undefined));
+    }
+    waiter.confirmed = true;
+    waiter.held?.();
+  }
+
+  /** Settles the waiter with an outcome an event brought, once its job is known to be its task's. */
+  private deliver(waiter: Waiter, settle: () => void): void {
+    if (waiter.confirmed) settle();
+    else waiter.held ??= settle;
   }
 
   private listen(): Promise<QueueEvents> {
     if (!this.events) {
       const opening = this.openEvents();
       this.events = opening;
-      // Redis refused the reader (down, or at maxclients): the next caller opens it again, rather than failing for good.
+      // A reader that could not open is not kept: the next waiter tries again.
       opening.catch(() => {
         if (this.events === opening) this.events = undefined;
       });
@@ -148,20 +185,25 @@ export class JobOutcomeListener {
       prefix: this.queue.opts.prefix,
       lastEventId: newest[0]?.[0] ?? '0-0',
     });
+    if (this.closed) {
+      // Closed while the newest event was read: nobody waits on this reader.
+      void events.close().catch(() => undefined);
+      throw new Error('The result listener was closed');
+    }
     this.reader = events;
     events.on('progress', ({ jobId, data }) => {
       for (const listener of this.progressListeners.get(jobId) ?? []) listener(data as number | object);
     });
     events.on('completed', ({ jobId, returnvalue }) => {
       this.progressListeners.delete(jobId);
-      for (const waiter of this.waitersOf(jobId)) waiter.resolve(returnvalue);
+      for (const waiter of this.waitersOf(jobId)) this.deliver(waiter, () => waiter.resolve(returnvalue));
     });
     // A waiting job removed by a cancellation.
     events.on('removed', ({ jobId }) => {
       const waiters = this.waitersOf(jobId);
       if (waiters.length === 0) return;
       void this.wasCancelled(jobId).then((yes) => {
-        if (yes) for (const waiter of waiters) waiter.reject(cancelled(waiter.taskName, publicJobId(jobId, this.queue.name)));
+        if (yes) for (const waiter of waiters) this.deliver(waiter, () => waiter.reject(cancelled(waiter.taskName, publicJobId(jobId, this.queue.name))));
       });
     });
     events.on('failed', ({ jobId, failedReason }) => {
@@ -172,14 +214,19 @@ export class JobOutcomeListener {
       void this.queue.getJob(jobId).then(
         (job?: Job) => {
           const error = failure(job?.name ?? 'unknown', publicJobId(jobId, this.queue.name), failedReason, job?.attemptsMade ?? 0, job?.stacktrace ?? undefined);
-          for (const waiter of waiters) waiter.reject(error);
+          for (const waiter of waiters) this.deliver(waiter, () => waiter.reject(error));
         },
         (error: unknown) => waiters.forEach((w) => w.reject(error as Error)),
       );
     });
     // ioredis reconnects by itself; say so rather than stay silent.
     events.on('error', (error) => this.logger.warn(`Result listener lost Redis: ${this.connections.describe(error)}`));
-    await events.waitUntilReady();
+    try {
+      await events.waitUntilReady();
+    } catch (error) {
+      await events.close().catch(() => undefined);
+      throw error;
+    }
     return events;
   }
 

@@ -7,12 +7,12 @@ import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import type { TaskMetadata } from '../task/task.decorator.js';
 import { taskJobRetryOptions } from '../task/task-attempts.js';
 import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
-import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
-import { invalidJobId, invalidTaskOption, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
-import { parsePublicJobId, publicJobId, storedJobId } from './job-ids.js';
+import { InvalidEnqueueOptionError, JobIdConflictError, TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
+import { invalidEnqueueKey, invalidTaskOption, jobIdTaken, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
+import { dedupKeyProblem, jobIdProblem, parsePublicJobId, publicJobId, showKey, storedDedupId, storedJobId } from './job-ids.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
-import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../queues/task-queue-names.js';
+import { DEFAULT_TASK_QUEUE, queueNameProblem, taskQueueOf } from '../queues/task-queue-names.js';
 import { EnqueuedTask } from './task-handle.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../tracing/task-tracing.js';
@@ -46,7 +46,7 @@ export class TaskClient {
     private readonly cancellation: JobCancellation,
   ) {}
 
-  /** Cancels a job by its public id (see `TaskHandle.cancel`). */
+  /** Cancels a job by its public id (see `TaskHandle.cancel`); `'finished'` for an id no job of a queue this app knows has. */
   async cancel(publicId: string): Promise<'removed' | 'signalled' | 'finished'> {
     const found = this.locate(publicId);
     return found ? this.cancellation.cancel(found.queue, found.storedId) : 'finished';
@@ -83,6 +83,8 @@ export class TaskClient {
     let job;
     try {
       job = await queue.add(name, payload, jobOptions);
+      const refused = jobOptions.jobId === undefined ? undefined : takenBy(name, job.id as string, queue, await jobNames(queue, [job.id as string]));
+      if (refused) throw refused;
     } catch (error) {
       endWithError(span, error);
       throw error;
@@ -96,17 +98,27 @@ export class TaskClient {
   /**
    * Adds many jobs, one Redis round trip per queue (BullMQ `addBulk`); each
    * item is validated like `enqueue` before any is added. Handles come back
-   * in the order of the items.
+   * in the order of the items. A `jobId` that names another task's job
+   * throws `JobIdConflictError`: before anything is added when two items
+   * clash, after the other items are added when a job of the queue has it.
    */
   async enqueueMany(items: readonly EnqueueManyItem[]): Promise<TaskHandle<unknown>[]> {
     const prepared = items.map((item) => this.prepare(item.name, item.payload, item.options));
     const byQueue = new Map<string, number[]>();
-    prepared.forEach(({ queueName }, i) => {
+    const chosen = new Map<string, string>();
+    prepared.forEach(({ queueName, jobOptions }, i) => {
       const indexes = byQueue.get(queueName);
       if (indexes) indexes.push(i);
       else byQueue.set(queueName, [i]);
+      if (jobOptions.jobId === undefined) return;
+      const name = (items[i] as EnqueueManyItem).name;
+      const key = `${queueName}\0${jobOptions.jobId}`;
+      const first = chosen.get(key) ?? name;
+      chosen.set(key, first);
+      if (first !== name) throw conflict(name, jobOptions.jobId, queueName, first);
     });
     const handles: TaskHandle<unknown>[] = [];
+    const refusals: JobIdConflictError[] = [];
     for (const [queueName, indexes] of byQueue) {
       const queue = this.queues.queue(queueName);
       // One `create` span per job, carried by it; the batch's `send` span links to them all.
@@ -118,8 +130,11 @@ export class TaskClient {
       );
       const bulk = indexes.map((i, k) => ({ name: (items[i] as EnqueueManyItem).name, data: (items[i] as EnqueueManyItem).payload, opts: creates[k]?.jobOptions }));
       let jobs;
+      let names: ReadonlyMap<string, string | null> = new Map();
       try {
         jobs = await queue.addBulk(bulk);
+        const chosenIds = jobs.filter((_, k) => bulk[k]?.opts?.jobId !== undefined).map((job) => job.id as string);
+        if (chosenIds.length > 0) names = await jobNames(queue, chosenIds);
       } catch (error) {
         for (const { span } of creates) endWithError(span, error);
         endWithError(batch, error);
@@ -128,6 +143,12 @@ export class TaskClient {
       const outcomes = this.queues.outcomes(queueName);
       jobs.forEach((job, k) => {
         const span = creates[k]?.span;
+        const refused = takenBy(job.name, job.id as string, queue, names);
+        if (refused) {
+          refusals.push(refused);
+          if (span) endWithError(span, refused);
+          return;
+        }
         if (span) {
           setMessageId(span, job.id as string, queue.name);
           span.end();
@@ -137,12 +158,16 @@ export class TaskClient {
       });
       batch.end();
     }
+    if (refusals[0]) throw refusals[0];
     return handles;
   }
 
-  /** State, result or error of a job; undefined when no such job is retained (or for anything that is not a task's job id). */
+  /**
+   * State, result or error of a job; undefined when no such job is retained,
+   * and, without a Redis command, for anything that is no job id of a queue
+   * this app knows (see `TasksQueues.get`).
+   */
   async getJob(publicId: string): Promise<TaskJobInfo | undefined> {
-    if (typeof publicId !== 'string' || publicId === '') return undefined;
     const found = this.locate(publicId);
     if (!found) return undefined;
     const { queue, storedId: jobId } = found;
@@ -167,10 +192,16 @@ export class TaskClient {
     };
   }
 
-  /** The queue and BullMQ job id a public job id names; undefined when its queue part is no task queue's name. */
-  private locate(publicId: string): { queue: Queue; storedId: string } | undefined {
-    const { queue, storedId } = parsePublicJobId(publicId);
-    return queueNameProblem(queue) ? undefined : { queue: this.queues.queue(queue), storedId };
+  /**
+   * The queue and BullMQ job id a public job id names; undefined, opening
+   * nothing, when no job id handed out could read so, or when its queue is
+   * not one the app knows: the id may come from anyone.
+   */
+  private locate(publicId: unknown): { queue: Queue; storedId: string } | undefined {
+    if (typeof publicId !== 'string') return undefined;
+    const parsed = parsePublicJobId(publicId);
+    const queue = parsed && this.queues.find(parsed.queue);
+    return queue && parsed ? { queue, storedId: parsed.storedId } : undefined;
   }
 
   private handle(storedId: string, name: string, queue: Queue, queueName: string, outcomes = this.queues.outcomes(queueName)): EnqueuedTask<unknown> {
@@ -214,7 +245,9 @@ export class TaskClient {
     if (options.priority !== undefined) jobOptions.priority = options.priority;
     if (options.deduplicate !== undefined) {
       const { key, windowMs } = options.deduplicate;
-      jobOptions.deduplication = windowMs === undefined ? { id: key } : { id: key, ttl: windowMs };
+      // Per task: a key shared by two tasks must not hand one the other's job.
+      const id = storedDedupId(name, key);
+      jobOptions.deduplication = windowMs === undefined ? { id } : { id, ttl: windowMs };
     }
     return { queueName: this.queueOf(name, task, options), jobOptions };
   }
@@ -223,42 +256,63 @@ export class TaskClient {
   private queueOf(name: string, task: { queue: string } | undefined, options: EnqueueOptions): string {
     if (options.queue === undefined) return task?.queue ?? DEFAULT_TASK_QUEUE;
     const problem = queueNameProblem(options.queue);
-    if (problem) throw new TasksError(invalidTaskOption(`enqueue("${name}")`, 'queue', options.queue, problem.replace(/^.* is not a queue name: /, '')));
+    if (problem) throw optionError(name, 'queue', options.queue, problem.replace(/^.* is not a queue name: /, ''));
     if (task && task.queue !== options.queue) {
-      throw new TasksError(
-        invalidTaskOption(`enqueue("${name}")`, 'queue', options.queue, `the task's own queue "${task.queue}" (set by @Task({ queue }); leave the option out)`),
-      );
+      throw optionError(name, 'queue', options.queue, `the task's own queue "${task.queue}" (set by @Task({ queue }); leave the option out)`);
     }
     return options.queue;
   }
 }
 
-const MAX_JOB_ID_LENGTH = 256;
+function optionError(task: string, option: string, value: unknown, expected: string): InvalidEnqueueOptionError {
+  return new InvalidEnqueueOptionError(invalidTaskOption(`enqueue("${task}")`, option, value, expected), task, option);
+}
 
 function assertEnqueueOptions(task: string, o: EnqueueOptions): void {
   const where = `enqueue("${task}")`;
   if (o.jobId !== undefined) {
-    if (typeof o.jobId !== 'string' || o.jobId === '') throw new TasksError(invalidJobId(String(o.jobId), 'it must be a non-empty string'));
-    if (o.jobId.includes(':')) throw new TasksError(invalidJobId(o.jobId, 'it must not contain ":"'));
-    if (/^\d+$/.test(o.jobId)) throw new TasksError(invalidJobId(o.jobId, 'an all-digit id could collide with generated ids'));
-    if (o.jobId.length > MAX_JOB_ID_LENGTH) throw new TasksError(invalidJobId(`${o.jobId.slice(0, 40)}…`, `it is longer than ${MAX_JOB_ID_LENGTH} characters`));
+    const problem = jobIdProblem(o.jobId);
+    if (problem) throw new InvalidEnqueueOptionError(invalidEnqueueKey(where, 'jobId', showKey(o.jobId), problem), task, 'jobId');
   }
   if (o.delayMs !== undefined && (!Number.isInteger(o.delayMs) || o.delayMs < 0)) {
-    throw new TasksError(invalidTaskOption(where, 'delayMs', o.delayMs, 'a non-negative integer'));
+    throw optionError(task, 'delayMs', o.delayMs, 'a non-negative integer');
   }
   if (o.priority !== undefined && (!Number.isInteger(o.priority) || o.priority < 1 || o.priority > 2_097_152)) {
-    throw new TasksError(invalidTaskOption(where, 'priority', o.priority, 'an integer from 1 (highest) to 2097152'));
+    throw optionError(task, 'priority', o.priority, 'an integer from 1 (highest) to 2097152');
   }
   if (o.deduplicate !== undefined) {
     const { key, windowMs } = (o.deduplicate ?? {}) as { key?: unknown; windowMs?: unknown };
-    if (typeof key !== 'string' || key === '' || key.length > MAX_JOB_ID_LENGTH) {
-      throw new TasksError(invalidTaskOption(where, 'deduplicate.key', key, `a non-empty string of at most ${MAX_JOB_ID_LENGTH} characters`));
-    }
+    const problem = dedupKeyProblem(key);
+    if (problem) throw new InvalidEnqueueOptionError(invalidEnqueueKey(where, 'deduplicate.key', showKey(key), problem), task, 'deduplicate.key');
     if (windowMs !== undefined && (!Number.isInteger(windowMs) || (windowMs as number) < 1)) {
-      throw new TasksError(invalidTaskOption(where, 'deduplicate.windowMs', windowMs, 'a positive integer of ms'));
+      throw optionError(task, 'deduplicate.windowMs', windowMs, 'a positive integer of ms');
     }
   }
   if (o.attempts !== undefined && (!Number.isInteger(o.attempts) || o.attempts < 1)) {
-    throw new TasksError(invalidTaskOption(where, 'attempts', o.attempts, 'a positive integer'));
+    throw optionError(task, 'attempts', o.attempts, 'a positive integer');
   }
+}
+
+/** The task name of each of these jobs of `queue` (null for one that is gone); the commands go out together, one round trip. */
+async function jobNames(queue: Queue, storedIds: readonly string[]): Promise<Map<string, string | null>> {
+  const client = await queue.getBackend().client;
+  const names = await Promise.all(storedIds.map((id) => client.hget(queue.toKey(id), 'name')));
+  return new Map(storedIds.map((id, i) => [id, names[i] ?? null]));
+}
+
+/**
+ * BullMQ answers an add whose id exists with that job, whichever its task:
+ * a caller must not get a handle on (and the result of) another task's job.
+ * The error when `names` (see {@link jobNames}) has the job of another task.
+ */
+function takenBy(task: string, storedId: string, queue: Queue, names: ReadonlyMap<string, string | null>): JobIdConflictError | undefined {
+  const owner = names.get(storedId);
+  return owner !== null && owner !== undefined && owner !== task ? conflict(task, storedId, taskQueueOf(queue.name), owner) : undefined;
+}
+
+/** The error of a chosen job id (`storedId`, BullMQ's) of task queue `queue` that another task's job has. */
+function conflict(task: string, storedId: string, queue: string, takenBy: string): JobIdConflictError {
+  // The id as the caller chose it: without its queue.
+  const jobId = publicJobId(storedId);
+  return new JobIdConflictError(jobIdTaken(task, jobId, queue, takenBy), task, jobId, takenBy);
 }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { CronRunPipeline } from './cron-run-pipeline.js';
+import type { CronScheduleState } from './cron-schedule-state.js';
 import { CronCatalog } from './cron.catalog.js';
 import { CronMaintenance } from './cron-maintenance.js';
 import { buildCronMetadata } from './cron.decorator.js';
@@ -35,6 +36,8 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
     logContext as unknown as RunLogContext,
     DEFAULT_TASKS_OPTIONS,
     metrics as unknown as TasksMetrics,
+    // Schedules in Postgres: the untracked cron notes nothing, and this spec needs no Redis.
+    { inRedis: false } as unknown as CronScheduleState,
   );
 }
 

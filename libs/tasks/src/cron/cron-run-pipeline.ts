@@ -7,12 +7,15 @@ import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lock.service.js';
 import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js';
+import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../worker/job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { escapeLogText } from '../logging/escape-log-text.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
 import { CronRunContext } from './cron-context.js';
+import { CronScheduleState } from './cron-schedule-state.js';
 import type { CronJobData, CronRunOutcome } from './cron-job-data.js';
 import { missedReason } from './catch-up-policy.js';
 import { CronLockLostError, CronRunLostError, describeAbort } from './cron-abort.js';
@@ -53,13 +56,15 @@ export class CronRunPipeline {
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly metrics: TasksMetrics,
+    private readonly schedules: CronScheduleState,
   ) {}
 
   run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
     const { name, scheduledAt, trigger } = job.data;
     const cron = this.crons.get(name);
     if (!cron) {
-      const message = unknownCron(name, this.crons.names());
+      // The name is whatever was written to the cron queue.
+      const message = unknownCron(escapeLogText(name), this.crons.names());
       this.logger.error(`${message} The job fails; deploy a worker that has it.`);
       throw new UnrecoverableError(message);
     }
@@ -115,6 +120,7 @@ export class CronRunPipeline {
         const reason = `Missed: ${late}`;
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} not run. ${reason}`);
         if (cron.track) await this.tracker.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }]);
+        else await this.noteUntracked(cron, run, CronRunStatus.MISSED);
         return { status: 'MISSED', reason };
       }
     }
@@ -123,6 +129,7 @@ export class CronRunPipeline {
       case 'busy':
         this.routine(cron, `Cron job ${cron.name} skipped: ${claim.reason}`);
         if (cron.track) await this.tracker.recordSkipped(run, `Skipped: ${claim.reason}`);
+        else await this.noteUntracked(cron, run, CronRunStatus.SKIPPED);
         return { status: 'SKIPPED', reason: `Skipped: ${claim.reason}` };
       case 'duplicate':
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} already has a row; not running it again`);
@@ -148,6 +155,12 @@ export class CronRunPipeline {
    * `busy`. `allow`: no lock, only the row.
    */
   private async claim(cron: RegisteredCron, run: CronRunKey, jobId: string, abort: JobAbort): Promise<Claim> {
+    // A tick already waits: it goes first, even if the run it waits for has just ended and its
+    // next look at the lock is still due. A fresh tick taking the lock in that gap would run
+    // ahead of it (the waiting tick would then run after, out of order).
+    if (cron.overlap === 'bufferOne' && (await this.locks.isBufferSlotTaken(cron.name))) {
+      return { kind: 'busy', reason: `another tick already waits for it (overlap: 'bufferOne')` };
+    }
     let slot: BufferSlot | undefined;
     try {
       for (;;) {
@@ -179,7 +192,7 @@ export class CronRunPipeline {
       );
       if (!lock) return { kind: 'busy', reason: 'an earlier run still holds the lock' };
     }
-    if (!cron.track) return { kind: 'run', lock, runId: 0, fencingToken: 0 };
+    if (!cron.track) return this.claimUntracked(cron, run, lock);
     let admission;
     try {
       admission = await this.tracker.start(run, {
@@ -204,6 +217,38 @@ export class CronRunPipeline {
       };
     }
     return admission;
+  }
+
+  /**
+   * An untracked run has no row. In an app whose schedules are in Redis (all
+   * its crons untracked) a scheduled tick checks the pause there, as a row's
+   * claim does, and the run is noted as the cron's latest.
+   */
+  private async claimUntracked(cron: RegisteredCron, run: CronRunKey, lock: HeldLock | undefined): Promise<Claim> {
+    if (this.schedules.inRedis) {
+      let admitted: boolean;
+      try {
+        admitted = await this.schedules.redis.startRun(cron.name, run.scheduledAt, run.trigger);
+      } catch (error) {
+        await lock?.release();
+        throw error;
+      }
+      if (!admitted) {
+        await lock?.release();
+        return { kind: 'paused' };
+      }
+    }
+    return { kind: 'run', lock, runId: 0, fencingToken: 0 };
+  }
+
+  /** Notes how an untracked run (or tick) ended, where the schedules are in Redis; a failure to note it is only logged. */
+  private async noteUntracked(cron: RegisteredCron, run: CronRunKey, status: CronRunStatus): Promise<void> {
+    if (!this.schedules.inRedis) return;
+    try {
+      await this.schedules.redis.endRun(cron.name, run.scheduledAt, status);
+    } catch (error) {
+      this.logger.warn(`Could not note the ${status} run of cron job ${cron.name} (tick ${iso(run.scheduledAt)}): ${(error as Error).message}`);
+    }
   }
 
   private async invoke(
@@ -237,11 +282,13 @@ export class CronRunPipeline {
       }
       const aborted = abort.aborted ? describeAbort(abort.reason) : undefined;
       if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
+      else await this.noteUntracked(cron, run, CronRunStatus.FAILED);
       throw error;
     }
     const durationMs = performance.now() - started;
     heartbeat?.stop();
     if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.complete(cron.name, runId, fencingToken, durationMs, result));
+    else await this.noteUntracked(cron, run, CronRunStatus.COMPLETED);
     this.routine(cron, `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
     return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
   }

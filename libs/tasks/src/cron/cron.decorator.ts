@@ -48,7 +48,12 @@ export interface CronOptions {
   name?: string;
   /** Runs per tick before it is recorded FAILED. Default 1: the next tick is the retry. */
   attempts?: number;
-  /** Record runs in cron_job_runs. Default true. */
+  /**
+   * Record runs in cron_job_runs. Default true. With false a run has no row
+   * and no fencing token (`ctx.runId` and `ctx.fencingToken` are 0). An app
+   * whose crons are all `track: false` needs no database (no TypeORM): it
+   * keeps their schedules, pause state and latest run in Redis.
+   */
   track?: boolean;
 }
 

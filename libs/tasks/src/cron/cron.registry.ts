@@ -9,11 +9,12 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { JobOutcomeListener } from '../client/job-outcome.listener.js';
 import { EnqueuedTask } from '../client/task-handle.js';
 import type { TaskHandle } from '../client/task-client.types.js';
-import { CronScheduleStore, type PauseNote, type ScheduleWithLastRun } from '../tracking/cron-schedule.store.js';
+import type { PauseNote, ScheduleWithLastRun } from '../tracking/cron-schedule.store.js';
 import type { CronRunStatus } from '../tracking/cron-run-status.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
 import { catchUpToText } from './cron.decorator.js';
 import { CronSchedule } from './cron-schedule.js';
+import { CronScheduleState } from './cron-schedule-state.js';
 import { cronJobOptions, type CronJobData, type CronRunOutcome } from './cron-job-data.js';
 import { MAINTENANCE_CRONS, isMaintenanceCron } from './cron-maintenance.js';
 
@@ -51,7 +52,7 @@ export interface CronJobInfo {
   readonly lastTick: Date | null;
   /** The next ticks, a preview (empty for a removed cron). */
   readonly nextTicks: Date[];
-  /** The latest row in cron_job_runs. */
+  /** The latest row in cron_job_runs (with `id` 0 where the schedules are in Redis: the latest run a worker noted). */
   readonly lastRun: { readonly id: number; readonly status: CronRunStatus; readonly scheduledAt: Date; readonly completedAt: Date | null } | null;
   /** What this process's code declares (lock TTL, attempts, tracking); undefined when it does not have this cron. */
   readonly declared?: { readonly lockTtlMs: number; readonly attempts: number; readonly track: boolean };
@@ -71,7 +72,8 @@ export interface CronListOptions {
  * The cron jobs of this deployment, as the cron_schedules table holds them:
  * list them with a preview of their next ticks, their last run and pause
  * state; pause, resume, and trigger one now. Inject it anywhere in an app
- * that imports TasksModule (it needs the run-tracking database).
+ * that imports TasksModule. It needs the run-tracking database, unless every
+ * cron this process declares is `track: false`: then the schedules are in Redis.
  *
  * The library's own maintenance crons (`tasks.*`, `internal: true`) are listed
  * only with `list({ internal: true })`, shown by `get()`, and run on their own
@@ -84,7 +86,7 @@ export class CronRegistry implements OnApplicationShutdown {
   /** @internal Built by Nest's injector. */
   constructor(
     private readonly catalog: CronCatalog,
-    private readonly store: CronScheduleStore,
+    private readonly schedules: CronScheduleState,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     connections: RedisConnections,
@@ -94,7 +96,7 @@ export class CronRegistry implements OnApplicationShutdown {
 
   /** Every cron job, sorted by name. Crons this process declares but no scheduler has reconciled yet are listed too. */
   async list({ internal = false, removed = false, ticks = 5 }: CronListOptions = {}): Promise<CronJobInfo[]> {
-    const rows = await this.store.list();
+    const rows = await this.schedules.store.list();
     const byName = new Map(rows.map((row) => [row.schedule.name, row]));
     const names = new Set([...byName.keys(), ...this.catalog.names()]);
     return [...names]
@@ -105,7 +107,7 @@ export class CronRegistry implements OnApplicationShutdown {
 
   /** One cron job, or undefined. */
   async get(name: string, ticks = 5): Promise<CronJobInfo | undefined> {
-    const [row] = await this.store.list(name);
+    const [row] = await this.schedules.store.list(name);
     if (!row && !this.catalog.get(name)) return undefined;
     return this.describe(name, row, ticks);
   }
@@ -123,14 +125,14 @@ export class CronRegistry implements OnApplicationShutdown {
    */
   async pause(name: string, note: PauseNote = {}): Promise<CronJobInfo> {
     this.assertNotInternal(name, 'paused');
-    if (!(await this.store.pause(name, note))) throw this.unknown(name);
+    if (!(await this.schedules.store.pause(name, note))) throw this.unknown(name);
     return (await this.get(name)) as CronJobInfo;
   }
 
   /** Resumes a paused cron from its next tick on; the ticks that fell while paused are not replayed. */
   async resume(name: string): Promise<CronJobInfo> {
     this.assertNotInternal(name, 'resumed');
-    if (!(await this.store.resume(name))) throw this.unknown(name);
+    if (!(await this.schedules.store.resume(name))) throw this.unknown(name);
     return (await this.get(name)) as CronJobInfo;
   }
 

@@ -38,14 +38,14 @@ export class TasksExplorer implements OnModuleInit {
       const instance = this.instanceOf(wrapper);
       if (!instance || seen.has(instance)) continue;
       seen.add(instance);
-      // The library's own crons are registered only when the app has crons of its own.
+      // The library's own crons (they sweep and prune cron_job_runs) are registered only when the app tracks crons of its own.
       if (instance instanceof CronMaintenance) {
         maintenance = instance;
         continue;
       }
       this.registerMethods(instance);
     }
-    if (maintenance && this.crons.all().length > 0) this.registerMaintenance(maintenance);
+    if (maintenance && this.crons.all().some((cron) => cron.track)) this.registerMaintenance(maintenance);
   }
 
   private registerMaintenance(maintenance: CronMaintenance): void {

@@ -74,3 +74,40 @@ export class ServiceUnreachableError extends TasksError {}
 
 /** A cron run was not executed because its RUNNING row could not be written (Postgres unreachable). */
 export class CronRunNotRecordedError extends TasksError {}
+
+/** An `enqueue` option that cannot be used (a `jobId` with control characters, a negative `delayMs`); `option` names it. Nothing was added. */
+export class InvalidEnqueueOptionError extends TasksError {
+  constructor(
+    message: string,
+    readonly taskName: string,
+    /** The option as written in `EnqueueOptions`: `jobId`, `deduplicate.key`, `delayMs`, … */
+    readonly option: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `enqueue` with a `jobId` that names a job of another task on the same queue. Nothing was added. */
+export class JobIdConflictError extends TasksError {
+  constructor(
+    message: string,
+    /** The task being enqueued. */
+    readonly taskName: string,
+    readonly jobId: string,
+    /** The task whose job has that id. */
+    readonly takenBy: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `waitResult()` stopped waiting because its app is shutting down; the job itself is unaffected. */
+export class TaskWaitAbortedError extends TasksError {
+  constructor(
+    message: string,
+    readonly taskName: string,
+    readonly jobId: string,
+  ) {
+    super(message);
+  }
+}

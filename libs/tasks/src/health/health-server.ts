@@ -16,7 +16,7 @@ export type HealthRole = 'worker' | 'scheduler';
  * The health probes of a worker or scheduler process, which has no HTTP
  * server of its own: `GET /health/live` answers while the event loop does (a
  * wedged process times out), `GET /health/ready` checks Redis, the tracking
- * database (when the app has crons) and the role itself, and fails from the
+ * database (when the app tracks crons) and the role itself, and fails from the
  * moment shutdown begins; `GET /metrics` serves the Prometheus metrics
  * (`TasksMetrics`). Off unless `healthPort` is set; on `healthHost`,
  * loopback unless the app opens it for an orchestrator or Prometheus on the
@@ -100,7 +100,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
       this.indicator.redis(),
       role === 'worker' ? this.indicator.worker() : this.indicator.scheduler(),
     ];
-    if (this.crons.all().length > 0) checks.push(this.indicator.database());
+    if (this.crons.all().some((cron) => cron.track)) checks.push(this.indicator.database());
     const details: TasksHealthResult = Object.assign({}, ...(await Promise.all(checks)));
     if (this.shuttingDown) return { status: 'shutting_down', details };
     return { status: Object.values(details).every((check) => check.status === 'up') ? 'ok' : 'error', details };

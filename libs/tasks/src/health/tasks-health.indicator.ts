@@ -13,9 +13,16 @@ import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
+import { CronScheduleState } from '../cron/cron-schedule-state.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
 export type TasksHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; [detail: string]: unknown }>;
+
+/** What the lateness check reads: the cron's schedule, and the status of a run of a tick at or after `due` that was not MISSED. */
+interface LatenessSource {
+  readonly schedule: { expression: string; timeZone: string; paused: boolean; removedAt: Date | null } | undefined;
+  readonly runSince: (due: number) => Promise<string | undefined>;
+}
 
 /** How long a check waits for its dependency before it reports it down. */
 const CHECK_TIMEOUT_MS = 2_000;
@@ -48,6 +55,7 @@ export class TasksHealthIndicator {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly workerHost: TaskWorkerHost,
     private readonly cronScheduler: CronScheduler,
+    private readonly schedules: CronScheduleState,
     private readonly appRedis: AppRedisConnections,
     private readonly taskQueues: TaskQueues,
     private readonly queues: TasksQueues,
@@ -140,29 +148,49 @@ export class TasksHealthIndicator {
    * (default 60 s) has a row that is not MISSED (it ran, runs, failed, or was
    * SKIPPED by its overlap policy). Down, with the tick, when it has none or
    * when no scheduler has the cron; up with `paused: true` while it is paused.
+   * In an app whose crons are all `track: false` there are no rows: the
+   * latest tick a worker took (ran, or skipped), kept in Redis, stands for them.
    */
   async cronLate<Key extends string = string>(name: string, graceMs = 60_000, key: Key = `cron:${name}` as Key): Promise<TasksHealthResult<Key>> {
     return this.probe(key, async () => {
-      const { dataSource, table, schedulesTable } = await this.tracking.get();
       const namespace = this.options.prefix;
-      const [schedule] = (await dataSource.query(
-        `SELECT expression, time_zone, paused, removed_at FROM ${schedulesTable} WHERE namespace = $1 AND name = $2`,
-        [namespace, name],
-      )) as { expression: string; time_zone: string; paused: boolean; removed_at: Date | null }[];
-      if (!schedule || schedule.removed_at) throw new Error(`no scheduler has the cron "${name}" under the prefix "${namespace}"`);
+      const { schedule, runSince } = this.schedules.inRedis ? await this.lateSourceInRedis(name) : await this.lateSourceInDatabase(name);
+      if (!schedule || schedule.removedAt) throw new Error(`no scheduler has the cron "${name}" under the prefix "${namespace}"`);
       if (schedule.paused) return { paused: true };
-      const due = new CronSchedule(schedule.expression, schedule.time_zone).previousTick(Date.now() - graceMs);
+      const due = new CronSchedule(schedule.expression, schedule.timeZone).previousTick(Date.now() - graceMs);
       if (due === undefined) return {};
+      const status = await runSince(due);
+      const tick = new Date(due).toISOString();
+      if (!status) throw new Error(`late: the tick of ${tick} has no run ${graceMs} ms after it (none started, or it was MISSED)`);
+      return { tick, lastStatus: status };
+    });
+  }
+
+  /** The cron's schedule row, and the status of its newest run at or after a tick that was not MISSED. */
+  private async lateSourceInDatabase(name: string): Promise<LatenessSource> {
+    const { dataSource, table, schedulesTable } = await this.tracking.get();
+    const namespace = this.options.prefix;
+    const [row] = (await dataSource.query(
+      `SELECT expression, time_zone, paused, removed_at FROM ${schedulesTable} WHERE namespace = $1 AND name = $2`,
+      [namespace, name],
+    )) as { expression: string; time_zone: string; paused: boolean; removed_at: Date | null }[];
+    const schedule = row && { expression: row.expression, timeZone: row.time_zone, paused: row.paused, removedAt: row.removed_at };
+    const runSince = async (due: number) => {
       const [run] = (await dataSource.query(
         `SELECT status FROM ${table}
           WHERE namespace = $1 AND job_name = $2 AND scheduled_at >= $3 AND status <> 'MISSED'
           ORDER BY scheduled_at DESC LIMIT 1`,
         [namespace, name, new Date(due)],
       )) as { status: string }[];
-      const tick = new Date(due).toISOString();
-      if (!run) throw new Error(`late: the tick of ${tick} has no run ${graceMs} ms after it (none started, or it was MISSED)`);
-      return { tick, lastStatus: run.status };
-    });
+      return run?.status;
+    };
+    return { schedule, runSince };
+  }
+
+  private async lateSourceInRedis(name: string): Promise<LatenessSource> {
+    const found = await this.schedules.redis.get(name);
+    const admitted = found?.admitted;
+    return { schedule: found?.schedule, runSince: async (due) => (admitted && admitted.tick >= due ? admitted.status : undefined) };
   }
 
   private async probe<Key extends string>(key: Key, check: () => Promise<Record<string, unknown>>): Promise<TasksHealthResult<Key>> {

@@ -71,7 +71,7 @@ export class CronLockService implements OnApplicationShutdown {
    * refresh, so a waiting worker that dies frees it.
    */
   async tryTakeBufferSlot(jobName: string, holder: string, ttlMs: number): Promise<BufferSlot | undefined> {
-    const key = `${this.options.prefix}:cron-buffer:${jobName}`;
+    const key = this.bufferKeyOf(jobName);
     const taken = await this.redis().set(key, holder, 'PX', ttlMs, 'NX');
     if (taken !== 'OK') return undefined;
     return {
@@ -86,6 +86,15 @@ export class CronLockService implements OnApplicationShutdown {
         }
       },
     };
+  }
+
+  /** Whether a `bufferOne` tick waits in the job's waiting place. */
+  async isBufferSlotTaken(jobName: string): Promise<boolean> {
+    return (await this.redis().exists(this.bufferKeyOf(jobName))) === 1;
+  }
+
+  private bufferKeyOf(jobName: string): string {
+    return `${this.options.prefix}:cron-buffer:${jobName}`;
   }
 
   /** Whether the lock with this token is still the job's current lock. */

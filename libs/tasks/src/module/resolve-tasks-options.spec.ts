@@ -86,6 +86,21 @@ describe('resolveTasksOptions', () => {
     expect(resolve).toThrow(TasksConfigurationError);
     expect(resolve).not.toThrow('hunter2');
   });
+
+  // Every form a password takes in a URL, each in a URL the check refuses: none is shown.
+  it.each([
+    ['http://:hunter2@127.0.0.1:6379', /option redisUrl is "http:\/\/:\*\*\*@127\.0\.0\.1:6379"/],
+    ['http://127.0.0.1:6379/?password=hunter2', /option redisUrl is "http:\/\/127\.0\.0\.1:6379\/\?password=\*\*\*"/],
+    ['redis://:ab/hunter2=@127.0.0.1:6379', /^TasksModule option redisUrl is not a valid URL \(it has a '\/' in the password\? percent-encode it as %2F\)/],
+    ['redis://:ab#hunter2@127.0.0.1:6379', /^TasksModule option redisUrl is not a valid URL \(it has a '#' in the password\? percent-encode it as %23\)/],
+    ['redis://:hunter2%zz@127.0.0.1:6379', /^TasksModule option redisUrl is not a valid URL \(it has a '%' in the password/],
+    ['host=127.0.0.1 password=hunter2', /^TasksModule option redisUrl is not a valid URL \(it is in keyword form/],
+  ])('refuses redisUrl %s naming the option and the fault, never the password', (redisUrl, message) => {
+    const resolve = () => resolveTasksOptions({ redisUrl });
+    expect(resolve).toThrow(TasksConfigurationError);
+    expect(resolve).toThrow(message);
+    expect(resolve).not.toThrow(/hunter2/);
+  });
 });
 
 describe('tasksOptionsFromEnv', () => {
@@ -148,6 +163,19 @@ describe('tasksOptionsFromEnv', () => {
     const read = () => tasksOptionsFromEnv({ REDIS_URL: 'redis://:hunter2@[bad' });
     expect(read).toThrow('REDIS_URL');
     expect(read).not.toThrow('hunter2');
+  });
+
+  it.each([
+    ['redis://:ab/hunter2+ef=@127.0.0.1:6379', "REDIS_URL is not a valid URL (it has a '/' in the password? percent-encode it as %2F)"],
+    ['redis://:ab?hunter2@127.0.0.1:6379', "REDIS_URL is not a valid URL (it has a '?' in the password? percent-encode it as %3F)"],
+    ['host=127.0.0.1 password=hunter2', 'REDIS_URL is not a valid URL (it is in keyword form (host=… password=…), not a URL)'],
+    ['redis://:hunter2@cache:99999', 'REDIS_URL is not a valid URL (its port is not a number from 0 to 65535)'],
+    ['ftp://:hunter2@127.0.0.1/?password=hunter2', 'Environment variable REDIS_URL="ftp://:***@127.0.0.1/?password=***" is invalid: expected a redis:// or rediss:// URL'],
+  ])('refuses REDIS_URL=%s saying what is wrong, never quoting the password', (value, message) => {
+    const read = () => tasksOptionsFromEnv({ REDIS_URL: value });
+    expect(read).toThrow(TasksConfigurationError);
+    expect(read).toThrow(message);
+    expect(read).not.toThrow(/hunter2/);
   });
 });
 

@@ -1,9 +1,11 @@
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidEnv, invalidTaskOption, redactUrl } from '../tasks.messages.js';
+import { invalidEnv, invalidTaskOption } from '../tasks.messages.js';
+import { redactUrl } from '../redaction/redact.js';
+import { parseConnectionUrl } from '../redaction/connection-url.js';
 import { parseRedisUrl } from '../redis/redis-connections.js';
 import { queueNameProblem } from '../queues/task-queue-names.js';
 import type { ResolvedTasksOptions, TasksModuleOptions } from './tasks-options.interface.js';
-import { optionSources, type EnvOption } from './tasks-options-from-env.js';
+import { REDIS_URL_EXPECTED, optionSources, type EnvOption } from './tasks-options-from-env.js';
 
 export const DEFAULT_TASKS_OPTIONS: ResolvedTasksOptions = {
   redisUrl: 'redis://127.0.0.1:6379',
@@ -111,9 +113,12 @@ function validate(o: ResolvedTasksOptions): void {
   if (typeof o.prefix !== 'string' || o.prefix === '' || o.prefix.includes(':')) {
     fail('prefix', 'a non-empty string without ":"');
   }
+  if (typeof o.redisUrl !== 'string') fail('redisUrl', REDIS_URL_EXPECTED, typeof o.redisUrl);
+  // Never quoted when it does not parse: its password cannot be told apart.
+  parseConnectionUrl(o.redisUrl, o.sources.redisUrl ?? 'TasksModule option redisUrl', REDIS_URL_EXPECTED);
   try {
     parseRedisUrl(o.redisUrl);
   } catch (error) {
-    fail('redisUrl', `a URL such as redis://127.0.0.1:6379 (${(error as Error).message})`, redactUrl(o.redisUrl));
+    fail('redisUrl', `${REDIS_URL_EXPECTED} (${(error as Error).message})`, redactUrl(o.redisUrl));
   }
 }

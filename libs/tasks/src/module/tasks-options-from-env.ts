@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidEnv, redactUrl } from '../tasks.messages.js';
+import { invalidEnv } from '../tasks.messages.js';
+import { redactUrl } from '../redaction/redact.js';
+import { parseConnectionUrl } from '../redaction/connection-url.js';
 import type { TasksModuleOptions } from './tasks-options.interface.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -140,13 +142,11 @@ function readCa(file: string): string {
 }
 
 function assertRedisUrl(url: string): void {
-  let protocol: string;
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.redisUrl, redactUrl(url), 'a URL such as redis://127.0.0.1:6379'));
-  }
+  const { protocol } = parseConnectionUrl(url, TASKS_ENV_VARIABLES.redisUrl, REDIS_URL_EXPECTED);
   if (protocol !== 'redis:' && protocol !== 'rediss:') {
     throw new TasksConfigurationError(invalidEnv(TASKS_ENV_VARIABLES.redisUrl, redactUrl(url), 'a redis:// or rediss:// URL'));
   }
 }
+
+/** What a Redis URL looks like, for messages about one that is not. */
+export const REDIS_URL_EXPECTED = 'a URL such as redis://127.0.0.1:6379 or rediss://:PASSWORD@HOST:6380/0';

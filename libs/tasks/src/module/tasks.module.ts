@@ -24,6 +24,8 @@ import { CronLockService } from '../lock/cron-lock.service.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
 import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
+import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { RedisScheduleStore } from '../cron/redis-schedule.store.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
@@ -107,6 +109,8 @@ export class TasksModule {
         CronRunTracker,
         CronRunsService,
         CronScheduleStore,
+        RedisScheduleStore,
+        CronScheduleState,
         TrackingDatabaseLocator,
         TaskRunner,
         TaskWorkerHost,

@@ -21,6 +21,11 @@ interface OpenQueue {
  * the default one is @nestjs/bullmq's (so `TASKS_QUEUE_TOKEN` can be
  * injected), the others are built on the library's connection settings. Each
  * has one result listener for every `waitResult()` of the process.
+ *
+ * Each opened queue holds a Redis connection (and its result listener another)
+ * for the life of the process, so only the app's code opens one: enqueueing,
+ * or its configuration. A lookup by job id, whose queue part may come from
+ * anyone, only finds queues the app knows ({@link find}).
  */
 @Injectable()
 export class TaskQueues implements OnApplicationShutdown {
@@ -59,9 +64,22 @@ export class TaskQueues implements OnApplicationShutdown {
     return new JobOutcomeListener(queue, this.connections, (id) => this.cancellation.isCancelled(queue.name, id));
   }
 
-  /** The BullMQ queue of task queue `name`. */
+  /** The BullMQ queue of task queue `name`, opened if need be (for the app's own code: enqueue, configuration). */
   queue(name: string): Queue {
     return this.entry(name).queue;
+  }
+
+  /**
+   * The queue of `name` when the app knows it: `default`, a queue of its
+   * tasks or of `forRoot({ queues })`, or one opened since (`registerQueues()`
+   * opens its queues at start-up, enqueueing opens the queue it adds to);
+   * else undefined, and nothing is opened.
+   */
+  find(name: string): Queue | undefined {
+    const open = this.open.get(name);
+    if (open) return open.queue;
+    const known = Object.hasOwn(this.options.queues, name) || this.catalog.byQueue().has(name);
+    return known ? this.queue(name) : undefined;
   }
 
   /** The result listener of task queue `name`. */

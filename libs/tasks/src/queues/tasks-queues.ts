@@ -2,6 +2,8 @@ import { Inject, Injectable, Module, type DynamicModule, type FactoryProvider } 
 import type { Queue } from 'bullmq';
 import { CRON_QUEUE_TOKEN, tasksQueueToken } from '../module/tasks.constants.js';
 import { DEFAULT_TASK_QUEUE, assertQueueName, queueNameProblem } from './task-queue-names.js';
+import { TasksConfigurationError } from '../errors/tasks.errors.js';
+import { queueNotKnown } from '../tasks.messages.js';
 import { TaskQueues } from './task-queues.js';
 
 /**
@@ -25,11 +27,21 @@ export class TasksQueues {
 
   /**
    * The BullMQ queue of task queue `name` (`'reports'` → `tasks.reports`);
-   * `'cron'` is the queue of cron runs. Throws on a name no queue can have.
+   * `'cron'` is the queue of cron runs. Throws on a name no queue can have,
+   * and on a queue the app does not know: none of its tasks is on it (tasks
+   * are found when the app's modules initialise), `forRoot({ queues })` and
+   * `registerQueues()` do not name it, and it has not enqueued to it.
    */
   get(name: string): Queue {
     if (name === 'cron') return this.cronQueue;
-    return this.queues.queue(assertQueueName('TasksQueues.get()', name));
+    const queue = this.queues.find(assertQueueName('TasksQueues.get()', name));
+    if (!queue) throw new TasksConfigurationError(queueNotKnown('TasksQueues.get()', name));
+    return queue;
+  }
+
+  /** @internal The queue of a name the app's configuration declares (`registerQueues()`, `forRoot({ queues })`), opened now. */
+  declared(name: string): Queue {
+    return this.queues.queue(name);
   }
 
   /**
@@ -48,7 +60,7 @@ export class TasksQueues {
 export function taskQueueProviders(names: Iterable<string>): FactoryProvider<Queue>[] {
   return [...new Set(names)]
     .filter((name) => name !== DEFAULT_TASK_QUEUE && queueNameProblem(name) === undefined)
-    .map((name) => ({ provide: tasksQueueToken(name), useFactory: (queues: TasksQueues) => queues.get(name), inject: [TasksQueues] }));
+    .map((name) => ({ provide: tasksQueueToken(name), useFactory: (queues: TasksQueues) => queues.declared(name), inject: [TasksQueues] }));
 }
 
 /** Holds the queue providers of `TasksModule.registerQueues()`. */

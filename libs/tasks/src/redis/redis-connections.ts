@@ -5,7 +5,8 @@ import { TlsConnector } from './tls-connector.js';
 import { TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { RedisTlsOptions, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { ServiceUnreachableError } from '../errors/tasks.errors.js';
-import { redactUrl, redisAuthRefused, redisNoSuchDb, redisSilent, redisUnreachable } from '../tasks.messages.js';
+import { redisAuthRefused, redisNoSuchDb, redisSilent, redisUnreachable } from '../tasks.messages.js';
+import { redactSecrets, redactUrl } from '../redaction/redact.js';
 
 /**
  * What a connection is for, which decides how it behaves when Redis is slow or away:
@@ -82,7 +83,7 @@ export class RedisConnections {
    * appears, whatever a driver put in the message.
    */
   describe(error: unknown): string {
-    return scrubSecrets(error instanceof Error ? error.message : String(error), this.settings.redisUrl);
+    return redactSecrets(error instanceof Error ? error.message : String(error), this.settings.redisUrl);
   }
 
   /** A new client; `lazyConnect` clients connect on first command. */
@@ -97,24 +98,6 @@ export class RedisConnections {
     client.on('error', (error: Error) => this.logger.warn(`Redis (${name}) at ${redactUrl(this.settings.redisUrl)}: ${this.describe(error)}`));
     return client;
   }
-}
-
-/** `text` with the password of `url` (as written and percent-decoded) replaced by `***`. */
-export function scrubSecrets(text: string, url: string): string {
-  let password = '';
-  try {
-    password = new URL(url).password;
-  } catch {
-    password = /\/\/[^:@/]*:([^@/]*)@/.exec(url)?.[1] ?? '';
-  }
-  if (password === '') return text;
-  let decoded = password;
-  try {
-    decoded = decodeURIComponent(password);
-  } catch {
-    // Not valid percent-encoding: only the raw form can appear.
-  }
-  return text.split(password).join('***').split(decoded).join('***');
 }
 
 /**
@@ -147,7 +130,7 @@ export async function assertRedisReachable(
   client.on('error', (error: Error) => {
     cause ??= error;
   });
-  const scrubbed = (error: Error) => scrubSecrets(error.message, url);
+  const scrubbed = (error: Error) => redactSecrets(error.message, url);
   try {
     try {
       await client.connect();

@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { buildCronMetadata, type CronCatchUp, type CronOptions } from '../cron/cron.decorator.js';
 import type { CronJobData } from '../cron/cron-job-data.js';
+import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import type { RedisScheduleStore } from '../cron/redis-schedule.store.js';
 import { DEFAULT_TASKS_OPTIONS } from '../module/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
@@ -64,6 +66,8 @@ class FakeQueue {
 
 /** cron_schedules in memory: a pause flag and the last tick noted per cron. */
 class FakeStore {
+  constructor(readonly where = 'cron_schedules') {}
+  connected = false;
   readonly paused = new Set<string>();
   readonly lastTicks = new Map<string, number>();
   readonly beforeTickCalls: { name: string; tick: number; next: number }[] = [];
@@ -73,6 +77,7 @@ class FakeStore {
   afterReconcile?: () => void;
 
   connect(): Promise<void> {
+    this.connected = true;
     return Promise.resolve();
   }
 
@@ -104,8 +109,10 @@ class FakeStore {
 class FakeTracker {
   readonly missed: { name: string; tick: number; reason: string }[] = [];
   calls = 0;
+  connected = false;
 
   connect(): Promise<void> {
+    this.connected = true;
     return Promise.resolve();
   }
 
@@ -151,7 +158,10 @@ interface Harness {
   readonly scheduler: CronScheduler;
   readonly catalog: CronCatalog;
   readonly queue: FakeQueue;
+  /** cron_schedules. */
   readonly store: FakeStore;
+  /** Where an app whose crons are all untracked keeps its schedules. */
+  readonly redisStore: FakeStore;
   readonly tracker: FakeTracker;
   readonly redis: FakeRedis;
 }
@@ -169,23 +179,25 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
   }
   const queue = new FakeQueue();
   const store = new FakeStore();
-  for (const [name, tick] of Object.entries(setup.lastTicks ?? {})) store.lastTicks.set(name, tick);
+  const redisStore = new FakeStore('Redis (tasks:cron-schedule:*)');
+  const untracked = setup.crons.every((cron) => cron.options?.track === false);
+  for (const [name, tick] of Object.entries(setup.lastTicks ?? {})) (untracked ? redisStore : store).lastTicks.set(name, tick);
   const tracker = new FakeTracker();
   const redis = new FakeRedis();
   redis.leader = setup.leader ?? true;
   const connections = { create: () => redis, describe: (error: unknown) => String(error) };
   const options: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...setup.options };
-  setup.prepare?.({ catalog, queue, store, tracker, redis });
+  setup.prepare?.({ catalog, queue, store, redisStore, tracker, redis });
   const scheduler = new CronScheduler(
     catalog,
     queue as unknown as Queue<CronJobData>,
     options,
     connections as unknown as RedisConnections,
-    store as unknown as CronScheduleStore,
+    new CronScheduleState(catalog, store as unknown as CronScheduleStore, redisStore as unknown as RedisScheduleStore),
     tracker as unknown as CronRunTracker,
     new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
   );
-  current = { scheduler, catalog, queue, store, tracker, redis };
+  current = { scheduler, catalog, queue, store, redisStore, tracker, redis };
   await scheduler.start();
   await vi.advanceTimersByTimeAsync(0);
   return current;
@@ -733,5 +745,64 @@ describe('CronScheduler: failures', () => {
     expect(ticksOf(h.queue.adds)).toEqual([T0]);
     expect(h.tracker.calls).toBe(0);
     expect(h.scheduler.stats).toEqual({ enqueued: 1, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 });
+  });
+});
+
+describe('CronScheduler: an app whose crons are all track: false', () => {
+  const untracked = (name: string, expression: string, options: CronOptions = {}): CronSpec => ({ name, expression, options: { ...options, track: false } });
+
+  it('keeps its schedules in Redis: reconciles and notes every tick there, and never connects the database', async () => {
+    const h = await boot(T0 - 500, { crons: [untracked('every5s', '*/5 * * * * *'), untracked('everyMinute', '* * * * *')] });
+    await runUntil(T0 + 5_000);
+    expect(h.redisStore.declared.map((cron) => cron.name)).toEqual(['every5s', 'everyMinute']);
+    expect(h.redisStore.beforeTickCalls.map((c) => `${c.name}@${iso(c.tick)}`)).toEqual([
+      `every5s@${iso(T0)}`,
+      `everyMinute@${iso(T0)}`,
+      `every5s@${iso(T0 + 5_000)}`,
+    ]);
+    expect(ticksOf(h.queue.adds, 'every5s')).toEqual([T0, T0 + 5_000]);
+    expect({ redis: h.redisStore.connected, database: h.store.connected, tracker: h.tracker.connected }).toEqual({ redis: true, database: false, tracker: false });
+    expect(h.store.beforeTickCalls).toEqual([]);
+  });
+
+  it('one tracked cron among them is enough for cron_schedules, as before', async () => {
+    const h = await boot(T0 - 500, { crons: [untracked('every5s', '*/5 * * * * *'), { name: 'tracked', expression: '* * * * *' }] });
+    await runUntil(T0);
+    expect(h.store.declared.map((cron) => cron.name)).toEqual(['every5s', 'tracked']);
+    expect({ redis: h.redisStore.connected, database: h.store.connected, tracker: h.tracker.connected }).toEqual({ redis: false, database: true, tracker: true });
+    expect(h.redisStore.beforeTickCalls).toEqual([]);
+  });
+
+  it("catches up from the last tick kept in Redis: 'latest' runs the newest, the others are logged MISSED without a row", async () => {
+    const h = await boot(T0 + 1_000, {
+      crons: [untracked('every5s', '*/5 * * * * *', { catchUp: 'latest' })],
+      lastTicks: { every5s: T0 - 30_000 },
+    });
+    expect(ticksOf(h.queue.adds)).toEqual([T0]);
+    expect(h.tracker.calls).toBe(0);
+    expect(h.scheduler.stats).toMatchObject({ enqueued: 1, missed: 5 });
+    expect(logs.some((l) => l.level === 'warn' && l.message.startsWith('every5s: 5 tick(s) missed'))).toBe(true);
+  });
+
+  it('a pause kept in Redis holds: no add while paused, adds again after resume', async () => {
+    const h = await boot(T0 - 500, { crons: [untracked('everySecond', '* * * * * *')] });
+    await runUntil(T0 + 1_000);
+    await h.redisStore.pause('everySecond');
+    await runUntil(T0 + 3_000);
+    await h.redisStore.resume('everySecond');
+    await runUntil(T0 + 4_000);
+    expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + 1_000, T0 + 4_000]);
+    expect(h.scheduler.stats.paused).toBe(2);
+  });
+
+  it('Redis failing to answer the pause check: ticks are still enqueued, and the log names Redis', async () => {
+    const h = await boot(T0 - 500, { crons: [untracked('everySecond', '* * * * * *')] });
+    h.redisStore.failBeforeTick = true;
+    await runUntil(T0 + 1_000);
+    expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + 1_000]);
+    h.redisStore.failBeforeTick = false;
+    await runUntil(T0 + 2_000);
+    expect(logs.filter((l) => l.message.startsWith('Redis (tasks:cron-schedule:*) unreachable (')).map((l) => l.level)).toEqual(['warn']);
+    expect(logs.filter((l) => l.message === 'Redis (tasks:cron-schedule:*) answers again')).toHaveLength(1);
   });
 });

@@ -9,7 +9,7 @@ import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-jo
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
+import { CronScheduleState } from '../cron/cron-schedule-state.js';
 import { CronSchedulerLease } from './scheduler-lease.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
@@ -57,8 +57,9 @@ export interface CronSchedulerStats {
  * replica holding the scheduler lease enqueues at the tick and the others half
  * a second later as backups.
  *
- * cron_schedules is reconciled from the code at start, says before every tick
- * whether the cron is paused, and keeps the last tick fired: ticks that fell
+ * cron_schedules (Redis, for an app whose crons are all untracked) is
+ * reconciled from the code at start, says before every tick whether the
+ * cron is paused, and keeps the last tick fired: ticks that fell
  * while no scheduler ran, or while this one was frozen, go through the cron's
  * catch-up policy (fired, or recorded MISSED), never replayed as a burst.
  */
@@ -79,7 +80,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
-    private readonly store: CronScheduleStore,
+    private readonly schedules: CronScheduleState,
     private readonly tracker: CronRunTracker,
     private readonly metrics: TasksMetrics,
   ) {
@@ -120,10 +121,12 @@ export class CronScheduler implements BeforeApplicationShutdown {
       this.logger.log('Scheduling 0 cron job(s)');
       return;
     }
-    await this.tracker.connect();
-    await this.store.connect();
+    // An app whose crons are all untracked keeps its schedules in Redis and needs no database.
+    const store = this.schedules.store;
+    if (!this.schedules.inRedis) await this.tracker.connect();
+    await store.connect();
     const now = Date.now();
-    const lastTicks = await this.store.reconcile(
+    const lastTicks = await store.reconcile(
       crons.map((cron) => ({
         name: cron.name,
         expression: cron.expression,
@@ -237,16 +240,19 @@ export class CronScheduler implements BeforeApplicationShutdown {
     for (const tick of ticks) await this.enqueue(cron, tick);
   }
 
-  // If Postgres does not answer, the tick is enqueued all the same: the worker
-  // checks the pause again when it claims the run's row. Nothing is recorded MISSED then.
+  // If the schedules' store does not answer, the tick is enqueued all the same:
+  // the worker checks the pause again when it claims the run. Nothing is recorded MISSED then.
   private async beforeTick(cron: RegisteredCron, tick: number, next: number): Promise<{ paused: boolean; previousTick: number | undefined }> {
     try {
-      const answer = await this.store.beforeTick(cron.name, tick, next);
-      if (this.storeFailing) this.logger.log('cron_schedules answers again');
+      const store = this.schedules.store;
+      const answer = await store.beforeTick(cron.name, tick, next);
+      if (this.storeFailing) this.logger.log(`${store.where} answers again`);
       this.storeFailing = false;
       return answer;
     } catch (error) {
-      if (!this.storeFailing) this.logger.warn(`cron_schedules unreachable (${(error as Error).message}); enqueueing ticks without the pause check`);
+      if (!this.storeFailing) {
+        this.logger.warn(`${this.schedules.store.where} unreachable (${(error as Error).message}); enqueueing ticks without the pause check`);
+      }
       this.storeFailing = true;
       return { paused: false, previousTick: Infinity };
     }

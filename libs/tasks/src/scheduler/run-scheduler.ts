@@ -8,8 +8,9 @@ import { TasksHealthServer } from '../health/health-server.js';
 /**
  * Boots `module` as a scheduler: a Nest application context that fires every
  * discovered `@Cron()` at its ticks. Run as many replicas as you like. It
- * needs the run-tracking database (cron_schedules) when the app has crons,
- * and logs through nestjs-pino when the module imports its LoggerModule. A
+ * needs the run-tracking database (cron_schedules) when one of the app's
+ * crons is tracked (an app whose crons are all `track: false` keeps their
+ * schedules in Redis), and logs through nestjs-pino when the module imports its LoggerModule. A
  * boot that fails writes its reason as the first line on stderr, then rejects.
  */
 export async function runScheduler(module: Type<unknown>): Promise<INestApplicationContext> {
@@ -18,7 +19,7 @@ export async function runScheduler(module: Type<unknown>): Promise<INestApplicat
   // Exit 0 after a clean stop, as the worker does.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await startOrReport(app, async () => {
-    if (app.get(CronCatalog).all().length > 0) assertPeersInstalled('tracking');
+    if (app.get(CronCatalog).all().some((cron) => cron.track)) assertPeersInstalled('tracking');
     await app.get(CronScheduler).start();
     await app.get(TasksHealthServer).start('scheduler');
   });

@@ -6,6 +6,7 @@ import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js'
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
 import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
 import { returnedRows } from './returned-rows.js';
+import { redactSecrets } from '../redaction/redact.js';
 
 /** Which run a row is about: one tick (or manual trigger) of one job, one attempt. */
 export interface CronRunKey {
@@ -191,7 +192,7 @@ export class CronRunTracker {
 
   /** Records FAILED with the error (and what aborted the run, if something did). */
   async fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
-    const applied = await this.finish(runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error), abortReason ?? null);
+    const applied = await this.finish(runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error, this.options.redisUrl), abortReason ?? null);
     if (applied) this.metrics.cronRuns(jobName, 'FAILED');
     return applied;
   }
@@ -338,9 +339,10 @@ export class CronRunTracker {
   }
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
-  return String(error);
+// Stored for anyone who reads cron_job_runs: credentials the error quotes (a driver's message, a URL) are masked.
+function describeError(error: unknown, redisUrl: string): string {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  return redactSecrets(text, redisUrl);
 }
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {

@@ -31,12 +31,28 @@ export interface PauseNote {
 }
 
 /**
+ * Where a deployment keeps its crons' schedules (definition, pause state,
+ * last tick fired): cron_schedules, or Redis when all its crons are untracked.
+ */
+export interface ScheduleStore {
+  /** Where the schedules live, for log lines. */
+  readonly where: string;
+  connect(): Promise<void>;
+  reconcile(declared: readonly DeclaredSchedule[]): Promise<Map<string, number>>;
+  beforeTick(name: string, tick: number, nextTick: number): Promise<{ paused: boolean; previousTick: number | undefined }>;
+  pause(name: string, note: PauseNote): Promise<boolean>;
+  resume(name: string): Promise<boolean>;
+  list(name?: string): Promise<ScheduleWithLastRun[]>;
+}
+
+/**
  * cron_schedules of this deployment's namespace: the schedulers reconcile it
  * from the code and read the pause flag before every tick; CronRegistry
  * pauses, resumes and lists.
  */
 @Injectable()
-export class CronScheduleStore {
+export class CronScheduleStore implements ScheduleStore {
+  readonly where = 'cron_schedules';
   private database?: TrackingDatabase;
 
   constructor(

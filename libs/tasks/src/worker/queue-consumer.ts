@@ -5,10 +5,14 @@ import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../module/bullmq-options.js';
 import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from './job-abort.js';
 import { publicJobId } from '../client/job-ids.js';
+import { escapeLogText } from '../logging/escape-log-text.js';
 import type { TasksMetrics } from '../metrics/tasks-metrics.js';
 
-/** Runs one job; `abort` fires on the job's timeout and when shutdown hands the job back. */
-export type JobProcessor = (job: Job, abort: JobAbort) => Promise<unknown>;
+/**
+ * Runs one job; `abort` fires on the job's timeout and when shutdown hands the
+ * job back. `token` is the worker's lock on the job, to move it elsewhere itself.
+ */
+export type JobProcessor = (job: Job, abort: JobAbort, token: string | undefined) => Promise<unknown>;
 
 interface ActiveJob {
   job: Job;
@@ -171,7 +175,7 @@ export class QueueConsumer {
       };
       let running: Promise<unknown>;
       try {
-        running = this.processor(job, entry.abort);
+        running = this.processor(job, entry.abort, token);
       } catch (error) {
         running = Promise.reject(error as Error);
       }
@@ -193,7 +197,7 @@ export class QueueConsumer {
           if (wanted === 'finished') return;
           if (wanted === 'still-running') {
             this.logger.error(
-              `Job ${publicJobId(job.id as string, this.queueName)} (${job.name}) still runs ${SETTLE_BEFORE_HAND_BACK_MS} ms after its abort: ` +
+              `Job ${jobLabel(job, this.queueName)} still runs ${SETTLE_BEFORE_HAND_BACK_MS} ms after its abort: ` +
                 `not handed back; stalled-job recovery takes it once this process is gone`,
             );
             handBack();
@@ -206,10 +210,10 @@ export class QueueConsumer {
         try {
           await job.moveToWait(token);
           this.metrics.handedBack(this.queueName);
-          this.logger.warn(`Job ${publicJobId(job.id as string, this.queueName)} (${job.name}) handed back to the queue`);
+          this.logger.warn(`Job ${jobLabel(job, this.queueName)} handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.
-          this.logger.error(`Could not hand job ${publicJobId(job.id as string, this.queueName)} back: ${(error as Error).message}`);
+          this.logger.error(`Could not hand job ${jobLabel(job, this.queueName)} back: ${(error as Error).message}`);
         }
         handBack();
       }),
@@ -228,4 +232,9 @@ export class QueueConsumer {
       entry.abort.abort(new WorkerShutdownAbort());
     });
   }
+}
+
+/** A job in a log line: its public id and name, escaped (a chosen id and a producer's name come from outside). */
+export function jobLabel(job: Job, queueName: string): string {
+  return `${escapeLogText(publicJobId(job.id as string, queueName))} (${escapeLogText(job.name)})`;
 }

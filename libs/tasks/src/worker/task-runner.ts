@@ -12,6 +12,7 @@ import { invalidResult, taskTimedOut } from '../tasks.messages.js';
 import { JobCancelledAbort, type JobAbort } from './job-abort.js';
 import { CANCELLED_REASON } from '../queues/job-cancellation.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { escapeLogText } from '../logging/escape-log-text.js';
 import { publicJobId } from '../client/job-ids.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import type { Span } from '@opentelemetry/api';
@@ -54,7 +55,8 @@ export class TaskRunner {
 
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = taskAttempt(job, task, this.options);
-    const bindings = { task: task.name, jobId: publicJobId(job.id as string, job.queueName), attempt: attempt.attempt };
+    // A chosen job id (an idempotency key) may come from the app's users.
+    const bindings = { task: task.name, jobId: escapeLogText(publicJobId(job.id as string, job.queueName)), attempt: attempt.attempt };
     const { span, context } = startProcessSpan(job, () => ({
       [TASKS_ATTRIBUTES.task]: task.name,
       [TASKS_ATTRIBUTES.attempt]: attempt.attempt,

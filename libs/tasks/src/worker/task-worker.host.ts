@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { CRON_QUEUE, TASKS_OPTIONS } from '../module/tasks.constants.js';
 import type { QueueRateLimit, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
 import { TaskCatalog } from '../task/task.catalog.js';
@@ -10,13 +10,15 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../tasks.messages.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
-import { DeployedTasks } from '../queues/deployed-tasks.js';
-import { JobCancellation } from '../queues/job-cancellation.js';
+import { DeployedTasks, lackedTasks, type ConsumedTasks } from '../queues/deployed-tasks.js';
+import { CANCELLED_REASON, JobCancellation } from '../queues/job-cancellation.js';
 import { TaskRunner } from './task-runner.js';
-import { QueueConsumer } from './queue-consumer.js';
+import { QueueConsumer, jobLabel } from './queue-consumer.js';
 import { RunLogContext } from '../logging/run-log-context.js';
+import { escapeLogText } from '../logging/escape-log-text.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
-import type { JobAbort } from './job-abort.js';
+import { JobCancelledAbort, type JobAbort } from './job-abort.js';
+import { holdBackDelayMs } from './hold-back.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 
 /** Which task queues a worker consumes: `['reports']`, or `{ reports: 2, mail: 20 }` with a concurrency each. */
@@ -59,25 +61,31 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
   }
 
   /**
-   * Checks what running jobs needs (nestjs-pino; for crons the tracking
-   * database) and which queues to consume, then consumes. `queues` names the
+   * Checks what running jobs needs (nestjs-pino; for tracked crons the
+   * tracking database) and which queues to consume, then consumes. `queues` names the
    * task queues (optionally with a concurrency each); by default every queue
-   * one of this app's tasks is on. A queue on which another running app has
-   * a task this worker lacks fails the boot, naming the tasks.
+   * one of this app's tasks is on. Tasks other running workers run from these
+   * queues and this one lacks (a rolling deploy) are logged, once each: their
+   * jobs wait for those workers.
    */
   async start(selection: WorkerQueueSelection = {}): Promise<void> {
     if (this.running) return;
     const hasCrons = this.crons.all().length > 0;
+    // Untracked crons alone need no database.
+    const tracksCrons = this.crons.all().some((cron) => cron.track);
     // Missing packages first: a missing module is named next, once they are installed.
     assertPeersInstalled('logContext');
-    if (hasCrons) assertPeersInstalled('tracking');
+    if (tracksCrons) assertPeersInstalled('tracking');
     await this.logContext.connect();
     const { prefix, cronConcurrency } = this.options;
-    const plan = await this.planQueues(selection);
+    const plan = this.planQueues(selection);
+    const consumed: ConsumedTasks = Object.fromEntries(plan.map(({ queue, tasks }) => [queue, tasks]));
+    const lacking = lackedTasks(await this.deployed.others(), consumed);
+    if (lacking.length > 0) this.logger.warn(lacksHandlers(lacking));
     const consumers = plan.map(
       ({ queue, concurrency, rateLimit }) => {
         const bullQueue = bullQueueName(queue);
-        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort) => this.runTask(job, abort), this.logger, this.metrics, {
+        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.logger, this.metrics, {
           // Called for every job: the queue's name is built once, here.
           heardCancelled: (id) => this.cancellation.heardOf(bullQueue, id),
           backoffStrategy: this.runner.backoffStrategy,
@@ -89,7 +97,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
       for (const consumer of this.consumers) if (consumer.queueName === bullQueue) consumer.cancel(id);
     });
     if (hasCrons) {
-      await this.tracker.connect();
+      if (tracksCrons) await this.tracker.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
         new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, this.metrics, {
@@ -97,6 +105,8 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
         }),
       );
     }
+    // Listed before it takes a job: a worker lacking one of its tasks then holds the job back for it.
+    await this.deployed.advertise(consumed);
     await Promise.all(consumers.map((c) => c.start()));
     this.consumers = consumers;
     const queues = plan.map(({ queue, concurrency, rateLimit }) =>
@@ -109,8 +119,8 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     );
   }
 
-  /** The task queues to consume, each with its concurrency and rate limit; fails fast on a queue this worker cannot serve. */
-  private async planQueues(selection: WorkerQueueSelection): Promise<{ queue: string; concurrency: number; rateLimit?: QueueRateLimit }[]> {
+  /** The task queues to consume, each with its tasks, concurrency and rate limit; fails fast on a queue none of its tasks is on. */
+  private planQueues(selection: WorkerQueueSelection): { queue: string; tasks: string[]; concurrency: number; rateLimit?: QueueRateLimit }[] {
     const local = this.tasks.byQueue();
     const chosen = selection.queues;
     const counts: Record<string, number | undefined> = Array.isArray(chosen)
@@ -125,31 +135,50 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
         throw new TasksConfigurationError(invalidTaskOption('runWorker({ queues })', queue, count, 'a positive integer (its concurrency)'));
       }
     }
-    const lacking = (await this.deployed.others()).filter((task) => names.includes(task.queue) && !this.tasks.get(task.name));
-    if (lacking.length > 0) throw new TasksConfigurationError(lacksHandlers(lacking));
     return names.map((queue) => {
       const declared = this.options.queues[queue] ?? {};
-      return { queue, concurrency: counts[queue] ?? declared.concurrency ?? this.options.concurrency, rateLimit: declared.rateLimit };
+      return { queue, tasks: local.get(queue) ?? [], concurrency: counts[queue] ?? declared.concurrency ?? this.options.concurrency, rateLimit: declared.rateLimit };
     });
   }
 
   /** Drains before the queues close (they close in onApplicationShutdown). */
   async beforeApplicationShutdown(signal?: string): Promise<void> {
-    if (!this.running) return;
+    // As it stops taking jobs, so that other workers stop holding jobs back for this one.
+    const withdrawn = this.deployed.withdraw();
+    if (!this.running) return withdrawn;
     this.logger.log(`Shutting down (${signal ?? 'close'})`);
     const consumers = this.consumers;
     this.consumers = [];
-    await Promise.all(consumers.map((c) => c.drain()));
+    await Promise.all([withdrawn, ...consumers.map((c) => c.drain())]);
     this.logger.log('Worker closed');
   }
 
-  private runTask(job: Job, abort: JobAbort): Promise<unknown> {
+  private runTask(queue: string, job: Job, abort: JobAbort, token: string | undefined): Promise<unknown> {
     const task = this.tasks.get(job.name);
-    if (!task) {
-      const message = unknownTaskOnWorker(job.name, this.tasks.names());
-      this.logger.error(message);
-      throw new UnrecoverableError(message);
+    if (task?.queue === queue) return this.runner.run({ task, job, abort });
+    return this.holdBackOrFail(queue, job, abort, token, task?.queue);
+  }
+
+  /**
+   * A job of a task this worker does not run from `queue`: while another
+   * running worker does, or another running app has the task there (its
+   * workers are on their way), the job goes back to the queue (delayed, its
+   * attempts untouched); once no running app has it, it fails without retries.
+   */
+  private async holdBackOrFail(queue: string, job: Job, abort: JobAbort, token: string | undefined, ownQueue: string | undefined): Promise<never> {
+    const holder = await this.deployed.whoHas(job.name, queue);
+    // Cancelled meanwhile: a job held back would run later on the other worker regardless.
+    if (abort.reason instanceof JobCancelledAbort) throw new UnrecoverableError(CANCELLED_REASON);
+    if (holder) {
+      const delayMs = holdBackDelayMs(job.attemptsStarted - job.attemptsMade);
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      const waitsFor = holder === 'worker' ? 'a worker that has its task' : 'a worker for its task, which a running app has';
+      this.logger.debug(`Job ${jobLabel(job, job.queueName)} waits ${delayMs} ms for ${waitsFor}`);
+      throw new DelayedError();
     }
-    return this.runner.run({ task, job, abort });
+    // The name is whatever the producer (or anyone with access to Redis) wrote.
+    const message = unknownTaskOnWorker(escapeLogText(job.name), queue, this.tasks.names(), ownQueue);
+    this.logger.error(message);
+    throw new UnrecoverableError(message);
   }
 }

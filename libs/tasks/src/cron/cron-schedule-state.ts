@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { CronScheduleStore, type ScheduleStore } from '../tracking/cron-schedule.store.js';
+import { CronCatalog } from './cron.catalog.js';
+import { RedisScheduleStore } from './redis-schedule.store.js';
+
+/**
+ * Decides where this app keeps its crons' schedules. An app that declares
+ * crons, none of them tracked, needs no database at all: its schedules live
+ * in Redis. Any other app (one tracked cron is enough, and an app that
+ * declares none, such as a producer listing the crons) uses cron_schedules.
+ * The decision follows from the code alone, so every replica of the same
+ * code makes the same one, whatever is installed.
+ */
+@Injectable()
+export class CronScheduleState {
+  constructor(
+    private readonly catalog: CronCatalog,
+    private readonly database: CronScheduleStore,
+    readonly redis: RedisScheduleStore,
+  ) {}
+
+  /** True when the schedules are in Redis (every cron of the app is `track: false`). */
+  get inRedis(): boolean {
+    const crons = this.catalog.all();
+    return crons.length > 0 && crons.every((cron) => !cron.track);
+  }
+
+  get store(): ScheduleStore {
+    return this.inRedis ? this.redis : this.database;
+  }
+}
