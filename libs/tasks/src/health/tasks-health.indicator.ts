@@ -127,7 +127,7 @@ export class TasksHealthIndicator {
         ]),
       ];
       const outcomes = await Promise.allSettled(checks.map(([, check]) => within(check(), CHECK_TIMEOUT_MS - 100)));
-      // TODO(redaction): causes go through connections.describe, which scrubs the Redis password only.
+      // Causes go through describe(), the one redaction (redactSecrets), like every other health answer.
       const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [`${checks[i]?.[0]}: ${this.connections.describe(outcome.reason)}`] : []));
       if (failed.length > 0) throw new Error(failed.join('; '));
       return { prefix: this.options.prefix };
