@@ -11,6 +11,7 @@ import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../worker/job-abort.js';
 import { RunLogContext } from '../logging/run-log-context.js';
 import { escapeLogText } from '../logging/escape-log-text.js';
+import { describeError } from '../redaction/redact.js';
 import { TasksMetrics } from '../metrics/tasks-metrics.js';
 import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
@@ -107,7 +108,7 @@ export class CronRunPipeline {
       return await this.steps(cron, run, job, abort);
     } catch (error) {
       if (error instanceof HandBackRequest) throw error;
-      this.logger.error(`Cron job ${cron.name} failed: ${(error as Error).stack ?? String(error)}`);
+      this.logger.error(`Cron job ${cron.name} failed: ${describeError(error, this.options.redisUrl)}`);
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, UNPARSABLE_URL, isSecretName, redactError, redactSecrets, redactUrl, urlProblem } from './redact.js';
+import { REDACTED, UNPARSABLE_URL, describeError, isSecretName, redactError, redactSecrets, redactUrl, urlProblem } from './redact.js';
 import { parseConnectionUrl } from './connection-url.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 
@@ -200,5 +200,16 @@ describe('redactError', () => {
     error.cause = error;
     expect(() => redactError(error)).not.toThrow();
     expect(() => redactError('plain string')).not.toThrow();
+  });
+});
+
+describe('describeError', () => {
+  it('shows the stack of an error thrown by a cron handler or a driver, with the URLs it quotes masked', () => {
+    const url = 'redis://:S3cr3t-stack@cache:6379/?password=S3cr3t-query';
+    const text = describeError(new Error(`cannot reach ${url} (user=app password=S3cr3t-kw)`), url);
+    expect(text).toMatch(/^Error: cannot reach /);
+    expect(text).toContain('redact.spec.ts');
+    expect(text).not.toMatch(SECRET);
+    expect(describeError('a plain reason')).toBe('a plain reason');
   });
 });

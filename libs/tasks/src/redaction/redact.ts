@@ -106,6 +106,12 @@ export function redactSecrets(text: string, ...sources: Array<string | undefined
   return redactCredentials(shown);
 }
 
+/** An error as a log line or a stored run shows it (its stack, else name and message), credentials masked. */
+export function describeError(error: unknown, ...sources: Array<string | undefined>): string {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  return redactSecrets(text, ...sources);
+}
+
 /**
  * Scrubs `error` in place with {@link redactSecrets}: its message, stack and
  * string properties (a property named like a secret wholly, and the arguments

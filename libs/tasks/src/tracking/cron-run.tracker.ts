@@ -6,7 +6,7 @@ import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js'
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
 import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
 import { returnedRows } from './returned-rows.js';
-import { redactSecrets } from '../redaction/redact.js';
+import { describeError } from '../redaction/redact.js';
 
 /** Which run a row is about: one tick (or manual trigger) of one job, one attempt. */
 export interface CronRunKey {
@@ -337,12 +337,6 @@ export class CronRunTracker {
     if (!this.database) throw new Error('CronRunTracker used before connect()');
     return this.database;
   }
-}
-
-// Stored for anyone who reads cron_job_runs: credentials the error quotes (a driver's message, a URL) are masked.
-function describeError(error: unknown, redisUrl: string): string {
-  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  return redactSecrets(text, redisUrl);
 }
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {
