@@ -58,10 +58,6 @@ export interface TaskHandle<R> {
   readonly id: string;
   readonly name: string;
   /**
-   * Resolves with the handler's return value; rejects with `TaskFailedError`
-   * once the task has failed for good, or `TaskWaitTimeoutError` after `timeoutMs`.
-   */
-  /**
    * Cancels the job: a waiting or delayed one is removed (`'removed'`); a
    * running one has its `ctx.signal` aborted on whichever worker runs it and
    * fails without retries once its handler gives up (`'signalled'`; a handler
@@ -76,6 +72,12 @@ export interface TaskHandle<R> {
    * finishes for good.
    */
   onProgress(listener: (progress: number | object) => void): () => void;
+  /**
+   * Resolves with the handler's return value; rejects with `TaskFailedError`
+   * once the task has failed for good, `TaskWaitTimeoutError` after `timeoutMs`,
+   * `TaskCancelledError` when it was cancelled, `TaskNotFoundError` when the job
+   * is gone, and `TaskWaitAbortedError` when the app shuts down meanwhile.
+   */
   waitResult(options?: WaitResultOptions): Promise<R>;
 }
 
