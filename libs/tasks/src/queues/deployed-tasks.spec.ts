@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lacksHandlers } from '../tasks.messages.js';
-import { lackedTasks, readWorkerEntries, type DeployedWorker } from './deployed-tasks.js';
+import { lackedTasks, readWorkerEntries, type DeployedApp } from './deployed-tasks.js';
 
 const entry = (seenAt: number, queues: Record<string, string[]>, runs = true) => JSON.stringify({ seenAt, queues, runs });
 
@@ -32,7 +32,7 @@ describe('the running workers of a prefix', () => {
   });
 
   it('lists each task others run from this worker’s queues and this worker lacks there once, with how many workers run it', () => {
-    const others: DeployedWorker[] = [
+    const others: DeployedApp[] = [
       { app: 'old-1', queues: { default: ['removed', 'moved', 'shared'], reports: ['report'] }, runs: true },
       { app: 'old-2', queues: { default: ['removed', 'moved', 'shared'], reports: ['report'] }, runs: true },
       { app: 'old-api-pool', queues: { mail: ['mail'] }, runs: true },

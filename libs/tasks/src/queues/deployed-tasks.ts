@@ -25,7 +25,7 @@ export type ConsumedTasks = Readonly<Record<string, readonly string[]>>;
  * queues it consumes and the tasks it runs from each (`runs`); for an api or a
  * scheduler, the queues its tasks are on.
  */
-export interface DeployedWorker {
+export interface DeployedApp {
   /** The process (host:pid:random). */
   app: string;
   queues: ConsumedTasks;
@@ -44,7 +44,7 @@ export interface LackedTask {
   workers: number;
 }
 
-interface WorkerEntry {
+interface AppEntry {
   seenAt: number;
   queues: ConsumedTasks;
   runs: boolean;
@@ -55,8 +55,8 @@ interface WorkerEntry {
  * fields to delete: entries not refreshed for {@link STALE_MS} (a crashed
  * worker) or not in this format.
  */
-export function readWorkerEntries(raw: Readonly<Record<string, string>>, self: string, now: number): { workers: DeployedWorker[]; stale: string[] } {
-  const workers: DeployedWorker[] = [];
+export function readWorkerEntries(raw: Readonly<Record<string, string>>, self: string, now: number): { workers: DeployedApp[]; stale: string[] } {
+  const workers: DeployedApp[] = [];
   const stale: string[] = [];
   for (const [app, value] of Object.entries(raw)) {
     if (app === self) continue;
@@ -67,7 +67,7 @@ export function readWorkerEntries(raw: Readonly<Record<string, string>>, self: s
   return { workers, stale };
 }
 
-function parseEntry(value: string): WorkerEntry | undefined {
+function parseEntry(value: string): AppEntry | undefined {
   let entry: unknown;
   try {
     entry = JSON.parse(value);
@@ -75,7 +75,7 @@ function parseEntry(value: string): WorkerEntry | undefined {
     return undefined;
   }
   if (typeof entry !== 'object' || entry === null) return undefined;
-  const { seenAt, queues, runs } = entry as Partial<WorkerEntry>;
+  const { seenAt, queues, runs } = entry as Partial<AppEntry>;
   if (typeof seenAt !== 'number' || typeof queues !== 'object' || queues === null || typeof runs !== 'boolean') return undefined;
   for (const tasks of Object.values(queues)) if (!Array.isArray(tasks)) return undefined;
   return { seenAt, queues: queues as ConsumedTasks, runs };
@@ -85,7 +85,7 @@ function parseEntry(value: string): WorkerEntry | undefined {
  * The tasks other workers run from the queues in `consumed` that this worker
  * does not run from that queue, each once, sorted by queue then name.
  */
-export function lackedTasks(others: readonly DeployedWorker[], consumed: ConsumedTasks): LackedTask[] {
+export function lackedTasks(others: readonly DeployedApp[], consumed: ConsumedTasks): LackedTask[] {
   const found = new Map<string, LackedTask>();
   for (const worker of others) {
     if (!worker.runs) continue;
@@ -123,7 +123,7 @@ export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutd
   private timer?: NodeJS.Timeout;
   private listed?: { queues: ConsumedTasks; runs: boolean };
   private publishing?: Promise<void>;
-  private read?: { at: number; workers: Promise<DeployedWorker[]> };
+  private read?: { at: number; workers: Promise<DeployedApp[]> };
 
   /** @internal Built by Nest's injector. */
   constructor(
@@ -176,7 +176,7 @@ export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** The other running apps with tasks, workers or not (drops stale entries on the way). */
-  async others(): Promise<DeployedWorker[]> {
+  async others(): Promise<DeployedApp[]> {
     const { workers, stale } = readWorkerEntries(await this.redis().hgetall(this.key), this.appId, Date.now());
     if (stale.length > 0) await this.redis().hdel(this.key, ...stale);
     return workers;
@@ -211,7 +211,7 @@ export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutd
 
   private async write({ queues, runs }: { queues: ConsumedTasks; runs: boolean }): Promise<void> {
     try {
-      await this.redis().hset(this.key, this.appId, JSON.stringify({ seenAt: Date.now(), queues, runs } satisfies WorkerEntry));
+      await this.redis().hset(this.key, this.appId, JSON.stringify({ seenAt: Date.now(), queues, runs } satisfies AppEntry));
     } catch (error) {
       // Until a refresh succeeds, workers may fail (rather than hold back) jobs of this app's tasks.
       this.logger.warn(`Could not list this app in ${this.key}: ${this.connections.describe(error)}`);
