@@ -116,12 +116,14 @@ describe('catch-up policies after a worker outage of several ticks (a job every 
     expect(outage.length).toBeGreaterThanOrEqual(4);
     const ran = outage.filter((row) => row.status === 'COMPLETED');
     const missed = outage.filter((row) => row.status === 'MISSED');
-    // Two backlog ticks inside the window start together when the worker comes up
-    // after both fell due (a slow boot): the second finds the first holding the
-    // lock and is SKIPPED, as overlap 'skip' says. That is not a run either.
+    // Two backlog ticks start together when the worker comes up after both fell
+    // due: with '3000' whenever both are inside the window; with 'skip' and
+    // 'latest' when the worker is up less than 1 s after the newer one fell due
+    // (the older is not superseded yet). The second finds the first holding the
+    // lock and is SKIPPED, as overlap 'skip' says: a row, not a second run.
     const skipped = outage.filter((row) => row.status === 'SKIPPED');
     for (const row of skipped) expect(row.reason).toBe('Skipped: an earlier run still holds the lock');
-    if (policy !== '3000') expect(skipped).toEqual([]);
+    if (policy !== '3000') expect(skipped.length).toBeLessThanOrEqual(1);
     expect(ran.length + missed.length + skipped.length).toBe(outage.length);
     // No burst: at most the newest backlog ticks ran; every other one is visible as MISSED.
     expect(ran.length).toBeLessThanOrEqual(maxBacklogRuns);
