@@ -5,7 +5,7 @@ import { isObservable, lastValueFrom } from 'rxjs';
 import { ExternalContextCreator } from '@nestjs/core/helpers/external-context-creator.js';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { notStaticProvider } from '../tasks.messages.js';
+import { notStaticProvider } from '../errors/tasks.messages.js';
 import { TaskCatalog, type TaskHandlerFn } from '../task/task.catalog.js';
 import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
