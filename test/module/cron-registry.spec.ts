@@ -3,7 +3,7 @@ import { Injectable, Module, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { Cron, CronRegistry, InternalCronError, UnknownTaskError, type CronJobInfo } from 'nestjs-tasks';
-import { CronScheduleStore } from 'nestjs-tasks/testing';
+import { PostgresScheduleStore } from 'nestjs-tasks/testing';
 import { declaredSchedules } from '../support/cron-schedules.js';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';
@@ -93,7 +93,7 @@ describe('CronRegistry', () => {
       internal: false,
       nextTick: Date.now() + 60_000,
     }));
-    await app.get(CronScheduleStore).reconcile([...declared, ...others]);
+    await app.get(PostgresScheduleStore).reconcile([...declared, ...others]);
   };
 
   it('lists the app’s crons from the code before any scheduler booted, with their next ticks; the library’s own only on request', async () => {

@@ -9,7 +9,7 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { JobOutcomeListener } from '../queues/job-outcome.listener.js';
 import { EnqueuedTask } from './task-handle.js';
 import type { TaskHandle } from './task-client.types.js';
-import type { PauseNote, ScheduleWithLastRun } from '../tracking/cron-schedule.store.js';
+import type { PauseNote, ScheduleWithLastRun } from '../tracking/schedule.store.js';
 import type { CronRunStatus } from '../tracking/cron-run-status.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { CronScheduleStore, type ScheduleStore } from '../tracking/cron-schedule.store.js';
+import type { ScheduleStore } from '../tracking/schedule.store.js';
+import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
 import { CronCatalog } from './cron.catalog.js';
 import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 
@@ -15,7 +16,7 @@ import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 export class CronScheduleState {
   constructor(
     private readonly catalog: CronCatalog,
-    private readonly database: CronScheduleStore,
+    private readonly database: PostgresScheduleStore,
     readonly redis: RedisScheduleStore,
   ) {}
 

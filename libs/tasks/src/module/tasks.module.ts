@@ -23,7 +23,7 @@ import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronLockService } from '../lock/cron-lock.service.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
-import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
+import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
 import { CronScheduleState } from '../cron/cron-schedule-state.js';
 import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
@@ -108,7 +108,7 @@ export class TasksModule {
         CronLockService,
         CronRunTracker,
         CronRunsService,
-        CronScheduleStore,
+        PostgresScheduleStore,
         RedisScheduleStore,
         CronScheduleState,
         TrackingDatabaseLocator,

@@ -12,7 +12,8 @@ import type { RedisConnections } from '../redis/redis-connections.js';
 import type { TaskQueues } from '../queues/task-queues.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
 import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import type { CronScheduleStore, DeclaredSchedule } from '../tracking/cron-schedule.store.js';
+import type { DeclaredSchedule } from '../tracking/schedule.store.js';
+import type { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
 import { CronScheduler } from './cron-scheduler.js';
 
 // vi.useFakeTimers() replaces the global timers and the default export of
@@ -193,7 +194,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     queue as unknown as Queue<CronJobData>,
     options,
     connections as unknown as RedisConnections,
-    new CronScheduleState(catalog, store as unknown as CronScheduleStore, redisStore as unknown as RedisScheduleStore),
+    new CronScheduleState(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
     tracker as unknown as CronRunTracker,
     new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
   );
