@@ -19,4 +19,4 @@ export { CronRunTracker } from './tracking/cron-run.tracker.js';
 export { PostgresScheduleStore } from './tracking/postgres-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
 export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
-export { CronScheduleState } from './cron/cron-schedule-state.js';
+export { ScheduleStoreSelector } from './cron/schedule-store.selector.js';

@@ -14,7 +14,7 @@ import type { CronRunStatus } from '../tracking/cron-run-status.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { cronJobOptions, type CronJobData, type CronRunOutcome } from '../cron/cron-job-data.js';
 import { MAINTENANCE_CRONS, isMaintenanceCron } from '../cron/cron-maintenance.js';
 
@@ -86,7 +86,7 @@ export class CronRegistry implements OnApplicationShutdown {
   /** @internal Built by Nest's injector. */
   constructor(
     private readonly catalog: CronCatalog,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     connections: RedisConnections,

@@ -24,7 +24,7 @@ import { CronLockService } from '../lock/cron-lock.service.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
 import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskRunner } from '../worker/task-runner.js';
@@ -110,7 +110,7 @@ export class TasksModule {
         CronRunsService,
         PostgresScheduleStore,
         RedisScheduleStore,
-        CronScheduleState,
+        ScheduleStoreSelector,
         TrackingDatabaseLocator,
         TaskRunner,
         TaskWorkerHost,

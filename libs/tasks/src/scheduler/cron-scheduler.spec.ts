@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { buildCronMetadata, type CronCatchUp, type CronOptions } from '../cron/cron.decorator.js';
 import type { CronJobData } from '../cron/cron-job-data.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
@@ -194,7 +194,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     queue as unknown as Queue<CronJobData>,
     options,
     connections as unknown as RedisConnections,
-    new CronScheduleState(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
+    new ScheduleStoreSelector(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
     tracker as unknown as CronRunTracker,
     new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
   );

@@ -9,7 +9,7 @@ import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-jo
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
 
@@ -80,7 +80,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
     private readonly tracker: CronRunTracker,
     private readonly metrics: TasksMetrics,
   ) {

@@ -29,7 +29,7 @@ export interface PauseNote {
  * Where a deployment keeps its crons' schedules (definition, pause state,
  * last tick fired). Two backends: `PostgresScheduleStore` (cron_schedules)
  * and `RedisScheduleStore`, for an app whose crons are all untracked and so
- * may have no database.
+ * may have no database. `ScheduleStoreSelector` picks the app's.
  */
 export interface ScheduleStore {
   /** Where the schedules live, for log lines. */

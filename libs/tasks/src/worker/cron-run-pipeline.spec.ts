@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { CronRunPipeline } from './cron-run-pipeline.js';
-import type { CronScheduleState } from '../cron/cron-schedule-state.js';
+import type { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronMaintenance } from '../cron/cron-maintenance.js';
 import { buildCronMetadata } from '../cron/cron.decorator.js';
@@ -37,7 +37,7 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
     DEFAULT_TASKS_OPTIONS,
     metrics as unknown as TasksMetrics,
     // Schedules in Postgres: the untracked cron notes nothing, and this spec needs no Redis.
-    { inRedis: false } as unknown as CronScheduleState,
+    { inRedis: false } as unknown as ScheduleStoreSelector,
   );
 }
 

@@ -16,7 +16,7 @@ import { TasksMetrics } from '../observability/tasks-metrics.js';
 import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { CronRunContext } from '../cron/cron-context.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { CronJobData, CronRunOutcome } from '../cron/cron-job-data.js';
 import { missedReason } from '../cron/catch-up-policy.js';
 import { CronLockLostError, CronRunLostError, describeAbort } from '../cron/cron-abort.js';
@@ -57,7 +57,7 @@ export class CronRunPipeline {
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly metrics: TasksMetrics,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
   ) {}
 
   run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
