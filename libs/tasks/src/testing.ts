@@ -15,7 +15,7 @@ export { TASKS_OPTIONS } from './options/tasks.constants.js';
 export { CronScheduler, type CronSchedulerStats } from './scheduler/cron-scheduler.js';
 export { planCatchUp, missedReason, SUPERSEDE_AFTER_MS } from './cron/catch-up-policy.js';
 export { buildCronMetadata } from './cron/cron.decorator.js';
-export { CronRunTracker } from './tracking/cron-run.tracker.js';
+export { CronRunStore } from './tracking/cron-run.store.js';
 export { PostgresScheduleStore } from './tracking/postgres-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
 export { RedisScheduleStore } from './tracking/redis-schedule.store.js';

@@ -21,7 +21,7 @@ import { CronRunPipeline } from '../worker/cron-run-pipeline.js';
 import { CronMaintenance } from '../cron/cron-maintenance.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronLockService } from '../lock/cron-lock.service.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
 import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
@@ -106,7 +106,7 @@ export class TasksModule {
         CronMaintenance,
         CronScheduler,
         CronLockService,
-        CronRunTracker,
+        CronRunStore,
         CronRunsService,
         PostgresScheduleStore,
         RedisScheduleStore,

@@ -8,7 +8,7 @@ import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
@@ -81,7 +81,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
     private readonly schedules: ScheduleStoreSelector,
-    private readonly tracker: CronRunTracker,
+    private readonly runs: CronRunStore,
     private readonly metrics: TasksMetrics,
   ) {
     this.lease = new CronSchedulerLease(
@@ -123,7 +123,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     }
     // An app whose crons are all untracked keeps its schedules in Redis and needs no database.
     const store = this.schedules.store;
-    if (!this.schedules.inRedis) await this.tracker.connect();
+    if (!this.schedules.inRedis) await this.runs.connect();
     await store.connect();
     const now = Date.now();
     const lastTicks = await store.reconcile(
@@ -263,7 +263,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     this.logger.warn(`${cron.name}: ${missed.length} tick(s) missed, the newest ${new Date(missed[missed.length - 1].tick).toISOString()}: ${missed[missed.length - 1].reason}`);
     if (!cron.track) return;
     try {
-      await this.tracker.recordMissed(cron.name, missed);
+      await this.runs.recordMissed(cron.name, missed);
     } catch (error) {
       this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
     }

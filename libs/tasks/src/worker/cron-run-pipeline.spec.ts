@@ -10,7 +10,7 @@ import type { CronJobData } from '../cron/cron-job-data.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import { JobAbort } from '../task/job-abort.js';
 import type { CronLockService } from '../lock/cron-lock.service.js';
-import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { RunLogContext } from '../observability/run-log-context.js';
 import type { TasksMetrics } from '../observability/tasks-metrics.js';
 
@@ -32,7 +32,7 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
   return new CronRunPipeline(
     catalog,
     locks as unknown as CronLockService,
-    {} as CronRunTracker,
+    {} as CronRunStore,
     logContext as unknown as RunLogContext,
     DEFAULT_TASKS_OPTIONS,
     metrics as unknown as TasksMetrics,

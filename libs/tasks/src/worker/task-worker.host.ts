@@ -5,7 +5,7 @@ import type { QueueRateLimit, ResolvedTasksOptions } from '../options/tasks-opti
 import { TaskCatalog } from '../task/task.catalog.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronRunPipeline } from './cron-run-pipeline.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../errors/tasks.messages.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
@@ -44,7 +44,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     private readonly runner: TaskRunner,
     private readonly crons: CronCatalog,
     private readonly cronPipeline: CronRunPipeline,
-    private readonly tracker: CronRunTracker,
+    private readonly runs: CronRunStore,
     private readonly logContext: RunLogContext,
     private readonly metrics: TasksMetrics,
     private readonly deployed: DeployedTasks,
@@ -97,7 +97,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
       for (const consumer of this.consumers) if (consumer.queueName === bullQueue) consumer.cancel(id);
     });
     if (hasCrons) {
-      if (tracksCrons) await this.tracker.connect();
+      if (tracksCrons) await this.runs.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
         new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, this.metrics, {
