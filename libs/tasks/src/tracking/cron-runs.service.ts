@@ -14,7 +14,11 @@ export interface CronRunQuery {
   limit?: number;
 }
 
-/** Reads this deployment's rows of cron_job_runs (its namespace only): the latest runs of a job, runs by status. Needs the optional TypeORM peers. */
+/**
+ * The read face of the run store: this deployment's rows of cron_job_runs
+ * (its namespace only), the latest runs of a job, runs by status. Needs the
+ * optional TypeORM peers.
+ */
 @Injectable()
 export class CronRunsService {
   /** @internal Built by Nest's injector. */
