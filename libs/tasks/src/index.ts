@@ -72,6 +72,7 @@ export {
   TasksError,
   TasksConfigurationError,
   UnknownTaskError,
+  UnknownCronError,
   InvalidPayloadError,
   NonRetriableError,
   TaskFailedError,
