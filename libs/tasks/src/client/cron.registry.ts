@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { TasksError, UnknownCronError } from '../errors/tasks.errors.js';
+import { InternalCronError, UnknownCronError } from '../errors/tasks.errors.js';
 import { cronWithoutSchedule, internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { JobOutcomeListener } from '../queues/job-outcome.listener.js';
@@ -17,19 +17,6 @@ import { CronSchedule } from '../cron/cron-schedule.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { cronJobOptions, type CronJobData, type CronRunOutcome } from '../cron/cron-job-data.js';
 import { MAINTENANCE_CRONS, isMaintenanceCron } from '../cron/cron-maintenance.js';
-
-/**
- * Pausing, resuming or triggering one of the library's own maintenance crons
- * (`tasks.sweepLostRuns`, `tasks.pruneCronRuns`): they run on their own schedule.
- */
-export class InternalCronError extends TasksError {
-  constructor(
-    message: string,
-    readonly cronName: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A cron job as the registry describes it: its schedule row, joined with what this process's code declares. */
 export interface CronJobInfo {

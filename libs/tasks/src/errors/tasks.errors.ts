@@ -36,6 +36,19 @@ export class UnknownCronError extends TasksError {
   }
 }
 
+/**
+ * Pausing, resuming or triggering one of the library's own maintenance crons
+ * (`tasks.sweepLostRuns`, `tasks.pruneCronRuns`): they run on their own schedule.
+ */
+export class InternalCronError extends TasksError {
+  constructor(
+    message: string,
+    readonly cronName: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A payload that would not survive a JSON round trip; `path` points at the offending value. */
 export class InvalidPayloadError extends TasksError {
   constructor(
