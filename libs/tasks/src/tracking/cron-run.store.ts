@@ -97,7 +97,7 @@ export class CronRunStore {
    * the claim tried once more. A retry attempt, or a run handed back at
    * shutdown, reclaims its own FAILED row.
    */
-  async start(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
+  async admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
     const first = await this.claimRow(run, claim);
     if (first.kind !== 'busy' || !(await this.releaseSilentRun(run.jobName))) return first;
     this.metrics.cronRuns(run.jobName, 'LOST');

@@ -196,7 +196,7 @@ export class CronRunPipeline {
     if (!cron.track) return this.claimUntracked(cron, run, lock);
     let admission;
     try {
-      admission = await this.runs.start(run, {
+      admission = await this.runs.admit(run, {
         lockToken: lock?.token ?? null,
         lockTtlMs: cron.lockTtlMs,
         exclusive: cron.overlap !== 'allow',
