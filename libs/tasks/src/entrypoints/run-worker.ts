@@ -28,7 +28,7 @@ export async function runWorker(module: Type<unknown>, options: WorkerQueueSelec
   // which reports a graceful stop as death by SIGTERM); an error while closing exits 1.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await startOrReport(app, async () => {
-    await app.get(TaskWorkerHost).start(options);
+    await app.get(TaskWorkerHost).startConsuming(options);
     await app.get(TasksHealthServer).start('worker');
   });
   return app;

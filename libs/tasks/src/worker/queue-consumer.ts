@@ -68,7 +68,7 @@ export class QueueConsumer {
     private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
-  async start(): Promise<void> {
+  async startConsuming(): Promise<void> {
     const { prefix, stalledTimeoutMs, keepCompleted, keepFailed } = this.options;
     this.worker = new Worker(this.queueName, (job, token) => this.process(job, token), {
       connection: this.connections.bullmq('blocking'),

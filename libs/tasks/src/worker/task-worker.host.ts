@@ -68,7 +68,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
    * queues and this one lacks (a rolling deploy) are logged, once each: their
    * jobs wait for those workers.
    */
-  async start(selection: WorkerQueueSelection = {}): Promise<void> {
+  async startConsuming(selection: WorkerQueueSelection = {}): Promise<void> {
     if (this.running) return;
     const hasCrons = this.crons.all().length > 0;
     // Untracked crons alone need no database.
@@ -107,7 +107,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     }
     // Listed before it takes a job: a worker lacking one of its tasks then holds the job back for it.
     await this.deployed.advertise(consumed);
-    await Promise.all(consumers.map((c) => c.start()));
+    await Promise.all(consumers.map((c) => c.startConsuming()));
     this.consumers = consumers;
     const queues = plan.map(({ queue, concurrency, rateLimit }) =>
       `${queue} (concurrency ${concurrency}${rateLimit ? `, at most ${rateLimit.max} per ${rateLimit.durationMs} ms` : ''})`,
