@@ -20,7 +20,7 @@ export async function runScheduler(module: Type<unknown>): Promise<INestApplicat
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await startOrReport(app, async () => {
     if (app.get(CronCatalog).all().some((cron) => cron.track)) assertPeersInstalled('tracking');
-    await app.get(CronScheduler).start();
+    await app.get(CronScheduler).startTicking();
     await app.get(TasksHealthServer).start('scheduler');
   });
   return app;

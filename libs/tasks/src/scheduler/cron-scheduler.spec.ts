@@ -199,7 +199,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
   );
   current = { scheduler, catalog, queue, store, redisStore, runs, redis };
-  await scheduler.start();
+  await scheduler.startTicking();
   await vi.advanceTimersByTimeAsync(0);
   return current;
 }

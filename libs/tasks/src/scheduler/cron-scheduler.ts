@@ -113,7 +113,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
-  async start(): Promise<void> {
+  async startTicking(): Promise<void> {
     if (this.running) return;
     const crons = this.registry.all();
     if (crons.length === 0) {
