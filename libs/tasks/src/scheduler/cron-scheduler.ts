@@ -140,7 +140,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     );
     this.running = true;
     // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
-    void this.lease.start();
+    void this.lease.startRefreshing();
     for (const cron of crons) {
       // Without a last tick (a new cron, a new table) nothing was missed: only
       // the tick in progress is looked at (unless the next one is moments away),
