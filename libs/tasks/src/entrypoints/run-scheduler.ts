@@ -21,7 +21,7 @@ export async function runScheduler(module: Type<unknown>): Promise<INestApplicat
   await startOrReport(app, async () => {
     if (app.get(CronCatalog).all().some((cron) => cron.track)) assertPeersInstalled('tracking');
     await app.get(CronScheduler).startTicking();
-    await app.get(TasksHealthServer).start('scheduler');
+    await app.get(TasksHealthServer).listen('scheduler');
   });
   return app;
 }

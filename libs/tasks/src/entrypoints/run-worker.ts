@@ -29,7 +29,7 @@ export async function runWorker(module: Type<unknown>, options: WorkerQueueSelec
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await startOrReport(app, async () => {
     await app.get(TaskWorkerHost).startConsuming(options);
-    await app.get(TasksHealthServer).start('worker');
+    await app.get(TasksHealthServer).listen('worker');
   });
   return app;
 }

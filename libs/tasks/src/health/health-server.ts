@@ -40,7 +40,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
     private readonly metrics: TasksMetrics,
   ) {}
 
-  async start(role: HealthRole): Promise<void> {
+  async listen(role: HealthRole): Promise<void> {
     const { healthPort: port, healthHost: host } = this.options;
     if (!port || this.server) return;
     const server = createServer((request, response) => {
