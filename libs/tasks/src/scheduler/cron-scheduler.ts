@@ -76,7 +76,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   readonly stats: CronSchedulerStats = { enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 };
 
   constructor(
-    private readonly registry: CronCatalog,
+    private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
@@ -104,7 +104,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   state(): { running: boolean; crons: number; leader: boolean; id: string; leaseKey: string; enqueueFailing?: { since: number; cause: string } } {
     return {
       running: this.running,
-      crons: this.registry.all().length,
+      crons: this.catalog.all().length,
       leader: this.lease.isLeader,
       id: this.lease.id,
       leaseKey: this.lease.leaseKey,
@@ -115,7 +115,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
   async startTicking(): Promise<void> {
     if (this.running) return;
-    const crons = this.registry.all();
+    const crons = this.catalog.all();
     if (crons.length === 0) {
       this.running = true;
       this.logger.log('Scheduling 0 cron job(s)');
@@ -209,7 +209,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Just took the lease: pending ticks move from the backup time to the tick itself. */
   private rearmAll(): void {
     if (!this.running) return;
-    for (const cron of this.registry.all()) {
+    for (const cron of this.catalog.all()) {
       const entry = this.pending.get(cron.name);
       if (entry) this.arm(cron, entry.tick);
     }
