@@ -48,7 +48,7 @@ export interface MaintenanceCron {
  */
 @Injectable()
 export class CronMaintenance {
-  private readonly logger = new Logger('CronMaintenance');
+  private readonly logger = new Logger(CronMaintenance.name);
 
   constructor(
     private readonly runs: CronRunStore,

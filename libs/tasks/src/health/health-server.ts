@@ -28,7 +28,7 @@ export type HealthRole = 'worker' | 'scheduler';
  */
 @Injectable()
 export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicationShutdown {
-  private readonly logger = new Logger('TasksHealth');
+  private readonly logger = new Logger(TasksHealthServer.name);
   private server?: Server;
   private shuttingDown = false;
 

@@ -65,7 +65,7 @@ export interface CronSchedulerStats {
  */
 @Injectable()
 export class CronScheduler implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('CronScheduler');
+  private readonly logger = new Logger(CronScheduler.name);
   private readonly pending = new Map<string, PendingTick>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lease: CronSchedulerLease;

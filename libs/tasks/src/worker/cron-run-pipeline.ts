@@ -48,7 +48,7 @@ const iso = (date: Date | number | null) => (date === null ? 'never' : new Date(
  */
 @Injectable()
 export class CronRunPipeline {
-  private readonly logger = new Logger('Cron');
+  private readonly logger = new Logger(CronRunPipeline.name);
 
   constructor(
     private readonly crons: CronCatalog,

@@ -34,7 +34,7 @@ export interface WorkerQueueSelection {
  */
 @Injectable()
 export class TaskWorkerHost implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('TaskWorker');
+  private readonly logger = new Logger(TaskWorkerHost.name);
   private consumers: QueueConsumer[] = [];
 
   constructor(
@@ -85,7 +85,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     const consumers = plan.map(
       ({ queue, concurrency, rateLimit }) => {
         const bullQueue = bullQueueName(queue);
-        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.logger, this.metrics, {
+        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.metrics, {
           // Called for every job: the queue's name is built once, here.
           heardCancelled: (id) => this.cancellation.heardOf(bullQueue, id),
           backoffStrategy: this.runner.backoffStrategy,
@@ -100,7 +100,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
       if (tracksCrons) await this.runs.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
-        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, this.metrics, {
+        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.metrics, {
           settleBeforeHandBack: true,
         }),
       );
