@@ -29,7 +29,7 @@ export interface WorkerQueueSelection {
 
 /**
  * Consumes the task and cron queues. It exists in every app that imports
- * TasksModule but consumes only after `start()` (called by `runWorker`), so
+ * TasksModule but consumes only after `startConsuming()` (called by `runWorker`), so
  * an api that shares the worker's modules never runs tasks.
  */
 @Injectable()
@@ -55,7 +55,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     return this.consumers.length > 0;
   }
 
-  /** The queues consumed, each with whether its BullMQ worker is running; empty before `start()` and after shutdown. */
+  /** The queues consumed, each with whether its BullMQ worker is running; empty before `startConsuming()` and after shutdown. */
   consumerStates(): { queue: string; running: boolean; lastPollAt: number; busy: boolean }[] {
     return this.consumers.map((consumer) => ({ queue: consumer.queueName, ...consumer.pollState() }));
   }
