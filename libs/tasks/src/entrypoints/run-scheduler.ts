@@ -3,7 +3,7 @@ import { assertPeersInstalled, importNestjsPinoIfInstalled } from '../peers/opti
 import { createBootedContext, startOrReport } from './boot.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
-import { TasksHealthServer } from '../health/health-server.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
 
 /**
  * Boots `module` as a scheduler: a Nest application context that fires every

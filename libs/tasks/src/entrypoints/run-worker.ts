@@ -4,7 +4,7 @@ import { createBootedContext, reportBootFailure, startOrReport } from './boot.js
 import { TaskWorkerHost, type WorkerQueueSelection } from '../worker/task-worker.host.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { invalidEnv } from '../errors/tasks.messages.js';
-import { TasksHealthServer } from '../health/health-server.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
 
 /**
  * Boots `module` as a worker: a Nest application context that consumes every

@@ -33,7 +33,7 @@ import { RunLogContext } from '../observability/run-log-context.js';
 import { EventPublisher } from '../pubsub/event-publisher.js';
 import { EventSubscriber } from '../pubsub/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
-import { TasksHealthServer } from '../health/health-server.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
