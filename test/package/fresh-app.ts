@@ -32,7 +32,7 @@ const TRACKING_PACKAGES = ['typeorm', '@nestjs/typeorm', 'pg'];
 const schedulerReady = (line: LogLine) =>
   line.context === 'CronScheduler' && typeof line.msg === 'string' && line.msg.startsWith('Scheduling');
 
-// The library's messages (libs/tasks/src/tasks.messages.ts), as an app sees them.
+// The library's messages (libs/tasks/src/errors/tasks.messages.ts), as an app sees them.
 const LOGGER_MODULE_MISSING =
   "Running tasks needs nestjs-pino's LoggerModule, which gives every log line of a run its task, jobId and attempt: " +
   "import LoggerModule.forRoot() from 'nestjs-pino' in the worker's root module.";

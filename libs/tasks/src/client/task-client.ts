@@ -1,21 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import type { TaskMetadata } from '../task/task.decorator.js';
 import { taskJobRetryOptions } from '../task/task-attempts.js';
-import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
+import { assertJsonPayload, type JsonValue } from '../task/assert-json-payload.js';
 import { InvalidEnqueueOptionError, JobIdConflictError, TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
-import { invalidEnqueueKey, invalidTaskOption, jobIdTaken, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
-import { dedupKeyProblem, jobIdProblem, parsePublicJobId, publicJobId, showKey, storedDedupId, storedJobId } from './job-ids.js';
+import { invalidEnqueueKey, invalidTaskOption, jobIdTaken, notATaskMethod, unknownTaskOnEnqueue } from '../errors/tasks.messages.js';
+import { dedupKeyProblem, jobIdProblem, parsePublicJobId, publicJobId, showKey, storedDedupId, storedJobId } from '../task/job-ids.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
-import { DEFAULT_TASK_QUEUE, queueNameProblem, taskQueueOf } from '../queues/task-queue-names.js';
+import { DEFAULT_TASK_QUEUE, queueNameProblem, taskQueueOf } from '../options/task-queue-names.js';
 import { EnqueuedTask } from './task-handle.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
-import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../tracing/task-tracing.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../observability/task-tracing.js';
 import type {
   EnqueueOptions,
   TaskClass,

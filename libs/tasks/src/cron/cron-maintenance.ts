@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CronLockService } from '../lock/cron-lock.service.js';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import type { EnvOption } from '../module/tasks-options-from-env.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import type { EnvOption } from '../options/tasks-options-from-env.js';
 import { CronRunTracker, WORKER_LOST_CAUSE } from '../tracking/cron-run.tracker.js';
 import { buildCronMetadata, type CronMetadata } from './cron.decorator.js';
 

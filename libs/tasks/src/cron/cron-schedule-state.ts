@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CronScheduleStore, type ScheduleStore } from '../tracking/cron-schedule.store.js';
 import { CronCatalog } from './cron.catalog.js';
-import { RedisScheduleStore } from './redis-schedule.store.js';
+import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 
 /**
  * Decides where this app keeps its crons' schedules. An app that declares

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { duplicateCronName } from '../tasks.messages.js';
+import { duplicateCronName } from '../errors/tasks.messages.js';
 import type { CronMetadata } from './cron.decorator.js';
 import type { CronContext } from './cron-context.js';
 

@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import { TASKS_ENV_VARIABLES } from '../module/tasks-options-from-env.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TASKS_ENV_VARIABLES } from '../options/tasks-options-from-env.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { healthPortInUse, healthProbesListening, metricsOff } from '../tasks.messages.js';
+import { healthPortInUse, healthProbesListening, metricsOff } from '../errors/tasks.messages.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { TasksHealthIndicator, type TasksHealthResult } from './tasks-health.indicator.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
 
 /** The process a health server probes. */
 export type HealthRole = 'worker' | 'scheduler';

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { AppRedisConnections } from '../redis/app-redis.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { TasksQueues } from '../queues/tasks-queues.js';
-import { assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
-import type { JobOutcomeListener } from '../client/job-outcome.listener.js';
+import { assertQueueName, bullQueueName } from '../options/task-queue-names.js';
+import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';

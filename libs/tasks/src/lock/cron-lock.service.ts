@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Redlock, ExecutionError, ResourceLockedError, type Lock } from '@sesamecare-oss/redlock';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
 
 /** A lock this process holds; it keeps itself alive until released. */
 export interface HeldLock {

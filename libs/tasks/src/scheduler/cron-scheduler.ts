@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
@@ -10,8 +10,8 @@ import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-
 import { RedisConnections } from '../redis/redis-connections.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronScheduleState } from '../cron/cron-schedule-state.js';
-import { CronSchedulerLease } from './scheduler-lease.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { CronSchedulerLease } from '../lock/scheduler-lease.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
 
 // setTimeout counts on the monotonic clock, the ticks are wall-clock times:
 // after the wall clock is stepped forward (NTP, a resumed VM) one long wait

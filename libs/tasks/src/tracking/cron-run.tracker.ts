@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
 import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
 import { returnedRows } from './returned-rows.js';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { FindOptionsWhere } from 'typeorm';
 import type { CronJobRun } from './cron-job-run.entity.js';
 import type { CronRunStatus } from './cron-run-status.js';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
 import type { CronScheduleRecord } from './cron-schedule-record.entity.js';
 import type { CronRunStatus } from './cron-run-status.js';

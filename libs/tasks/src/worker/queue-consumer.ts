@@ -1,12 +1,12 @@
 import type { Logger } from '@nestjs/common';
 import { WaitingError, Worker, getDefaultBackendFactory, type BackendFactory, type BackoffStrategy, type Job, type RedisQueueBackend } from 'bullmq';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
-import { toKeepJobs } from '../module/bullmq-options.js';
-import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from './job-abort.js';
-import { publicJobId } from '../client/job-ids.js';
-import { escapeLogText } from '../logging/escape-log-text.js';
-import type { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { toKeepJobs } from '../options/bullmq-options.js';
+import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from '../task/job-abort.js';
+import { publicJobId } from '../task/job-ids.js';
+import { escapeLogText } from '../redaction/escape-log-text.js';
+import type { TasksMetrics } from '../observability/tasks-metrics.js';
 import { workerIsRateLimited } from '../peers/bullmq-internals.js';
 
 /**

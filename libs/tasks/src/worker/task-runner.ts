@@ -1,22 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { Logger } from 'pino';
 import { UnrecoverableError, type BackoffStrategy, type Job } from 'bullmq';
 import { TaskCatalog, type RegisteredTask } from '../task/task.catalog.js';
 import { TASK_BACKOFF, taskAttempt, taskRetryDelay, type TaskAttempt } from '../task/task-attempts.js';
 import { TaskRunContext } from '../task/task-run-context.js';
 import { NonRetriableError, TaskTimeoutError } from '../errors/tasks.errors.js';
-import { resultProblem } from '../payload/assert-json-payload.js';
-import { invalidResult, taskTimedOut } from '../tasks.messages.js';
-import { JobCancelledAbort, type JobAbort } from './job-abort.js';
+import { resultProblem } from '../task/assert-json-payload.js';
+import { invalidResult, taskTimedOut } from '../errors/tasks.messages.js';
+import { JobCancelledAbort, type JobAbort } from '../task/job-abort.js';
 import { CANCELLED_REASON } from '../queues/job-cancellation.js';
-import { RunLogContext } from '../logging/run-log-context.js';
-import { escapeLogText } from '../logging/escape-log-text.js';
-import { publicJobId } from '../client/job-ids.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { RunLogContext } from '../observability/run-log-context.js';
+import { escapeLogText } from '../redaction/escape-log-text.js';
+import { publicJobId } from '../task/job-ids.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
 import type { Span } from '@opentelemetry/api';
-import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
+import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 
 /** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
 const LOG_CONTEXT = 'Tasks';

@@ -1,25 +1,25 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { CRON_QUEUE, TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { QueueRateLimit, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CRON_QUEUE, TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { QueueRateLimit, ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
-import { CronRunPipeline } from '../cron/cron-run-pipeline.js';
+import { CronRunPipeline } from './cron-run-pipeline.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../tasks.messages.js';
+import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../errors/tasks.messages.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
+import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../options/task-queue-names.js';
 import { DeployedTasks, lackedTasks, type ConsumedTasks } from '../queues/deployed-tasks.js';
 import { CANCELLED_REASON, JobCancellation } from '../queues/job-cancellation.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer, jobLabel } from './queue-consumer.js';
-import { RunLogContext } from '../logging/run-log-context.js';
-import { escapeLogText } from '../logging/escape-log-text.js';
+import { RunLogContext } from '../observability/run-log-context.js';
+import { escapeLogText } from '../redaction/escape-log-text.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
-import { JobCancelledAbort, type JobAbort } from './job-abort.js';
+import { JobCancelledAbort, type JobAbort } from '../task/job-abort.js';
 import { holdBackDelayMs } from './hold-back.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
 
 /** Which task queues a worker consumes: `['reports']`, or `{ reports: 2, mail: 20 }` with a concurrency each. */
 export interface WorkerQueueSelection {

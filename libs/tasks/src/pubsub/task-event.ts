@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { findJsonProblem, type JsonValue } from '../payload/assert-json-payload.js';
+import { findJsonProblem, type JsonValue } from '../task/assert-json-payload.js';
 import { InvalidEventError } from './event.errors.js';
 
 /**

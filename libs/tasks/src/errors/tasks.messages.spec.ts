@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as messages from './tasks.messages.js';
-import { resolveTasksOptions } from './module/resolve-tasks-options.js';
-import { TASKS_ENV_VARIABLES, tasksOptionsFromEnv, type OptionSources } from './module/tasks-options-from-env.js';
+import { resolveTasksOptions } from '../options/resolve-tasks-options.js';
+import { TASKS_ENV_VARIABLES, tasksOptionsFromEnv, type OptionSources } from '../options/tasks-options-from-env.js';
 
 type MessageName = Exclude<keyof typeof messages, 'optionName'>;
 

@@ -1,4 +1,4 @@
-import { DEFAULT_TASK_QUEUE, taskQueueOf } from '../queues/task-queue-names.js';
+import { DEFAULT_TASK_QUEUE, taskQueueOf } from '../options/task-queue-names.js';
 
 /**
  * BullMQ keeps its own keys (`meta`, `delayed`, `wait`, `events`, `id`, …)

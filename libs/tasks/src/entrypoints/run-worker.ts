@@ -1,9 +1,9 @@
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { importNestjsPino } from '../peers/optional-peers.js';
-import { createBootedContext, reportBootFailure, startOrReport } from '../boot/boot.js';
-import { TaskWorkerHost, type WorkerQueueSelection } from './task-worker.host.js';
+import { createBootedContext, reportBootFailure, startOrReport } from './boot.js';
+import { TaskWorkerHost, type WorkerQueueSelection } from '../worker/task-worker.host.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidEnv } from '../tasks.messages.js';
+import { invalidEnv } from '../errors/tasks.messages.js';
 import { TasksHealthServer } from '../health/health-server.js';
 
 /**

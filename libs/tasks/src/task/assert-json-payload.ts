@@ -1,5 +1,5 @@
 import { InvalidPayloadError } from '../errors/tasks.errors.js';
-import { invalidPayload, payloadTooLarge } from '../tasks.messages.js';
+import { invalidPayload, payloadTooLarge } from '../errors/tasks.messages.js';
 
 /** JSON values: what a payload or a result may be. */
 export type JsonPrimitive = string | number | boolean | null;

@@ -1,22 +1,22 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
-import { internalCron, optionName, unknownCron } from '../tasks.messages.js';
+import { internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { JobOutcomeListener } from '../client/job-outcome.listener.js';
-import { EnqueuedTask } from '../client/task-handle.js';
-import type { TaskHandle } from '../client/task-client.types.js';
+import { JobOutcomeListener } from '../queues/job-outcome.listener.js';
+import { EnqueuedTask } from './task-handle.js';
+import type { TaskHandle } from './task-client.types.js';
 import type { PauseNote, ScheduleWithLastRun } from '../tracking/cron-schedule.store.js';
 import type { CronRunStatus } from '../tracking/cron-run-status.js';
-import { CronCatalog, type RegisteredCron } from './cron.catalog.js';
-import { catchUpToText } from './cron.decorator.js';
-import { CronSchedule } from './cron-schedule.js';
-import { CronScheduleState } from './cron-schedule-state.js';
-import { cronJobOptions, type CronJobData, type CronRunOutcome } from './cron-job-data.js';
-import { MAINTENANCE_CRONS, isMaintenanceCron } from './cron-maintenance.js';
+import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
+import { catchUpToText } from '../cron/cron.decorator.js';
+import { CronSchedule } from '../cron/cron-schedule.js';
+import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { cronJobOptions, type CronJobData, type CronRunOutcome } from '../cron/cron-job-data.js';
+import { MAINTENANCE_CRONS, isMaintenanceCron } from '../cron/cron-maintenance.js';
 
 /**
  * Pausing, resuming or triggering one of the library's own maintenance crons

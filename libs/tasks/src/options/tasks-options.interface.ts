@@ -1,5 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import type { OptionSources } from './tasks-options-from-env.js';
+import type { OptionSources } from './env-variables.js';
 
 /** TLS settings of the Redis connections. */
 export type RedisTlsOptions = Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'minVersion'>;

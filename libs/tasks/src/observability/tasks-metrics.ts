@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type * as PromClient from 'prom-client';
-import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import { TaskQueues } from '../queues/task-queues.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { loadPromClient } from '../peers/optional-peers.js';
 import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
 import { LeanCounter, type CounterSeries } from './lean-counter.js';

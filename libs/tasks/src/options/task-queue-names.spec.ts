@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePublicJobId, publicJobId, storedJobId } from '../client/job-ids.js';
-import { workerQueuesFromEnv } from '../worker/run-worker.js';
+import { parsePublicJobId, publicJobId, storedJobId } from '../task/job-ids.js';
+import { workerQueuesFromEnv } from '../entrypoints/run-worker.js';
 import { bullQueueName, queueNameProblem, taskQueueOf } from './task-queue-names.js';
 
 describe('task queue names and the job ids of their jobs', () => {

@@ -2,17 +2,17 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { CronRunPipeline } from './cron-run-pipeline.js';
-import type { CronScheduleState } from './cron-schedule-state.js';
-import { CronCatalog } from './cron.catalog.js';
-import { CronMaintenance } from './cron-maintenance.js';
-import { buildCronMetadata } from './cron.decorator.js';
-import type { CronJobData } from './cron-job-data.js';
-import { DEFAULT_TASKS_OPTIONS } from '../module/resolve-tasks-options.js';
-import { JobAbort } from '../worker/job-abort.js';
+import type { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { CronCatalog } from '../cron/cron.catalog.js';
+import { CronMaintenance } from '../cron/cron-maintenance.js';
+import { buildCronMetadata } from '../cron/cron.decorator.js';
+import type { CronJobData } from '../cron/cron-job-data.js';
+import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
+import { JobAbort } from '../task/job-abort.js';
 import type { CronLockService } from '../lock/cron-lock.service.js';
 import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import type { RunLogContext } from '../logging/run-log-context.js';
-import type { TasksMetrics } from '../metrics/tasks-metrics.js';
+import type { RunLogContext } from '../observability/run-log-context.js';
+import type { TasksMetrics } from '../observability/tasks-metrics.js';
 
 type Level = 'log' | 'debug' | 'warn' | 'error';
 

@@ -1,41 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidEnv } from '../tasks.messages.js';
+import { invalidEnv } from '../errors/tasks.messages.js';
 import { redactUrl } from '../redaction/redact.js';
 import { parseConnectionUrl } from '../redaction/connection-url.js';
 import type { TasksModuleOptions } from './tasks-options.interface.js';
+import { TASKS_ENV_VARIABLES, type EnvOption, type OptionSources } from './env-variables.js';
+
+export { TASKS_ENV_VARIABLES, type EnvOption, type OptionSources };
+
+// Every variable feeds an option of that name.
+TASKS_ENV_VARIABLES satisfies Partial<Record<keyof TasksModuleOptions, string>>;
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-/** The environment variable behind each option that has one. */
-export const TASKS_ENV_VARIABLES = {
-  redisUrl: 'REDIS_URL',
-  prefix: 'TASKS_PREFIX',
-  concurrency: 'WORKER_CONCURRENCY',
-  cronConcurrency: 'CRON_CONCURRENCY',
-  cronCatchUpMs: 'TASKS_CRON_CATCH_UP_MS',
-  cronSweepIntervalMs: 'TASKS_CRON_SWEEP_MS',
-  schedulerLeaseTtlMs: 'TASKS_SCHEDULER_LEASE_TTL_MS',
-  schedulerLeaseRenewMs: 'TASKS_SCHEDULER_LEASE_RENEW_MS',
-  healthPort: 'TASKS_HEALTH_PORT',
-  healthHost: 'TASKS_HEALTH_HOST',
-  healthMaxPollAgeMs: 'TASKS_HEALTH_MAX_POLL_AGE_MS',
-  metrics: 'TASKS_METRICS',
-  shutdownGraceMs: 'TASKS_SHUTDOWN_GRACE_MS',
-  stalledTimeoutMs: 'TASKS_STALLED_TIMEOUT_MS',
-  cronRunRetentionDays: 'TASKS_CRON_RETENTION_DAYS',
-  redisTls: 'REDIS_TLS_CA_FILE',
-} as const satisfies Partial<Record<keyof TasksModuleOptions, string>>;
-
-/** An option that `tasksOptionsFromEnv()` can read from an environment variable. */
-export type EnvOption = keyof typeof TASKS_ENV_VARIABLES;
-
-/**
- * Where the options came from: for each option `tasksOptionsFromEnv()`
- * supplied, the environment variable it was read from. Messages name that
- * variable, which is what the user set; any other option by its name.
- */
-export type OptionSources = Readonly<Partial<Record<EnvOption, string>>>;
 
 // What the last tasksOptionsFromEnv() call returned, by option. Kept by value
 // because the options reach TasksModule spread into objects of the app's own

@@ -13,7 +13,7 @@ import {
   type TextMapGetter,
 } from '@opentelemetry/api';
 import type { Job, JobsOptions } from 'bullmq';
-import { publicJobId } from '../client/job-ids.js';
+import { publicJobId } from '../task/job-ids.js';
 
 /**
  * OpenTelemetry spans of the library, through `@opentelemetry/api` alone: a

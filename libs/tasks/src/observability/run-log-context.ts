@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { PinoLogger } from 'nestjs-pino';
 import type { Bindings, Logger } from 'pino';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { loggerModuleMissing } from '../tasks.messages.js';
+import { loggerModuleMissing } from '../errors/tasks.messages.js';
 import { importNestjsPino } from '../peers/optional-peers.js';
 
 /**

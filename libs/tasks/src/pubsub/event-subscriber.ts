@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, type Subscriber } from 'rxjs';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { AppRedisConnections } from '../redis/app-redis.js';
 import { assertUserId, decodeEvent, userEventsChannel, type PublishedEvent } from './task-event.js';
 

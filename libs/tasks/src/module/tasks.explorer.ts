@@ -3,7 +3,7 @@ import { ApplicationConfig, DiscoveryService, ExternalContextCreator, MetadataSc
 import { isObservable, lastValueFrom } from 'rxjs';
 import { declaresInterceptors } from '../peers/nest-internals.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { notStaticProvider } from '../tasks.messages.js';
+import { notStaticProvider } from '../errors/tasks.messages.js';
 import { TaskCatalog, type TaskHandlerFn } from '../task/task.catalog.js';
 import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import { CronCatalog } from '../cron/cron.catalog.js';

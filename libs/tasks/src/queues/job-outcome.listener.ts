@@ -2,9 +2,9 @@ import { Logger } from '@nestjs/common';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { RedisConnections } from '../redis/redis-connections.js';
 import { TaskCancelledError, TaskFailedError, TaskNotFoundError, TaskWaitAbortedError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
-import { CANCELLED_REASON } from '../queues/job-cancellation.js';
-import { jobIdReused, jobVanished, waitAborted, waitTimedOut } from '../tasks.messages.js';
-import { publicJobId } from './job-ids.js';
+import { CANCELLED_REASON } from './job-cancellation.js';
+import { jobIdReused, jobVanished, waitAborted, waitTimedOut } from '../errors/tasks.messages.js';
+import { publicJobId } from '../task/job-ids.js';
 
 /** How long closing waits for the result reader's connection to end. */
 const READER_CLOSE_WAIT_MS = 2_000;

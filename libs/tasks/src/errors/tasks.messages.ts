@@ -3,11 +3,14 @@
 // them: by the environment variable when tasksOptionsFromEnv() read it, else by
 // the option's name; never a file or a command of this repository.
 
-import type { EnvOption, OptionSources } from './module/tasks-options-from-env.js';
-import { redactUrl } from './redaction/redact.js';
+import { redactUrl } from '../redaction/redact.js';
+
+/** Where each option came from: the environment variable it was read from, when it was (see `tasksOptionsFromEnv`). */
+type OptionSources = Readonly<Partial<Record<string, string>>>;
 
 /** An option as the user set it: the environment variable it was read from, else its name. */
-export const optionName = (sources: OptionSources, option: EnvOption): string => sources[option] ?? option;
+
+export const optionName = (sources: OptionSources, option: string): string => sources[option] ?? option;
 
 export const duplicateTaskName = (name: string, first: string, second: string) =>
   `Two tasks are named "${name}": ${first} and ${second}. ` +

@@ -1,8 +1,8 @@
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { assertPeersInstalled, importNestjsPinoIfInstalled } from '../peers/optional-peers.js';
-import { createBootedContext, startOrReport } from '../boot/boot.js';
+import { createBootedContext, startOrReport } from './boot.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
-import { CronScheduler } from './cron-scheduler.js';
+import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { TasksHealthServer } from '../health/health-server.js';
 
 /**

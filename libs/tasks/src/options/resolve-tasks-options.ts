@@ -1,9 +1,9 @@
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidEnv, invalidTaskOption } from '../tasks.messages.js';
+import { invalidEnv, invalidTaskOption } from '../errors/tasks.messages.js';
 import { redactUrl } from '../redaction/redact.js';
 import { parseConnectionUrl } from '../redaction/connection-url.js';
-import { parseRedisUrl } from '../redis/redis-connections.js';
-import { queueNameProblem } from '../queues/task-queue-names.js';
+import { parseRedisUrl } from '../redaction/connection-url.js';
+import { queueNameProblem } from './task-queue-names.js';
 import type { ResolvedTasksOptions, TasksModuleOptions } from './tasks-options.interface.js';
 import { REDIS_URL_EXPECTED, optionSources, type EnvOption } from './tasks-options-from-env.js';
 

@@ -1,5 +1,5 @@
 import { getQueueToken } from '@nestjs/bullmq';
-import { assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
+import { assertQueueName, bullQueueName } from './task-queue-names.js';
 
 /**
  * The `configKey` of the library's BullMQ settings: a user's own
