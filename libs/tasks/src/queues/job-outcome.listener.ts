@@ -242,7 +242,8 @@ export class JobOutcomeListener {
   }
 }
 
-function failure(
+/** The error `waitResult` rejects with once job `id` failed for good with `reason` (a cancellation's reason gives `TaskCancelledError`). */
+export function failure(
   taskName: string,
   id: string,
   reason: string,
@@ -259,6 +260,7 @@ function failure(
   );
 }
 
-function cancelled(taskName: string, id: string, attemptsMade = 0): TaskCancelledError {
+/** The error `waitResult` rejects with once job `id` was cancelled. */
+export function cancelled(taskName: string, id: string, attemptsMade = 0): TaskCancelledError {
   return new TaskCancelledError(`Task "${taskName}" (job ${id}) was cancelled`, taskName, id, attemptsMade);
 }
