@@ -43,8 +43,8 @@ export function showValue(value: unknown): string {
     text =
       JSON.stringify(value, (_key, inner: unknown) => {
         if (!isMatcher(inner)) return inner;
-        const named = inner as AsymmetricMatcher & { toAsymmetricMatcher?: () => string };
-        return typeof named.toAsymmetricMatcher === 'function' ? named.toAsymmetricMatcher() : String(inner);
+        const named = inner as AsymmetricMatcher & { toAsymmetricMatcher?: () => string; toString(): string };
+        return typeof named.toAsymmetricMatcher === 'function' ? named.toAsymmetricMatcher() : named.toString();
       }) ?? String(value);
   } catch {
     text = String(value);

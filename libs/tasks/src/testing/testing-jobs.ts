@@ -190,6 +190,7 @@ export class TestingJobs implements OnApplicationShutdown {
   private seq = 0;
   private closed = false;
 
+  /** @internal Built by Nest's injector. */
   constructor(@Inject(TESTING_NOW) private readonly clock: TestingNow) {}
 
   now(): number {
@@ -271,7 +272,8 @@ export class TestingJobs implements OnApplicationShutdown {
     job.returnvalue = jsonCopy(result);
     job.attemptsMade += 1;
     this.finish(job, 'completed');
-    for (const waiter of [...job.waiters]) waiter.resolve(job.returnvalue);
+    // Each settle removes its waiter: deleting the entry being visited is safe while iterating a Set.
+    for (const waiter of job.waiters) waiter.resolve(job.returnvalue);
   }
 
   /** A failed attempt: recorded as BullMQ records it. The caller decides whether it was the last. */
@@ -285,7 +287,7 @@ export class TestingJobs implements OnApplicationShutdown {
   fail(job: TestingJob): void {
     this.finish(job, 'failed');
     const error = failure(job.name, job.publicId, job.failedReason ?? '', job.attemptsMade, job.stacktrace);
-    for (const waiter of [...job.waiters]) waiter.reject(error);
+    for (const waiter of job.waiters) waiter.reject(error);
   }
 
   /** Removes a job that has not started (a cancellation). */
@@ -293,7 +295,7 @@ export class TestingJobs implements OnApplicationShutdown {
     this.releaseDedup(job, true);
     job.state = 'cancelled';
     job.progressListeners.clear();
-    for (const waiter of [...job.waiters]) waiter.reject(cancelled(waiter.taskName, job.publicId));
+    for (const waiter of job.waiters) waiter.reject(cancelled(waiter.taskName, job.publicId));
   }
 
   /**
@@ -369,7 +371,7 @@ export class TestingJobs implements OnApplicationShutdown {
     for (const job of jobs) {
       job.dropped = true;
       job.progressListeners.clear();
-      for (const waiter of [...job.waiters]) waiter.reject(new TaskNotFoundError(jobVanished(job.publicId)));
+      for (const waiter of job.waiters) waiter.reject(new TaskNotFoundError(jobVanished(job.publicId)));
     }
   }
 
@@ -378,7 +380,7 @@ export class TestingJobs implements OnApplicationShutdown {
     this.closed = true;
     for (const job of this.jobs) {
       job.progressListeners.clear();
-      for (const waiter of [...job.waiters]) waiter.reject(new TaskWaitAbortedError(waitAborted(waiter.taskName, job.publicId), waiter.taskName, job.publicId));
+      for (const waiter of job.waiters) waiter.reject(new TaskWaitAbortedError(waitAborted(waiter.taskName, job.publicId), waiter.taskName, job.publicId));
     }
   }
 

@@ -12,6 +12,7 @@ export class TestingMode {
   private readonly scoped = new AsyncLocalStorage<TasksTestingMode>();
   private fallback: TasksTestingMode;
 
+  /** @internal Built by Nest's injector. */
   constructor(@Inject(TASKS_TESTING_OPTIONS) options: ResolvedTestingOptions) {
     this.fallback = options.mode;
   }

@@ -19,24 +19,24 @@ export interface TasksTestingModuleOptions {
   options?: TasksModuleOptions;
 }
 
-/** @internal The checked options of the kit. */
+/** The checked options of the kit. */
 export interface ResolvedTestingOptions {
   readonly mode: TasksTestingMode;
   readonly startsAt: number;
 }
 
-/** @internal */
+/** The token of the kit's checked options. */
 export const TASKS_TESTING_OPTIONS = Symbol('TASKS_TESTING_OPTIONS');
 
 /**
- * @internal The kit's time, in ms since the epoch: what jobs are stamped and
+ * The kit's time, in ms since the epoch: what jobs are stamped and
  * scheduled with. It moves only when the test moves it.
  */
 export interface TestingNow {
   now(): number;
 }
 
-/** @internal */
+/** The token of the kit's time. */
 export const TESTING_NOW = Symbol('TESTING_NOW');
 
 /** Throws, naming the option, on a mode the kit does not have. */
@@ -44,7 +44,7 @@ export function assertTestingMode(where: string, mode: unknown): asserts mode is
   if (mode !== 'manual' && mode !== 'inline') throw new TasksConfigurationError(invalidTestingMode(where, mode));
 }
 
-/** @internal */
+/** The kit's options, checked, with their defaults. */
 export function resolveTestingOptions(options: TasksTestingModuleOptions): ResolvedTestingOptions {
   const mode = options.mode ?? 'manual';
   assertTestingMode('TasksTestingModule.forRoot({ mode })', mode);

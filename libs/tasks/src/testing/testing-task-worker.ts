@@ -60,6 +60,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
   private readonly running = new Map<TestingJob, JobAbort>();
   private connecting?: Promise<void>;
 
+  /** @internal Built by Nest's injector. */
   constructor(
     private readonly jobs: TestingJobs,
     private readonly runner: TaskRunner,

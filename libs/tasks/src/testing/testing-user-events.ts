@@ -28,7 +28,8 @@ export class TestingUserEvents implements Pick<EventPublisher, 'publish'>, Pick<
     const subscribers = this.channels.get(userId);
     const receivers = subscribers && subscribers.size > 0 ? 1 : 0;
     this.log.push({ userId, event: published, receivers });
-    for (const subscriber of [...(subscribers ?? [])]) subscriber.next(decodeEvent(json) as PublishedEvent);
+    // A copy: a subscriber that subscribes another while handling an event does not get this one twice.
+    for (const subscriber of Array.from(subscribers ?? [])) subscriber.next(decodeEvent(json) as PublishedEvent);
     return { event: published, receivers };
   }
 
