@@ -8,7 +8,7 @@ import { CronScheduleState } from '../cron/cron-schedule-state.js';
 import type { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import type { RedisConnections } from '../redis/redis-connections.js';
+import type { RedisClients } from '../redis/redis-clients.js';
 import type { TaskQueues } from '../queues/task-queues.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
 import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
@@ -185,14 +185,14 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
   const tracker = new FakeTracker();
   const redis = new FakeRedis();
   redis.leader = setup.leader ?? true;
-  const connections = { create: () => redis, describe: (error: unknown) => String(error) };
+  const clients = { failFast: redis, describe: (error: unknown) => String(error) };
   const options: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...setup.options };
   setup.prepare?.({ catalog, queue, store, redisStore, tracker, redis });
   const scheduler = new CronScheduler(
     catalog,
     queue as unknown as Queue<CronJobData>,
     options,
-    connections as unknown as RedisConnections,
+    clients as unknown as RedisClients,
     new CronScheduleState(catalog, store as unknown as CronScheduleStore, redisStore as unknown as RedisScheduleStore),
     tracker as unknown as CronRunTracker,
     new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),

@@ -7,7 +7,7 @@ import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import { CronScheduleState } from '../cron/cron-schedule-state.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
@@ -79,19 +79,19 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly registry: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly schedules: CronScheduleState,
     private readonly tracker: CronRunTracker,
     private readonly metrics: TasksMetrics,
   ) {
     this.lease = new CronSchedulerLease(
-      () => connections.create('fail-fast', 'scheduler-lease'),
+      clients.failFast,
       `${options.prefix}:cron-scheduler:lease`,
       (held) => {
         metrics.leaseChanged(held);
         if (held) this.rearmAll();
       },
-      (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
+      (error) => this.logger.warn(`Scheduler lease: ${clients.describe(error)}; firing ticks as a backup meanwhile`),
       { ttlMs: options.schedulerLeaseTtlMs, renewMs: options.schedulerLeaseRenewMs },
     );
   }
@@ -110,6 +110,11 @@ export class CronScheduler implements BeforeApplicationShutdown {
       leaseKey: this.lease.leaseKey,
       ...(this.enqueueFailing ? { enqueueFailing: this.enqueueFailing } : {}),
     };
+  }
+
+  /** The replica that holds the scheduler lease (the `id` of its state), or null when none does. */
+  leaseHolder(): Promise<string | null> {
+    return this.lease.holder();
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
@@ -285,7 +290,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
         return;
       } catch (error) {
         const delay = Math.min(100 * 2 ** attempt, 2_000);
-        const cause = this.connections.describe(error);
+        const cause = this.clients.describe(error);
         this.enqueueFailing = { since: this.enqueueFailing?.since ?? Date.now(), cause };
         if (!this.running || Date.now() + delay > deadline) {
           this.stats.enqueueFailures++;
