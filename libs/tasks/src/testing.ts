@@ -20,3 +20,5 @@ export { CronScheduleStore } from './tracking/cron-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
 export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
 export { CronScheduleState } from './cron/cron-schedule-state.js';
+export { OwnedKey, ownerToken } from './lock/owned-key.js';
+export { CronLockService } from './lock/cron-lock.service.js';
