@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisClients } from '../redis/redis-clients.js';
@@ -10,7 +11,6 @@ import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
 import { CronScheduleState } from '../cron/cron-schedule-state.js';
-import type { PingableClient } from '../peers/bullmq-internals.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
 export type TasksHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; [detail: string]: unknown }>;
@@ -209,7 +209,7 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /** The connection answers a PING; one that lost Redis and tries again is down at once, rather than queueing the PING until it is back. */
-async function answers(client: PingableClient): Promise<void> {
+async function answers(client: Redis): Promise<void> {
   if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') throw new Error(`not connected (${client.status})`);
   await client.ping();
 }
