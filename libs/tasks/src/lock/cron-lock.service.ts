@@ -41,7 +41,7 @@ function clockDriftMs(ttlMs: number): number {
  */
 @Injectable()
 export class CronLockService {
-  private readonly logger = new Logger('CronLock');
+  private readonly logger = new Logger(CronLockService.name);
 
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,

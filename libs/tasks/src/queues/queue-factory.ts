@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { CRON_QUEUE, CRON_QUEUE_TOKEN, TASKS_OPTIONS, TASKS_QUEUE, TASKS_QUEUE_TOKEN } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
@@ -35,7 +35,7 @@ export class QueueFactory implements OnApplicationShutdown {
     private readonly connections: RedisConnections,
     private readonly cancellation: JobCancellation,
   ) {
-    this.reportError = connections.errorListener('Queues of the library');
+    this.reportError = connections.errorListener('Queues of the library', new Logger(QueueFactory.name));
   }
 
   /** The BullMQ queue named `bullName`, built on first use. */

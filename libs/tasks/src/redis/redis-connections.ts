@@ -32,7 +32,7 @@ export function connectionName(prefix: string, role: string): string {
  */
 @Injectable()
 export class RedisConnections {
-  private readonly logger = new Logger('TasksRedis');
+  private readonly logger = new Logger(RedisConnections.name);
 
   constructor(
     @Inject(TASKS_OPTIONS) private readonly settings: ResolvedTasksOptions,
@@ -60,12 +60,13 @@ export class RedisConnections {
 
   /**
    * A listener for the `error` events of one connection (or BullMQ object),
-   * logging `what: <message>`, scrubbed. Errors before the boot check passed
+   * logging `what: <message>`, scrubbed, through `logger` (default this
+   * class's). Errors before the boot check passed
    * are left to it, so a failed boot says what is wrong first; the same
    * message again within a minute (every reconnect attempt of one outage) is
    * not repeated.
    */
-  errorListener(what: string): (error: unknown) => void {
+  errorListener(what: string, logger: Logger = this.logger): (error: unknown) => void {
     let last = '';
     let lastAt = 0;
     return (error: unknown) => {
@@ -75,7 +76,7 @@ export class RedisConnections {
       if (message === last && now - lastAt < REPEAT_AFTER_MS) return;
       last = message;
       lastAt = now;
-      this.logger.warn(`${what}: ${message}`);
+      logger.warn(`${what}: ${message}`);
     };
   }
 
