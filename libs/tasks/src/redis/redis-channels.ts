@@ -32,11 +32,6 @@ export class RedisChannels {
   /** `open` builds the subscriber connection, on the first `listen`. */
   constructor(private readonly open: () => Redis) {}
 
-  /** Number of channels subscribed (or being subscribed) in Redis. */
-  get size(): number {
-    return this.channels.size;
-  }
-
   /** Calls `onMessage` with each message published to `channel`, until `close()`. */
   listen(channel: string, onMessage: (message: string) => void): ChannelListener {
     const redis = this.subscriber();

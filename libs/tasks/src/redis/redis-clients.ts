@@ -6,7 +6,7 @@ import { RedisConnections } from './redis-connections.js';
 import type { RedisProfile } from './redis-profiles.js';
 import { RedisChannels } from './redis-channels.js';
 
-/** How long closing waits for a client's socket to end after QUIT. */
+/** How long closing waits for a client's socket to end after QUIT before it cuts it off. */
 const QUIT_WAIT_MS = 2_000;
 
 type Shared = 'command' | 'failFast' | 'subscriber' | 'app';
@@ -61,11 +61,6 @@ export class RedisClients implements OnApplicationShutdown {
     return this.shared('app', 'command', 'app', appRedisKeyPrefix(this.options.prefix));
   }
 
-  /** Whether `app` was asked for (its connection opens on its first command). */
-  get appOpened(): boolean {
-    return this.built.has('app');
-  }
-
   /** An error's message with the Redis password scrubbed. */
   describe(error: unknown): string {
     return this.connections.describe(error);
@@ -96,12 +91,10 @@ async function close(client: Redis): Promise<void> {
     return;
   }
   const ended = new Promise<void>((resolve) => client.once('end', resolve));
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
-  // QUIT resolves on the server's reply; the socket closes just after.
+  // QUIT lets the commands sent before it finish; a Redis that does not answer
+  // (away, or commands queued for a reconnect) is cut off after the wait, so
+  // shutdown never waits for Redis.
+  void client.quit().catch(() => client.disconnect());
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, QUIT_WAIT_MS);
