@@ -9,8 +9,7 @@ import type { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
-import type { TaskQueues } from '../queues/task-queues.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import type { CronScheduleStore, DeclaredSchedule } from '../tracking/cron-schedule.store.js';
 import { CronScheduler } from './cron-scheduler.js';
@@ -116,10 +115,10 @@ class FakeTracker {
     return Promise.resolve();
   }
 
-  recordMissed(name: string, ticks: readonly { tick: number; reason: string }[]): Promise<number> {
+  recordMissed(name: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]> {
     this.calls++;
     this.missed.push(...ticks.map((t) => ({ name, tick: t.tick, reason: t.reason })));
-    return Promise.resolve(ticks.length);
+    return Promise.resolve(ticks.map((t) => t.tick));
   }
 }
 
@@ -195,7 +194,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     connections as unknown as RedisConnections,
     new CronScheduleState(catalog, store as unknown as CronScheduleStore, redisStore as unknown as RedisScheduleStore),
     tracker as unknown as CronRunTracker,
-    new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
+    new TasksEvents(),
   );
   current = { scheduler, catalog, queue, store, redisStore, tracker, redis };
   await scheduler.start();

@@ -12,7 +12,7 @@ import { JobAbort } from '../task/job-abort.js';
 import type { CronLockService } from '../lock/cron-lock.service.js';
 import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
 import type { RunLogContext } from '../observability/run-log-context.js';
-import type { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 type Level = 'log' | 'debug' | 'warn' | 'error';
 
@@ -27,15 +27,14 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
   const userCron = buildCronMetadata('ReportJobs', 'nightly', '*/5 * * * * *', { name: 'reports.nightly', track: false });
   catalog.register({ ...userCron, source: 'ReportJobs.nightly', internal: false, invoke: () => Promise.resolve('done') });
   const locks = { tryAcquire: () => Promise.resolve(lockFree() ? { token: 'token', release: () => Promise.resolve() } : undefined) };
-  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined };
-  const metrics = { cronTickLateness: () => undefined };
+  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn() };
   return new CronRunPipeline(
     catalog,
     locks as unknown as CronLockService,
     {} as CronRunTracker,
     logContext as unknown as RunLogContext,
     DEFAULT_TASKS_OPTIONS,
-    metrics as unknown as TasksMetrics,
+    new TasksEvents(),
     // Schedules in Postgres: the untracked cron notes nothing, and this spec needs no Redis.
     { inRedis: false } as unknown as CronScheduleState,
   );
