@@ -131,6 +131,12 @@ describe('lifecycle events of crons, heard by subscribers in a worker and a sche
     const lease = fromScheduler.filter((e) => e.name === 'scheduler.lease.changed').map((e) => e.event.held);
     expect(lease).toEqual([true, false]);
     expect(fromScheduler.filter((e) => e.name === 'cron.tick.missed')).toEqual([]);
+    // The run log listens too: once claimed, a run's lines carry its row and fencing token.
+    for (const row of withStatus(rows, 'COMPLETED')) {
+      const tick = new Date(row.scheduledAt).toISOString();
+      const line = await worker.waitForLog((l) => l.scheduledAt === tick && l.msg.startsWith('Cron job fixture.slow completed'), `the completed line of ${tick}`);
+      expect(line).toMatchObject({ jobName: 'fixture.slow', runId: row.id, fencingToken: row.fencingToken });
+    }
   });
 
   it('ticks that waited out a worker outage are missed, found late by the worker that came back; the newest run', async () => {
