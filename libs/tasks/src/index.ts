@@ -59,8 +59,8 @@ export { parseConnectionUrl } from './redaction/connection-url.js';
 export { Cron, type CronOptions, type CronCatchUp, type CronOverlap } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';
 export type { CronRunOutcome } from './cron/cron-job-data.js';
-export { CronRegistry, InternalCronError, type CronJobInfo, type CronListOptions } from './client/cron.registry.js';
-export type { PauseNote } from './tracking/cron-schedule.store.js';
+export { CronRegistry, type CronJobInfo, type CronListOptions } from './client/cron.registry.js';
+export type { PauseNote } from './tracking/schedule.store.js';
 export { CronLockLostError, CronRunLostError } from './cron/cron-abort.js';
 export { WorkerShutdownAbort } from './task/job-abort.js';
 export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
@@ -72,6 +72,8 @@ export {
   TasksError,
   TasksConfigurationError,
   UnknownTaskError,
+  UnknownCronError,
+  InternalCronError,
   InvalidPayloadError,
   NonRetriableError,
   TaskFailedError,

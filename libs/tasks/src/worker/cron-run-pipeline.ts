@@ -6,7 +6,7 @@ import { cronLockLost, cronRunNotRecorded, unknownCron } from '../errors/tasks.m
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lock.service.js';
-import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js';
+import { CronRunStore, type CronRunKey } from '../tracking/cron-run.store.js';
 import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../task/job-abort.js';
 import { RunLogContext } from '../observability/run-log-context.js';
@@ -17,7 +17,7 @@ import { errorType } from '../events/lifecycle-events.js';
 import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { CronRunContext } from '../cron/cron-context.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { CronJobData, CronRunOutcome } from '../cron/cron-job-data.js';
 import { missedReason } from '../cron/catch-up-policy.js';
 import { CronLockLostError, CronRunLostError, describeAbort } from '../cron/cron-abort.js';
@@ -53,16 +53,16 @@ const iso = (date: Date | number | null) => (date === null ? 'never' : new Date(
  */
 @Injectable()
 export class CronRunPipeline {
-  private readonly logger = new Logger('Cron');
+  private readonly logger = new Logger(CronRunPipeline.name);
 
   constructor(
     private readonly crons: CronCatalog,
     private readonly locks: CronLockService,
-    private readonly tracker: CronRunTracker,
+    private readonly runs: CronRunStore,
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly events: TasksEvents,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
   ) {}
 
   run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
@@ -126,7 +126,7 @@ export class CronRunPipeline {
         const reason = `Missed: ${late}`;
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} not run. ${reason}`);
         let recorded = false;
-        if (cron.track) recorded = (await this.tracker.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }])).length > 0;
+        if (cron.track) recorded = (await this.runs.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }])).length > 0;
         else await this.noteUntracked(cron, run, CronRunStatus.MISSED);
         this.events.emit('cron.tick.missed', { cron: cron.name, scheduledAt: run.scheduledAt, cause: 'late-start', reason, recorded });
         return { status: 'MISSED', reason };
@@ -138,7 +138,7 @@ export class CronRunPipeline {
         const reason = `Skipped: ${claim.reason}`;
         this.routine(cron, `Cron job ${cron.name} skipped: ${claim.reason}`);
         let recorded = false;
-        if (cron.track) recorded = await this.tracker.recordSkipped(run, reason);
+        if (cron.track) recorded = await this.runs.recordSkipped(run, reason);
         else await this.noteUntracked(cron, run, CronRunStatus.SKIPPED);
         this.events.emit('cron.run.skipped', { ...runFields(run), reason, recorded });
         return { status: 'SKIPPED', reason };
@@ -207,7 +207,7 @@ export class CronRunPipeline {
     if (!cron.track) return this.claimUntracked(cron, run, lock);
     let admission;
     try {
-      admission = await this.tracker.start(run, {
+      admission = await this.runs.admit(run, {
         lockToken: lock?.token ?? null,
         lockTtlMs: cron.lockTtlMs,
         exclusive: cron.overlap !== 'allow',
@@ -280,7 +280,7 @@ export class CronRunPipeline {
       if (abort.reason instanceof WorkerShutdownAbort) {
         // The handler gave up because the worker is going: its row is handed back with the job.
         const reason = `Handed back at shutdown after ${Math.round(durationMs)} ms: another worker runs the tick again`;
-        if (runId) await this.tracker.handBack(cron.name, runId, fencingToken, durationMs, reason).catch(() => false);
+        if (runId) await this.runs.handBack(cron.name, runId, fencingToken, durationMs, reason).catch(() => false);
         // The worker that takes it resumes this run: the tick is old by then, but not missed.
         await job.updateData({ ...job.data, resumed: true }).catch(() => undefined);
         this.logger.warn(`Cron job ${cron.name}: ${reason}`);
@@ -288,7 +288,7 @@ export class CronRunPipeline {
       }
       const aborted = abort.aborted ? describeAbort(abort.reason) : undefined;
       let recorded = false;
-      if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.tracker.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
+      if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.runs.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
       else await this.noteUntracked(cron, run, CronRunStatus.FAILED);
       this.events.emit('cron.run.finished', { ...runFields(run), ...row, durationMs, recorded, status: 'FAILED', errorType: errorType(error) });
       throw error;
@@ -296,7 +296,7 @@ export class CronRunPipeline {
     const durationMs = performance.now() - started;
     heartbeat?.stop();
     let recorded = false;
-    if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.tracker.complete(cron.name, runId, fencingToken, durationMs, result));
+    if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.runs.complete(cron.name, runId, fencingToken, durationMs, result));
     else await this.noteUntracked(cron, run, CronRunStatus.COMPLETED);
     this.events.emit('cron.run.finished', { ...runFields(run), ...row, durationMs, recorded, status: 'COMPLETED' });
     this.routine(cron, `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
@@ -314,7 +314,7 @@ export class CronRunPipeline {
     let stopped = false;
     const beat = async () => {
       try {
-        const owned = await this.tracker.heartbeat(cron.name, runId, fencingToken);
+        const owned = await this.runs.heartbeat(cron.name, runId, fencingToken);
         if (failing) this.logger.log(`Cron run ${runId} (${cron.name}) heartbeats again`);
         failing = false;
         if (!owned && !stopped) {
@@ -349,7 +349,7 @@ export class CronRunPipeline {
         if (await write()) return true;
         this.logger.warn(
           `Outcome of cron run ${runId} (${cron.name}, fencing token ${fencingToken}) not recorded: ` +
-            `the row was marked lost or reclaimed while the handler ran (${this.tracker.refusedWrites} refused write(s) so far)`,
+            `the row was marked lost or reclaimed while the handler ran (${this.runs.refusedWrites} refused write(s) so far)`,
         );
         return false;
       } catch (error) {
