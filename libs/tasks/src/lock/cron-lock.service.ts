@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisClients } from '../redis/redis-clients.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { OwnedKey, ownerToken } from './owned-key.js';
 
 /** A lock this process holds; it keeps itself alive until released. */
@@ -46,7 +46,7 @@ export class CronLockService {
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly clients: RedisClients,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
   ) {}
 
   /** Redis key of a job's lock. */
@@ -139,13 +139,14 @@ export class CronLockService {
         },
         (error: unknown) => {
           if (released) return;
-          this.metrics.lockExtensionFailed(jobName);
           const now = Date.now();
+          const expired = now + retryEvery >= validUntil;
+          this.events.emit('cron.lock.extensionFailed', { cron: jobName, expired });
           if (firstFailure === undefined) {
             firstFailure = now;
             this.logger.warn(`Could not extend the lock of ${lock.key}, retrying while it is valid: ${this.clients.describe(error)}`);
           }
-          if (now + retryEvery < validUntil) {
+          if (!expired) {
             schedule(retryEvery);
             return;
           }
