@@ -7,7 +7,7 @@ import { CronRegistry, TaskClient, type EnqueueOptions, type TaskHandle } from '
 import { databaseOptions } from '@app/jobs';
 import { CronScenario, schedulerReady } from '../support/cron.js';
 import { createTasksApp } from '../support/in-process.js';
-import { ROOT, workerReady, type AppProcess } from '../support/processes.js';
+import { ROOT, workerReady } from '../support/processes.js';
 import { REDIS_URL } from '../support/redis.js';
 import { CONTRACT_CRONS, ContractJobsModule, ContractProbe, RedisContractProbe, type ContractCronSet, type ContractPayload } from './contract-jobs.js';
 import type { ContractDriver, ContractTaskName, CronDriver, ProbeDriver, RunView, StackSpec, TaskDriver, TaskOutcome } from './driver.js';
@@ -57,9 +57,6 @@ export class RealStackDriver implements ContractDriver {
         CONTRACT_CRONS: spec.crons.join(','),
         ...(spec.cronConcurrency === undefined ? {} : { CRON_CONCURRENCY: String(spec.cronConcurrency) }),
       });
-      const scheduler =
-        spec.crons.length > 0 ? scenario.spawn('scheduler', CONTRACT_FIXTURE_ENTRY, { CONTRACT_ROLE: 'scheduler', CONTRACT_CRONS: spec.crons.join(',') }) : undefined;
-
       @Module({ imports: [TypeOrmModule.forRoot(databaseOptions({ ...process.env, ...scenario.schema.env }))] })
       class ProducerDatabaseModule {}
       producer = await createTasksApp({
@@ -72,10 +69,13 @@ export class RealStackDriver implements ContractDriver {
           }),
         ],
       });
-      await Promise.all([
-        worker.waitForLog(workerReady, 'the worker to consume', 90_000),
-        scheduler?.waitForLog(schedulerReady, 'the scheduler to schedule', 90_000),
-      ]);
+      await worker.waitForLog(workerReady, 'the worker to consume', 90_000);
+      // The scheduler starts once the worker consumes: ticks that waited for a
+      // booting worker would start together, and which of them took the lock first would be chance.
+      if (spec.crons.length > 0) {
+        const scheduler = scenario.spawn('scheduler', CONTRACT_FIXTURE_ENTRY, { CONTRACT_ROLE: 'scheduler', CONTRACT_CRONS: spec.crons.join(',') });
+        await scheduler.waitForLog(schedulerReady, 'the scheduler to schedule', 90_000);
+      }
       return new RealStackDriver(spec, scenario, producer, redisProbe);
     } catch (error) {
       await producer?.close().catch(() => undefined);
@@ -89,10 +89,6 @@ export class RealStackDriver implements ContractDriver {
   /** Last lines of its processes, for a failure message. */
   tails(): string {
     return this.scenario.tails();
-  }
-
-  get processes(): readonly AppProcess[] {
-    return this.scenario.processes;
   }
 
   /** Stops the processes, closes the producer, drops the schema and every key of the prefix. */
