@@ -99,7 +99,11 @@ export interface ProbeDriver {
   openGate(gate: string): Promise<void>;
 }
 
-/** Turns RunViews into a driver-independent record: ticks become indexes from `anchor`, timestamps in reasons tick indexes, durations `<n>`. */
+/**
+ * Turns runs into a driver-independent record: a tick becomes its index in
+ * `ticks` (the ticks the scenario looks at), a tick's timestamp in a reason
+ * `tick #<index>`, a lateness `<n> ms late`.
+ */
 export function normaliseRuns(runs: readonly RunView[], ticks: readonly number[]): NormalisedRun[] {
   const indexOf = (tick: number) => {
     const index = ticks.indexOf(tick);
