@@ -20,6 +20,8 @@ export { PostgresScheduleStore } from './tracking/postgres-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
 export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
 export { ScheduleStoreSelector } from './cron/schedule-store.selector.js';
+export { OwnedKey, ownerToken } from './lock/owned-key.js';
+export { CronLockService } from './lock/cron-lock.service.js';
 
 // The testing kit: TasksModule for tests, without Redis, Postgres or a worker process.
 export { TasksTestingModule } from './testing/tasks-testing.module.js';

@@ -11,7 +11,7 @@ import { JobCancellation } from '../queues/job-cancellation.js';
 import { taskQueueOf } from '../options/task-queue-names.js';
 import { enqueueCall, jobIdConflict, prepareEnqueue, prepareEnqueueMany, type EnqueueContext, type EnqueueManyItem, type PreparedEnqueue } from './enqueue-request.js';
 import { EnqueuedTask } from './task-handle.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../observability/task-tracing.js';
 import type {
   EnqueueOptions,
@@ -36,7 +36,7 @@ export class TaskClient {
     private readonly queues: TaskQueues,
     @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
     private readonly catalog: TaskCatalog,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly cancellation: JobCancellation,
   ) {
     this.enqueueContext = { catalog, options };
@@ -81,7 +81,7 @@ export class TaskClient {
     }
     setMessageId(span, job.id as string, queue.name);
     span.end();
-    this.metrics.taskEnqueued(name, queue.name);
+    this.events.emit('task.enqueued', { task: name, queue: queue.name, jobId: publicJobId(job.id as string, queue.name) });
     return this.handle(job.id as string, name, queue, queueName);
   }
 
@@ -131,7 +131,7 @@ export class TaskClient {
           span.end();
         }
         handles[indexes[k] as number] = this.handle(job.id as string, job.name, queue, queueName, outcomes);
-        this.metrics.taskEnqueued(job.name, queue.name);
+        this.events.emit('task.enqueued', { task: job.name, queue: queue.name, jobId: publicJobId(job.id as string, queue.name) });
       });
       batch.end();
     }

@@ -9,6 +9,7 @@ import { TasksExplorer } from '../module/tasks.explorer.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { RunLogContext } from '../observability/run-log-context.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TaskClient } from '../client/task-client.js';
 import { EventPublisher } from '../pubsub/event-publisher.js';
 import { EventSubscriber } from '../pubsub/event-subscriber.js';
@@ -34,7 +35,7 @@ import { TasksTesting } from './tasks-testing.js';
  *
  * It is global, as `TasksModule` is: the code under test injects
  * `TaskClient`, `EventPublisher` and `EventSubscriber` as usual and gets the
- * kit's. Tasks are found, wrapped in the app's interceptors and run by the
+ * kit's; `TasksEvents` hears the lifecycle of the kit's jobs as production's. Tasks are found, wrapped in the app's interceptors and run by the
  * production code (discovery, the task runner, attempts and backoff,
  * payload and option checks); only the queues are in memory.
  */
@@ -59,11 +60,12 @@ export class TasksTestingModule {
         TaskRunner,
         TestingRunLogContext,
         { provide: RunLogContext, useExisting: TestingRunLogContext },
+        TasksEvents,
         // The queue depths it samples live in Redis: the kit counts nothing.
         {
           provide: TasksMetrics,
-          useFactory: (o: ResolvedTasksOptions) => new TasksMetrics({ ...o, metrics: false }, undefined as never, undefined as never),
-          inject: [TASKS_OPTIONS],
+          useFactory: (o: ResolvedTasksOptions, events: TasksEvents) => new TasksMetrics({ ...o, metrics: false }, undefined as never, undefined as never, events),
+          inject: [TASKS_OPTIONS, TasksEvents],
         },
         TestingMode,
         TestingJobs,
@@ -75,7 +77,7 @@ export class TasksTestingModule {
         { provide: EventSubscriber, useExisting: TestingUserEvents },
         TasksTesting,
       ],
-      exports: [TASKS_OPTIONS, TaskClient, TestingTaskClient, EventPublisher, EventSubscriber, TasksMetrics, TasksTesting],
+      exports: [TASKS_OPTIONS, TaskClient, TestingTaskClient, EventPublisher, EventSubscriber, TasksEvents, TasksMetrics, TasksTesting],
     };
   }
 }

@@ -19,6 +19,7 @@ import {
   TasksError,
   UnknownTaskError,
 } from '../errors/tasks.errors.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TasksTestingModule } from './tasks-testing.module.js';
 import { TasksExpectationError, TasksTesting } from './tasks-testing.js';
 import { TestingTaskClient } from './testing-task-client.js';
@@ -456,6 +457,29 @@ describe('TasksTestingModule, manual mode', () => {
     expect(outcome).toMatchObject({ status: 'failed', attempt: 1 });
     expect(outcome?.error).toContain('No handler for task "mail.send"');
     await expect(handle.waitResult()).rejects.toBeInstanceOf(TaskFailedError);
+  });
+
+  it('tells TasksEvents listeners of the kit’s jobs as production tells them', async () => {
+    const events = app.get(TasksEvents);
+    const seen: string[] = [];
+    events.on('task.enqueued', (e) => seen.push(`enqueued ${e.task} ${e.queue} ${e.jobId}`));
+    events.on('task.started', (e) => seen.push(`started ${e.jobId} ${e.attempt}/${e.maxAttempts}`));
+    events.on('task.retried', (e) => seen.push(`retried ${e.jobId} ${e.attempt} ${e.errorType}`));
+    events.on('task.finished', (e) => seen.push(`finished ${e.jobId} ${e.attempt} ${e.status}${e.status === 'failed' ? ` ${e.reason}` : ''}`));
+    uploads.failuresLeft.set('a', 1);
+    await client.enqueue(UploadTasks, 'processUpload', { uploadId: 'a' });
+    await client.enqueue(UploadTasks, 'rejectBadInput', { value: 1 });
+    await tasks.drain();
+    expect(seen).toEqual([
+      'enqueued processUpload tasks.default 1',
+      'enqueued rejectBadInput tasks.default 2',
+      'started 1 1/3',
+      'retried 1 1 Error',
+      'started 2 1/5',
+      'finished 2 1 failed not-retriable',
+      'started 1 2/3',
+      'finished 1 2 completed',
+    ]);
   });
 
   it('knows the tasks of the app', () => {

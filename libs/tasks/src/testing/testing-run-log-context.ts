@@ -41,10 +41,6 @@ export class TestingRunLogContext extends RunLogContext {
     return this.silent ? fn() : super.run(bindings, fn);
   }
 
-  override assign(fields: Bindings): void {
-    if (!this.silent) super.assign(fields);
-  }
-
   override get logger(): Logger {
     return this.silent ?? super.logger;
   }

@@ -28,6 +28,7 @@ import type { JobIdConflictError } from '../errors/tasks.errors.js';
 import { TestingJobs, type TestingJob } from './testing-jobs.js';
 import { TestingTaskWorker } from './testing-task-worker.js';
 import { TestingMode } from './testing-mode.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 /** What code can call on a `TaskClient`: the kit's client has all of it, with the same types, or the build fails. */
 export type PublicTaskClient = { [K in keyof TaskClient]: TaskClient[K] };
@@ -75,6 +76,7 @@ export class TestingTaskClient implements PublicTaskClient {
     private readonly jobs: TestingJobs,
     private readonly worker: TestingTaskWorker,
     private readonly mode: TestingMode,
+    private readonly events: TasksEvents,
   ) {
     this.enqueueContext = { catalog, options };
   }
@@ -103,6 +105,7 @@ export class TestingTaskClient implements PublicTaskClient {
     const { queueName, jobOptions } = prepareEnqueue(this.enqueueContext, name, payload, options, declared);
     const { job, added } = this.jobs.add(name, payload, queueName, jobOptions, options ?? {});
     if (job.name !== name) throw jobIdConflict(name, job.id, queueName, job.name);
+    this.enqueued(job);
     if (added && inline) await this.worker.runInline(job);
     return this.handle(job, name);
   }
@@ -127,6 +130,7 @@ export class TestingTaskClient implements PublicTaskClient {
           refusals.push(jobIdConflict(item.name, result.job.id, queueName, result.job.name));
           continue;
         }
+        this.enqueued(result.job);
         if (result.added) added.push(result.job);
         handles[i] = this.handle(result.job, item.name);
       }
@@ -151,6 +155,11 @@ export class TestingTaskClient implements PublicTaskClient {
     if (typeof publicId !== 'string') return undefined;
     const parsed = parsePublicJobId(publicId);
     return parsed && this.jobs.find(bullQueueName(parsed.queue), parsed.storedId);
+  }
+
+  /** As production's client, once the queue has the job (a new one, or the one an id or a deduplication key named). */
+  private enqueued(job: TestingJob): void {
+    this.events.emit('task.enqueued', { task: job.name, queue: job.queueName, jobId: job.publicId });
   }
 
   private handle(job: TestingJob, name: string): TaskHandle<unknown> {

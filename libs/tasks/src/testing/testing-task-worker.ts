@@ -11,6 +11,7 @@ import { RunLogContext } from '../observability/run-log-context.js';
 import { unknownTaskOnWorker } from '../errors/tasks.messages.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { escapeLogText } from '../redaction/escape-log-text.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TestingJobs, type EnqueuedJob, type TakeOptions, type TestingJob } from './testing-jobs.js';
 import { drainRunaway, invalidDrainLimit } from './testing.messages.js';
 
@@ -67,6 +68,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
     private readonly catalog: TaskCatalog,
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly events: TasksEvents,
   ) {}
 
   /** One attempt of the next due job; undefined when none is due. */
@@ -142,6 +144,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
       } catch (error) {
         if (abort.reason instanceof WorkerShutdownAbort) {
           this.jobs.requeue(job);
+          this.events.emit('job.handedBack', { queue: job.queueName, jobId: job.publicId, jobName: job.name });
           return outcome('interrupted');
         }
         this.jobs.recordFailure(job, error);
