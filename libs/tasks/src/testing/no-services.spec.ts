@@ -109,6 +109,8 @@ describe('the kit needs no Redis, no Postgres and no other process', () => {
     await expect(waiting).rejects.toThrow(/shutting down/);
     expect(await running).toMatchObject({ status: 'interrupted' });
     expect(tasks.enqueued().find((job) => job.name === 'untilAborted')?.state).toBe('waiting');
+    // A closed app's worker takes nothing more.
+    expect(await tasks.drain()).toEqual([]);
     expect(completed).toBe(true);
     expect(openedSince(before)).toEqual({});
   });

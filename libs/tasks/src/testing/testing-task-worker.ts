@@ -60,6 +60,8 @@ const DEFAULT_MAX_RUNS = 10_000;
 export class TestingTaskWorker implements BeforeApplicationShutdown {
   private readonly running = new Map<TestingJob, JobAbort>();
   private connecting?: Promise<void>;
+  /** Set once the app closes: as a worker that stopped, it takes no more jobs. */
+  private closed = false;
 
   /** @internal Built by Nest's injector. */
   constructor(
@@ -73,6 +75,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
 
   /** One attempt of the next due job; undefined when none is due. */
   async runNext(options: TakeOptions = {}): Promise<JobOutcome | undefined> {
+    if (this.closed) return undefined;
     const job = this.jobs.takeNext(options);
     return job && this.attempt(job);
   }
@@ -83,6 +86,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
     const among = recursive ? undefined : new Set(this.jobs.all().filter((job) => !job.finished && job.state !== 'active'));
     const outcomes: JobOutcome[] = [];
     for (;;) {
+      if (this.closed) return outcomes;
       const job = this.jobs.takeNext({ includeDelayed, among });
       if (!job) return outcomes;
       if (outcomes.length >= maxRuns) {
@@ -96,7 +100,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
   /** Inline mode: every attempt of `job` now, while it is due; its outcomes. */
   async runInline(job: TestingJob): Promise<JobOutcome[]> {
     const outcomes: JobOutcome[] = [];
-    while (this.jobs.isDue(job) && this.jobs.take(job)) outcomes.push(await this.attempt(job));
+    while (!this.closed && this.jobs.isDue(job) && this.jobs.take(job)) outcomes.push(await this.attempt(job));
     return outcomes;
   }
 
@@ -112,8 +116,9 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
     return 'removed';
   }
 
-  /** As a worker that shuts down past its grace period: running jobs are aborted and go back in line. */
+  /** As a worker that shuts down past its grace period: it takes no more jobs, and running ones are aborted and go back in line. */
   beforeApplicationShutdown(): void {
+    this.closed = true;
     for (const abort of this.running.values()) abort.abort(new WorkerShutdownAbort());
   }
 
