@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Bindings, Logger } from 'pino';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { RunLogContext } from '../observability/run-log-context.js';
@@ -19,8 +19,13 @@ function silentLogger(): Logger {
  * else runs log nothing, and nestjs-pino need not be installed.
  */
 @Injectable()
-export class TestingRunLogContext extends RunLogContext {
+export class TestingRunLogContext extends RunLogContext implements OnModuleInit {
   private silent?: Logger;
+
+  /** Connected before anything runs: no job or cron run of the kit waits for the worker's boot that production's wait for. */
+  async onModuleInit(): Promise<void> {
+    await this.connect();
+  }
 
   override async connect(): Promise<void> {
     if (this.silent) return;
