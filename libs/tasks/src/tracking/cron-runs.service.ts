@@ -6,9 +6,11 @@ import type { CronJobRun } from './cron-job-run.entity.js';
 import type { CronRunStatus } from './cron-run-status.js';
 import { TrackingDatabaseLocator } from './tracking-database.js';
 
+/** What `CronRunsService.find()` selects. */
 export interface CronRunQuery {
   /** Only runs of this job. */
   job?: string;
+  /** Only runs with this status. */
   status?: CronRunStatus;
   /** At most this many, newest first. Default 20, at most 500. */
   limit?: number;
