@@ -1,9 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, type ApplicationConfig } from '@nestjs/core';
-import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
+import { ApplicationConfig, DiscoveryService, ExternalContextCreator, MetadataScanner } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
-import { ExternalContextCreator } from '@nestjs/core/helpers/external-context-creator.js';
-import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { declaresInterceptors } from '../peers/nest-internals.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { notStaticProvider } from '../errors/tasks.messages.js';
 import { TaskCatalog, type TaskHandlerFn } from '../task/task.catalog.js';
@@ -12,6 +10,9 @@ import { CronCatalog } from '../cron/cron.catalog.js';
 import { getCronMetadata } from '../cron/cron-metadata.accessor.js';
 import type { CronContext } from '../cron/cron-context.js';
 import { CronMaintenance } from '../cron/cron-maintenance.js';
+
+/** What `DiscoveryService` lists: Nest's wrapper of a provider, with its instance and scope. */
+type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
 /** The `ExecutionContext.getType()` user interceptors see around a task or a cron handler. */
 export type TasksContextType = 'task' | 'cron';
@@ -29,6 +30,8 @@ export class TasksExplorer implements OnModuleInit {
     private readonly externalContext: ExternalContextCreator,
     private readonly tasks: TaskCatalog,
     private readonly crons: CronCatalog,
+    // Nest provides it in every module as a core injectable (nestjs/nest#2410): the global interceptors are read from it.
+    private readonly appConfig: ApplicationConfig,
   ) {}
 
   onModuleInit(): void {
@@ -104,13 +107,13 @@ export class TasksExplorer implements OnModuleInit {
   /**
    * Whether any interceptor is declared on the method or its class, or
    * registered globally (`APP_INTERCEPTOR` or `useGlobalInterceptors`, which
-   * Nest has applied by now). Unsure (no access to the application's config)
-   * counts as yes.
+   * Nest has applied to the application's config by now). Unsure (a container
+   * built without a config) counts as yes.
    */
   private interceptorsMayApply(instance: object, method: object): boolean {
-    const declared = (target: object) => ((Reflect.getMetadata(INTERCEPTORS_METADATA, target) as unknown[] | undefined)?.length ?? 0) > 0;
-    if (declared(method) || declared(instance.constructor)) return true;
-    const config = (this.externalContext as unknown as { container?: { applicationConfig?: ApplicationConfig } }).container?.applicationConfig;
+    if (declaresInterceptors(method) || declaresInterceptors(instance.constructor)) return true;
+    // NestContainer's config is optional: one built without it provides undefined.
+    const config = this.appConfig as ApplicationConfig | undefined;
     if (!config) return true;
     return config.getGlobalInterceptors().length > 0 || config.getGlobalRequestInterceptors().length > 0;
   }
