@@ -7,7 +7,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { TasksConfigurationError, TasksModule } from 'nestjs-tasks';
 import { EventPublisher } from 'nestjs-tasks/extras';
-import { CronRunTracker, TaskWorkerHost, buildCronMetadata } from '#nestjs-tasks-internal';
+import { CronRunStore, TaskWorkerHost, buildCronMetadata } from '#nestjs-tasks-internal';
 
 // The names each public entry of nestjs-tasks exports, held to the reviewed
 // list libs/tasks/public-api.json: a name added to or dropped from an entry
@@ -49,8 +49,16 @@ const readReviewed = (): Reviewed => {
   return reviewed as Reviewed;
 };
 
-/** The exported symbols of each entry's built declarations, through the TypeScript compiler. */
-function declaredExports(): Map<string, { checker: ts.TypeChecker; symbols: ts.Symbol[] }> {
+type Declared = Map<string, { checker: ts.TypeChecker; symbols: ts.Symbol[] }>;
+let declared: Declared | undefined;
+
+/** The exported symbols of each entry's built declarations, through the TypeScript compiler (one program for every test). */
+function declaredExports(): Declared {
+  declared ??= compileDeclarations();
+  return declared;
+}
+
+function compileDeclarations(): Declared {
   const files = entries.map(({ esm }) => join(LIB, esm.types));
   const program = ts.createProgram(files, {
     module: ts.ModuleKind.NodeNext,
@@ -72,14 +80,14 @@ function declaredExports(): Map<string, { checker: ts.TypeChecker; symbols: ts.S
 }
 
 async function actualNames(): Promise<Reviewed> {
-  const declared = declaredExports();
+  const exported = declaredExports();
   const require = createRequire(join(LIB, 'package.json'));
   const actual: Reviewed = {};
   for (const { specifier, esm, cjs } of entries) {
     const runtime = Object.keys((await import(pathToFileURL(join(LIB, esm.default)).href)) as object).sort();
     const commonjs = Object.keys(require(join(LIB, cjs.default)) as object).sort();
     expect(commonjs, `the CommonJS build of ${specifier} exports other names than its ESM build`).toEqual(runtime);
-    const names = (declared.get(specifier)?.symbols ?? []).map((symbol) => symbol.name);
+    const names = (exported.get(specifier)?.symbols ?? []).map((symbol) => symbol.name);
     const undeclared = runtime.filter((name) => !names.includes(name));
     expect(undeclared, `${specifier} exports these at run time, but its declarations do not`).toEqual([]);
     actual[specifier] = { runtime, types: names.filter((name) => !runtime.includes(name)).sort() };
@@ -187,7 +195,7 @@ describe('the internal entry of the workspace', () => {
   it('shares every module with the public entries in vitest: the classes TasksModule provides are the internal ones', () => {
     const providers = TasksModule.forRoot({}).providers ?? [];
     expect(providers).toContain(TaskWorkerHost);
-    expect(providers).toContain(CronRunTracker);
+    expect(providers).toContain(CronRunStore);
     expect(providers).toContain(EventPublisher);
     expect(() => buildCronMetadata('identity check', 'x', '* * * * *', 0)).toThrow(TasksConfigurationError);
   });
@@ -205,7 +213,7 @@ describe('the internal entry of the workspace', () => {
       try { internal.buildCronMetadata('identity check', 'x', '* * * * *', 0); } catch (error) { thrown = error; }
       process.stdout.write(JSON.stringify({
         worker: providers.includes(internal.TaskWorkerHost),
-        tracker: providers.includes(internal.CronRunTracker),
+        tracker: providers.includes(internal.CronRunStore),
         publisher: providers.includes(extras.EventPublisher),
         error: thrown instanceof pub.TasksConfigurationError,
       }));`;

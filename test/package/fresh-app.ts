@@ -412,7 +412,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       const [schedulerCode, workerCode] = await Promise.all([scheduler.stop(), worker.stop(), api.stop()]);
       expect(schedulerCode, scheduler.tail()).toBe(0);
       expect(workerCode, worker.tail()).toBe(0);
-      expect(worker.lines.some((line) => line.context === 'TaskWorker' && line.msg === 'Worker closed')).toBe(true);
+      expect(worker.lines.some((line) => line.context === 'TaskWorkerHost' && line.msg === 'Worker closed')).toBe(true);
     });
 
     it('runs crons that are all track: false with no TypeORM package installed, once per tick across two schedulers', async () => {
@@ -497,7 +497,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
         expect(output).not.toContain('ERR_MODULE_NOT_FOUND');
         // Thrown by the installed package's build for this module system, not by this repository's copy.
         expect(output).toContain(`${app}/node_modules/nestjs-tasks/dist/${build}/peers/optional-peers.js`);
-        expect(worker.lines.some((line) => line.context === 'TaskWorker')).toBe(false);
+        expect(worker.lines.some((line) => line.context === 'TaskWorkerHost')).toBe(false);
       } finally {
         await rename(aside, installedAt);
       }
@@ -514,7 +514,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       expect(noDataSource.output.join('\n')).toContain(`TasksConfigurationError: ${CRON_DATABASE_MISSING}`);
       for (const proc of [bare, noDataSource]) {
         expect(proc.output.join('\n')).not.toContain('needs the package');
-        expect(proc.lines.some((line) => line.context === 'TaskWorker')).toBe(false);
+        expect(proc.lines.some((line) => line.context === 'TaskWorkerHost')).toBe(false);
       }
     });
   });

@@ -6,45 +6,23 @@
 
 // The module and its options.
 export { TasksModule } from './module/tasks.module.js';
-export type {
-  TasksModuleForRootOptions,
-  TasksModuleAsyncOptions,
-  TasksOptionsFactory,
-} from './module/tasks.module-definition.js';
-export type {
-  TasksModuleOptions,
-  TaskQueueOptions,
-} from './options/tasks-options.interface.js';
+export type { TasksModuleForRootOptions, TasksModuleAsyncOptions, TasksOptionsFactory } from './module/tasks.module-definition.js';
+export type { TasksModuleOptions, TaskQueueOptions } from './options/tasks-options.interface.js';
 export { tasksOptionsFromEnv } from './options/tasks-options-from-env.js';
 
 // Tasks: declare, enqueue, follow.
 export { Task, type TaskOptions } from './task/task.decorator.js';
 export type { TaskContext } from './task/task-context.interface.js';
 export { TaskClient, type EnqueueManyItem } from './client/task-client.js';
-export type {
-  EnqueueOptions,
-  TaskHandle,
-  TaskJobInfo,
-  TaskJobState,
-  TaskPayload,
-  TaskResult,
-  WaitResultOptions,
-} from './client/task-client.types.js';
+export type { EnqueueOptions, TaskHandle, TaskJobInfo, TaskJobState, TaskPayload, TaskResult, WaitResultOptions } from './client/task-client.types.js';
 export type { JsonValue } from './task/assert-json-payload.js';
 
 // Crons: declare, operate, read their runs.
 export { Cron, type CronOptions } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';
 export type { CronRunOutcome } from './cron/cron-job-data.js';
-export {
-  CronRegistry,
-  InternalCronError,
-  type CronJobInfo,
-} from './client/cron.registry.js';
-export {
-  CronRunsService,
-  type CronRunQuery,
-} from './tracking/cron-runs.service.js';
+export { CronRegistry, type CronJobInfo } from './client/cron.registry.js';
+export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
 export type { CronJobRun } from './tracking/cron-job-run.entity.js';
 export { CronRunStatus } from './tracking/cron-run-status.js';
 
@@ -67,6 +45,8 @@ export {
   TasksConfigurationError,
   ServiceUnreachableError,
   UnknownTaskError,
+  UnknownCronError,
+  InternalCronError,
   InvalidPayloadError,
   InvalidEnqueueOptionError,
   JobIdConflictError,

@@ -3,33 +3,20 @@ import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
-import { internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
+import { InternalCronError, UnknownCronError } from '../errors/tasks.errors.js';
+import { cronWithoutSchedule, internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { JobOutcomeListener } from '../queues/job-outcome.listener.js';
 import { EnqueuedTask } from './task-handle.js';
 import type { TaskHandle } from './task-client.types.js';
-import type { PauseNote, ScheduleWithLastRun } from '../tracking/cron-schedule.store.js';
+import type { PauseNote, ScheduleWithLastRun } from '../tracking/schedule.store.js';
 import type { CronRunStatus } from '../tracking/cron-run-status.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { cronJobOptions, type CronJobData, type CronRunOutcome } from '../cron/cron-job-data.js';
 import { MAINTENANCE_CRONS, isMaintenanceCron } from '../cron/cron-maintenance.js';
-
-/**
- * Pausing, resuming or triggering one of the library's own maintenance crons
- * (`tasks.sweepLostRuns`, `tasks.pruneCronRuns`): they run on their own schedule.
- */
-export class InternalCronError extends TasksError {
-  constructor(
-    message: string,
-    readonly cronName: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A cron job as the registry describes it: its schedule row, joined with what this process's code declares. */
 export interface CronJobInfo {
@@ -86,7 +73,7 @@ export class CronRegistry implements OnApplicationShutdown {
   /** @internal Built by Nest's injector. */
   constructor(
     private readonly catalog: CronCatalog,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     connections: RedisConnections,
@@ -112,7 +99,7 @@ export class CronRegistry implements OnApplicationShutdown {
     return this.describe(name, row, ticks);
   }
 
-  /** The next `count` ticks of a cron this process declares, after `from` (default now). Throws `UnknownTaskError` for an unknown name. */
+  /** The next `count` ticks of a cron this process declares, after `from` (default now). Throws `UnknownCronError` for a cron it does not declare. */
   nextTicks(name: string, count = 5, from: Date = new Date()): Date[] {
     return previewTicks(this.require(name).schedule, count, from.getTime());
   }
@@ -120,25 +107,28 @@ export class CronRegistry implements OnApplicationShutdown {
   /**
    * Pauses a cron on every scheduler replica from its next tick on (a run
    * going is not stopped). Paused ticks are not enqueued and get no row.
-   * Throws `UnknownTaskError` when the deployment has no such cron, and
-   * `InternalCronError` for one of the library's own.
+   * Throws `UnknownCronError` when the cron has no schedule (none of that
+   * name, or no scheduler booted with it yet), and `InternalCronError` for
+   * one of the library's own.
    */
   async pause(name: string, note: PauseNote = {}): Promise<CronJobInfo> {
     this.assertNotInternal(name, 'paused');
-    if (!(await this.schedules.store.pause(name, note))) throw this.unknown(name);
+    if (!(await this.schedules.store.pause(name, note))) throw await this.noSchedule(name);
     return (await this.get(name)) as CronJobInfo;
   }
 
-  /** Resumes a paused cron from its next tick on; the ticks that fell while paused are not replayed. */
+  /** Resumes a paused cron from its next tick on; the ticks that fell while paused are not replayed. Throws as {@link pause} does. */
   async resume(name: string): Promise<CronJobInfo> {
     this.assertNotInternal(name, 'resumed');
-    if (!(await this.schedules.store.resume(name))) throw this.unknown(name);
+    if (!(await this.schedules.store.resume(name))) throw await this.noSchedule(name);
     return (await this.get(name)) as CronJobInfo;
   }
 
   /**
    * Runs a cron job now, through the same lock and run tracking as its ticks
    * (also while it is paused). The handle resolves with the run's outcome.
+   * Throws `UnknownCronError` for a cron this process's code does not
+   * declare, and `InternalCronError` for one of the library's own.
    */
   async trigger(name: string): Promise<TaskHandle<CronRunOutcome>> {
     this.assertNotInternal(name, 'triggered');
@@ -179,8 +169,9 @@ export class CronRegistry implements OnApplicationShutdown {
 
   private require(name: string): RegisteredCron {
     const cron = this.catalog.get(name);
-    if (!cron) throw this.unknown(name);
-    return cron;
+    if (cron) return cron;
+    const declared = this.catalog.names();
+    throw new UnknownCronError(unknownCron(name, declared), name, declared);
   }
 
   // By name rather than by this process's catalog: an app without crons of
@@ -191,8 +182,13 @@ export class CronRegistry implements OnApplicationShutdown {
     throw new InternalCronError(internalCron(name, action, purpose, optionName(this.options.sources, option)), name);
   }
 
-  private unknown(name: string): UnknownTaskError {
-    return new UnknownTaskError(unknownCron(name, this.catalog.names()), name, this.catalog.names());
+  /** The schedules' names are read again only on this failure path, to list what could have been meant. */
+  private async noSchedule(name: string): Promise<UnknownCronError> {
+    const store = this.schedules.store;
+    const scheduled = (await store.list()).filter((row) => !row.schedule.internal).map((row) => row.schedule.name);
+    const declaredHere = this.catalog.get(name) !== undefined;
+    const message = cronWithoutSchedule(name, store.where, scheduled, declaredHere, this.options.prefix, optionName(this.options.sources, 'prefix'));
+    return new UnknownCronError(message, name, scheduled);
   }
 }
 

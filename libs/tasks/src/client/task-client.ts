@@ -41,7 +41,7 @@ export class TaskClient {
   constructor(
     private readonly queues: TaskQueues,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly registry: TaskCatalog,
+    private readonly catalog: TaskCatalog,
     private readonly metrics: TasksMetrics,
     private readonly cancellation: JobCancellation,
   ) {}
@@ -210,7 +210,7 @@ export class TaskClient {
 
   /** Names of the tasks registered in this process. */
   knownTasks(): string[] {
-    return this.registry.names();
+    return this.catalog.names();
   }
 
   private metadataOf(taskClass: TaskClass<unknown>, method: string): TaskMetadata {
@@ -225,9 +225,9 @@ export class TaskClient {
     options: EnqueueOptions = {},
     declared?: TaskMetadata,
   ): { queueName: string; jobOptions: JobsOptions } {
-    const task = this.registry.get(name) ?? declared;
+    const task = this.catalog.get(name) ?? declared;
     if (!task && !this.options.allowUnregisteredTasks) {
-      const known = this.registry.names();
+      const known = this.catalog.names();
       throw new UnknownTaskError(unknownTaskOnEnqueue(name, known), name, known);
     }
     assertJsonPayload(name, payload, this.options.maxPayloadBytes);

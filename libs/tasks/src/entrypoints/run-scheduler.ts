@@ -3,7 +3,7 @@ import { assertPeersInstalled, importNestjsPinoIfInstalled } from '../peers/opti
 import { createBootedContext, startOrReport } from './boot.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
-import { TasksHealthServer } from '../health/health-server.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
 
 /**
  * Boots `module` as a scheduler: a Nest application context that fires every
@@ -20,8 +20,8 @@ export async function runScheduler(module: Type<unknown>): Promise<INestApplicat
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await startOrReport(app, async () => {
     if (app.get(CronCatalog).all().some((cron) => cron.track)) assertPeersInstalled('tracking');
-    await app.get(CronScheduler).start();
-    await app.get(TasksHealthServer).start('scheduler');
+    await app.get(CronScheduler).startTicking();
+    await app.get(TasksHealthServer).listen('scheduler');
   });
   return app;
 }

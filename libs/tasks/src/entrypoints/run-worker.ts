@@ -4,7 +4,7 @@ import { createBootedContext, reportBootFailure, startOrReport } from './boot.js
 import { TaskWorkerHost, type WorkerQueueSelection } from '../worker/task-worker.host.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { invalidEnv } from '../errors/tasks.messages.js';
-import { TasksHealthServer } from '../health/health-server.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
 
 /**
  * Boots `module` as a worker: a Nest application context that consumes every
@@ -28,8 +28,8 @@ export async function runWorker(module: Type<unknown>, options: WorkerQueueSelec
   // which reports a graceful stop as death by SIGTERM); an error while closing exits 1.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await startOrReport(app, async () => {
-    await app.get(TaskWorkerHost).start(options);
-    await app.get(TasksHealthServer).start('worker');
+    await app.get(TaskWorkerHost).startConsuming(options);
+    await app.get(TasksHealthServer).listen('worker');
   });
   return app;
 }

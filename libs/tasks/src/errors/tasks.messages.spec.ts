@@ -47,6 +47,8 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     invalidCronName: messages.invalidCronName('ReportJobs.nightly', 'a b'),
     duplicateCronName: messages.duplicateCronName('nightly', 'A.nightly', 'B.nightly'),
     unknownCron: messages.unknownCron('nighlty', ['nightly']),
+    cronWithoutSchedule: messages.cronWithoutSchedule('nighlty', 'cron_schedules', ['nightly'], false, 'myapp', messages.optionName(sources, 'prefix')),
+    unknownCronRuns: messages.unknownCronRuns('nighlty', ['nightly'], 'myapp', messages.optionName(sources, 'prefix')),
     internalCron: messages.internalCron('tasks.sweepLostRuns', 'paused', 'marks the runs of crashed workers FAILED', messages.optionName(sources, 'cronSweepIntervalMs')),
     cronDatabaseMissing: messages.cronDatabaseMissing(),
     cronTableMissing: messages.cronTableMissing('cron_job_runs'),

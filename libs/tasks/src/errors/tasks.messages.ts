@@ -164,8 +164,25 @@ export const duplicateCronName = (name: string, first: string, second: string) =
   `Two cron jobs are named "${name}": ${first} and ${second}. ` +
   `Cron names key their lock and their rows in cron_job_runs; rename one method or pass { name: '...' } to @Cron.`;
 
-export const unknownCron = (name: string, known: readonly string[]) =>
-  `Unknown cron job "${name}". Cron jobs registered in this process: ${listNames(known)}.`;
+export const unknownCron = (name: string, declared: readonly string[]) =>
+  `Unknown cron job "${name}": this process's code does not declare it. Cron jobs it declares: ${listNames(declared)}. ` +
+  `Check the spelling, or call this from an app whose modules include the provider with the @Cron() method: ` +
+  `a cron is triggered, and its ticks previewed, from code that declares it.`;
+
+const whereSchedulesComeFrom = (prefix: string, setting: string) =>
+  `a scheduler creates a cron's schedule when it boots with code that declares the cron, under its own ${setting} ("${prefix}" here)`;
+
+/** `where`: the schedule store, cron_schedules or the Redis keys of an app whose crons are all untracked; `setting`: the prefix option as the app set it. */
+export const cronWithoutSchedule = (name: string, where: string, scheduled: readonly string[], declaredHere: boolean, prefix: string, setting: string) =>
+  declaredHere
+    ? `Cron job "${name}" has no schedule in ${where} yet: ${whereSchedulesComeFrom(prefix, setting)}. ` +
+      `Start the scheduler once with the same ${setting}, then try again.`
+    : `Unknown cron job "${name}": no schedule of that name in ${where}. Cron jobs with a schedule: ${listNames(scheduled)}. ` +
+      `Check the spelling, and that the scheduler runs with the same ${setting}: ${whereSchedulesComeFrom(prefix, setting)}.`;
+
+export const unknownCronRuns = (name: string, scheduled: readonly string[], prefix: string, setting: string) =>
+  `Unknown cron job "${name}": no schedule of that name in cron_schedules, so no runs. Cron jobs with a schedule: ${listNames(scheduled)}. ` +
+  `Check the spelling, and that the scheduler runs with the same ${setting}: ${whereSchedulesComeFrom(prefix, setting)}.`;
 
 export const internalCron = (name: string, action: 'paused' | 'resumed' | 'triggered', purpose: string, setting: string) =>
   `Cron job "${name}" is one of the library's own maintenance crons and cannot be ${action}: it ${purpose}, ` +

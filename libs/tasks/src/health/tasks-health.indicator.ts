@@ -12,7 +12,7 @@ import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { pingableClient, type PingableClient } from '../peers/bullmq-internals.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
@@ -55,7 +55,7 @@ export class TasksHealthIndicator {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly workerHost: TaskWorkerHost,
     private readonly cronScheduler: CronScheduler,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
     private readonly appRedis: AppRedisConnections,
     private readonly taskQueues: TaskQueues,
     private readonly queues: TasksQueues,

@@ -34,7 +34,7 @@ const DELETE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return red
  */
 @Injectable()
 export class CronLockService implements OnApplicationShutdown {
-  private readonly logger = new Logger('CronLock');
+  private readonly logger = new Logger(CronLockService.name);
   private client?: Redis;
   private redlock?: Redlock;
 

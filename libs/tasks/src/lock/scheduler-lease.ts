@@ -68,8 +68,8 @@ export class CronSchedulerLease {
     return this.held;
   }
 
-  /** Starts refreshing; resolves once the first attempt has its answer (the scheduler does not wait for it). */
-  start(): Promise<void> {
+  /** Resolves once the first attempt has its answer (the scheduler does not wait for it). */
+  startRefreshing(): Promise<void> {
     this.refreshing = this.refresh();
     this.timer = setInterval(() => {
       // One attempt at a time: while Redis is slow to answer, attempts must not pile up behind it.

@@ -69,11 +69,11 @@ describe('task discovery', () => {
   it('names a task after its method unless @Task({ name }) overrides it, and keeps its options', async () => {
     const app = await boot(MailModule);
     try {
-      const registry = app.get(TaskCatalog);
-      const welcome = registry.get('sendWelcome');
+      const catalog = app.get(TaskCatalog);
+      const welcome = catalog.get('sendWelcome');
       expect(welcome).toMatchObject({ name: 'sendWelcome', source: 'MailTasks.sendWelcome' });
-      expect(registry.get('weeklyDigest')).toBeUndefined();
-      expect(registry.get('mail.digest')).toMatchObject({
+      expect(catalog.get('weeklyDigest')).toBeUndefined();
+      expect(catalog.get('mail.digest')).toMatchObject({
         source: 'MailTasks.weeklyDigest',
         attempts: 7,
         backoff: { type: 'exponential', delayMs: 250 },

@@ -21,10 +21,10 @@ import { CronRunPipeline } from '../worker/cron-run-pipeline.js';
 import { CronMaintenance } from '../cron/cron-maintenance.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronLockService } from '../lock/cron-lock.service.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
-import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskRunner } from '../worker/task-runner.js';
@@ -33,7 +33,7 @@ import { RunLogContext } from '../observability/run-log-context.js';
 import { EventPublisher } from '../pubsub/event-publisher.js';
 import { EventSubscriber } from '../pubsub/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
-import { TasksHealthServer } from '../health/health-server.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
@@ -106,11 +106,11 @@ export class TasksModule {
         CronMaintenance,
         CronScheduler,
         CronLockService,
-        CronRunTracker,
+        CronRunStore,
         CronRunsService,
-        CronScheduleStore,
+        PostgresScheduleStore,
         RedisScheduleStore,
-        CronScheduleState,
+        ScheduleStoreSelector,
         TrackingDatabaseLocator,
         TaskRunner,
         TaskWorkerHost,

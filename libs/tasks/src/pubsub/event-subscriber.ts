@@ -25,7 +25,7 @@ interface Channel {
  */
 @Injectable()
 export class EventSubscriber implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('EventSubscriber');
+  private readonly logger = new Logger(EventSubscriber.name);
   /** By Redis channel name. */
   private readonly channels = new Map<string, Channel>();
   private listening = false;

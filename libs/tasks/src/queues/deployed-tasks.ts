@@ -117,7 +117,7 @@ export function lackedTasks(others: readonly DeployedApp[], consumed: ConsumedTa
  */
 @Injectable()
 export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('DeployedTasks');
+  private readonly logger = new Logger(DeployedTasks.name);
   readonly appId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private client?: Redis;
   private timer?: NodeJS.Timeout;

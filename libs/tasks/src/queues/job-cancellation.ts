@@ -22,7 +22,7 @@ const RECENT_MS = 60_000;
  */
 @Injectable()
 export class JobCancellation implements OnApplicationShutdown {
-  private readonly logger = new Logger('TaskCancellation');
+  private readonly logger = new Logger(JobCancellation.name);
   private client?: Redis;
   private subscriber?: Redis;
   private readonly recent = new Map<string, number>();

@@ -16,7 +16,7 @@ const REPEAT_AFTER_MS = 60_000;
 
 @Injectable()
 export class QueueErrorListeners {
-  private readonly logger = new Logger('TasksQueue');
+  private readonly logger = new Logger(QueueErrorListeners.name);
 
   constructor(
     @Inject(TASKS_QUEUE_TOKEN) tasks: Queue,

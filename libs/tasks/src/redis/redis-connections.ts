@@ -50,7 +50,7 @@ export function bullmqConnection(url: string, profile: RedisProfile, tls?: Redis
  */
 @Injectable()
 export class RedisConnections {
-  private readonly logger = new Logger('TasksRedis');
+  private readonly logger = new Logger(RedisConnections.name);
 
   constructor(@Inject(TASKS_OPTIONS) private readonly settings: ResolvedTasksOptions) {}
 

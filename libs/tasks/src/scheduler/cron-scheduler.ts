@@ -8,8 +8,8 @@ import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
 
@@ -65,7 +65,7 @@ export interface CronSchedulerStats {
  */
 @Injectable()
 export class CronScheduler implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('CronScheduler');
+  private readonly logger = new Logger(CronScheduler.name);
   private readonly pending = new Map<string, PendingTick>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lease: CronSchedulerLease;
@@ -76,12 +76,12 @@ export class CronScheduler implements BeforeApplicationShutdown {
   readonly stats: CronSchedulerStats = { enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 };
 
   constructor(
-    private readonly registry: CronCatalog,
+    private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
-    private readonly schedules: CronScheduleState,
-    private readonly tracker: CronRunTracker,
+    private readonly schedules: ScheduleStoreSelector,
+    private readonly runs: CronRunStore,
     private readonly metrics: TasksMetrics,
   ) {
     this.lease = new CronSchedulerLease(
@@ -104,7 +104,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   state(): { running: boolean; crons: number; leader: boolean; id: string; leaseKey: string; enqueueFailing?: { since: number; cause: string } } {
     return {
       running: this.running,
-      crons: this.registry.all().length,
+      crons: this.catalog.all().length,
       leader: this.lease.isLeader,
       id: this.lease.id,
       leaseKey: this.lease.leaseKey,
@@ -113,9 +113,9 @@ export class CronScheduler implements BeforeApplicationShutdown {
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
-  async start(): Promise<void> {
+  async startTicking(): Promise<void> {
     if (this.running) return;
-    const crons = this.registry.all();
+    const crons = this.catalog.all();
     if (crons.length === 0) {
       this.running = true;
       this.logger.log('Scheduling 0 cron job(s)');
@@ -123,7 +123,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     }
     // An app whose crons are all untracked keeps its schedules in Redis and needs no database.
     const store = this.schedules.store;
-    if (!this.schedules.inRedis) await this.tracker.connect();
+    if (!this.schedules.inRedis) await this.runs.connect();
     await store.connect();
     const now = Date.now();
     const lastTicks = await store.reconcile(
@@ -140,7 +140,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     );
     this.running = true;
     // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
-    void this.lease.start();
+    void this.lease.startRefreshing();
     for (const cron of crons) {
       // Without a last tick (a new cron, a new table) nothing was missed: only
       // the tick in progress is looked at (unless the next one is moments away),
@@ -209,7 +209,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Just took the lease: pending ticks move from the backup time to the tick itself. */
   private rearmAll(): void {
     if (!this.running) return;
-    for (const cron of this.registry.all()) {
+    for (const cron of this.catalog.all()) {
       const entry = this.pending.get(cron.name);
       if (entry) this.arm(cron, entry.tick);
     }
@@ -263,7 +263,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     this.logger.warn(`${cron.name}: ${missed.length} tick(s) missed, the newest ${new Date(missed[missed.length - 1].tick).toISOString()}: ${missed[missed.length - 1].reason}`);
     if (!cron.track) return;
     try {
-      await this.tracker.recordMissed(cron.name, missed);
+      await this.runs.recordMissed(cron.name, missed);
     } catch (error) {
       this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
     }

@@ -4,7 +4,7 @@ import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import type { CronScheduleRecord } from './cron-schedule-record.entity.js';
-import type { DeclaredSchedule, PauseNote, ScheduleStore, ScheduleWithLastRun } from './cron-schedule.store.js';
+import type { DeclaredSchedule, PauseNote, ScheduleStore, ScheduleWithLastRun } from './schedule.store.js';
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
 
 /** A schedule as Redis keeps it, with the newest tick a worker took and did not find late (for the lateness check). */

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { CronRunPipeline } from './cron-run-pipeline.js';
-import type { CronScheduleState } from '../cron/cron-schedule-state.js';
+import type { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { CronMaintenance } from '../cron/cron-maintenance.js';
 import { buildCronMetadata } from '../cron/cron.decorator.js';
@@ -10,7 +10,7 @@ import type { CronJobData } from '../cron/cron-job-data.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import { JobAbort } from '../task/job-abort.js';
 import type { CronLockService } from '../lock/cron-lock.service.js';
-import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { RunLogContext } from '../observability/run-log-context.js';
 import type { TasksMetrics } from '../observability/tasks-metrics.js';
 
@@ -32,12 +32,12 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
   return new CronRunPipeline(
     catalog,
     locks as unknown as CronLockService,
-    {} as CronRunTracker,
+    {} as CronRunStore,
     logContext as unknown as RunLogContext,
     DEFAULT_TASKS_OPTIONS,
     metrics as unknown as TasksMetrics,
     // Schedules in Postgres: the untracked cron notes nothing, and this spec needs no Redis.
-    { inRedis: false } as unknown as CronScheduleState,
+    { inRedis: false } as unknown as ScheduleStoreSelector,
   );
 }
 

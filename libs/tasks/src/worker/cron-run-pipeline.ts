@@ -6,7 +6,7 @@ import { cronLockLost, cronRunNotRecorded, unknownCron } from '../errors/tasks.m
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lock.service.js';
-import { CronRunTracker, type CronRunKey } from '../tracking/cron-run.tracker.js';
+import { CronRunStore, type CronRunKey } from '../tracking/cron-run.store.js';
 import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../task/job-abort.js';
 import { RunLogContext } from '../observability/run-log-context.js';
@@ -16,7 +16,7 @@ import { TasksMetrics } from '../observability/tasks-metrics.js';
 import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { CronRunContext } from '../cron/cron-context.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { CronJobData, CronRunOutcome } from '../cron/cron-job-data.js';
 import { missedReason } from '../cron/catch-up-policy.js';
 import { CronLockLostError, CronRunLostError, describeAbort } from '../cron/cron-abort.js';
@@ -48,16 +48,16 @@ const iso = (date: Date | number | null) => (date === null ? 'never' : new Date(
  */
 @Injectable()
 export class CronRunPipeline {
-  private readonly logger = new Logger('Cron');
+  private readonly logger = new Logger(CronRunPipeline.name);
 
   constructor(
     private readonly crons: CronCatalog,
     private readonly locks: CronLockService,
-    private readonly tracker: CronRunTracker,
+    private readonly runs: CronRunStore,
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly metrics: TasksMetrics,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
   ) {}
 
   run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
@@ -120,7 +120,7 @@ export class CronRunPipeline {
       if (late) {
         const reason = `Missed: ${late}`;
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} not run. ${reason}`);
-        if (cron.track) await this.tracker.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }]);
+        if (cron.track) await this.runs.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }]);
         else await this.noteUntracked(cron, run, CronRunStatus.MISSED);
         return { status: 'MISSED', reason };
       }
@@ -129,7 +129,7 @@ export class CronRunPipeline {
     switch (claim.kind) {
       case 'busy':
         this.routine(cron, `Cron job ${cron.name} skipped: ${claim.reason}`);
-        if (cron.track) await this.tracker.recordSkipped(run, `Skipped: ${claim.reason}`);
+        if (cron.track) await this.runs.recordSkipped(run, `Skipped: ${claim.reason}`);
         else await this.noteUntracked(cron, run, CronRunStatus.SKIPPED);
         return { status: 'SKIPPED', reason: `Skipped: ${claim.reason}` };
       case 'duplicate':
@@ -196,7 +196,7 @@ export class CronRunPipeline {
     if (!cron.track) return this.claimUntracked(cron, run, lock);
     let admission;
     try {
-      admission = await this.tracker.start(run, {
+      admission = await this.runs.admit(run, {
         lockToken: lock?.token ?? null,
         lockTtlMs: cron.lockTtlMs,
         exclusive: cron.overlap !== 'allow',
@@ -275,20 +275,20 @@ export class CronRunPipeline {
       if (abort.reason instanceof WorkerShutdownAbort) {
         // The handler gave up because the worker is going: its row is handed back with the job.
         const reason = `Handed back at shutdown after ${Math.round(durationMs)} ms: another worker runs the tick again`;
-        if (runId) await this.tracker.handBack(runId, fencingToken, durationMs, reason).catch(() => false);
+        if (runId) await this.runs.handBack(runId, fencingToken, durationMs, reason).catch(() => false);
         // The worker that takes it resumes this run: the tick is old by then, but not missed.
         await job.updateData({ ...job.data, resumed: true }).catch(() => undefined);
         this.logger.warn(`Cron job ${cron.name}: ${reason}`);
         throw new HandBackRequest(reason);
       }
       const aborted = abort.aborted ? describeAbort(abort.reason) : undefined;
-      if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
+      if (runId) await this.record(cron, runId, fencingToken, () => this.runs.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
       else await this.noteUntracked(cron, run, CronRunStatus.FAILED);
       throw error;
     }
     const durationMs = performance.now() - started;
     heartbeat?.stop();
-    if (runId) await this.record(cron, runId, fencingToken, () => this.tracker.complete(cron.name, runId, fencingToken, durationMs, result));
+    if (runId) await this.record(cron, runId, fencingToken, () => this.runs.complete(cron.name, runId, fencingToken, durationMs, result));
     else await this.noteUntracked(cron, run, CronRunStatus.COMPLETED);
     this.routine(cron, `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
     return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
@@ -305,7 +305,7 @@ export class CronRunPipeline {
     let stopped = false;
     const beat = async () => {
       try {
-        const owned = await this.tracker.heartbeat(runId, fencingToken);
+        const owned = await this.runs.heartbeat(runId, fencingToken);
         if (failing) this.logger.log(`Cron run ${runId} (${cron.name}) heartbeats again`);
         failing = false;
         if (!owned && !stopped) {
@@ -339,7 +339,7 @@ export class CronRunPipeline {
         if (!(await write())) {
           this.logger.warn(
             `Outcome of cron run ${runId} (${cron.name}, fencing token ${fencingToken}) not recorded: ` +
-              `the row was marked lost or reclaimed while the handler ran (${this.tracker.refusedWrites} refused write(s) so far)`,
+              `the row was marked lost or reclaimed while the handler ran (${this.runs.refusedWrites} refused write(s) so far)`,
           );
         }
         return;

@@ -1,4 +1,4 @@
-import type { Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { WaitingError, Worker, getDefaultBackendFactory, type BackendFactory, type BackoffStrategy, type Job, type RedisQueueBackend } from 'bullmq';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
@@ -53,6 +53,7 @@ export const SETTLE_BEFORE_HAND_BACK_MS = 2_000;
  * after the stalled-job timeout).
  */
 export class QueueConsumer {
+  private readonly logger = new Logger(QueueConsumer.name);
   private worker?: Worker;
   private readonly active = new Map<string, ActiveJob>();
   /** When the worker last heard from Redis that there was a job, or none: a job started, or a blocking wait returned. */
@@ -64,12 +65,11 @@ export class QueueConsumer {
     private readonly connections: RedisConnections,
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
-    private readonly logger: Logger,
     private readonly metrics: TasksMetrics,
     private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
-  async start(): Promise<void> {
+  async startConsuming(): Promise<void> {
     const { prefix, stalledTimeoutMs, keepCompleted, keepFailed } = this.options;
     const options = {
       connection: this.connections.bullmq('blocking'),

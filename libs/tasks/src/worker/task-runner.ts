@@ -18,8 +18,8 @@ import { TasksMetrics } from '../observability/tasks-metrics.js';
 import type { Span } from '@opentelemetry/api';
 import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 
-/** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
-const LOG_CONTEXT = 'Tasks';
+/** The `context` field of the task lines: the class's name, as a Nest Logger of it would set (the lines go to pino directly). */
+const LOG_CONTEXT = 'TaskRunner';
 
 export interface TaskRun {
   readonly task: RegisteredTask;

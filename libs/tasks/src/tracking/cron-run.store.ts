@@ -54,16 +54,17 @@ const ONE_RUNNING_INDEX = 'uq_cron_job_runs_one_running';
 const SILENT = `status = 'RUNNING' AND coalesce(heartbeat_at, started_at) < now() - coalesce(lock_ttl_ms, ${LEGACY_LOCK_TTL_MS}) * interval '1 millisecond'`;
 
 /**
- * Writes cron_job_runs, always within this deployment's namespace (its
- * prefix): RUNNING before the handler, heartbeats while it runs, the outcome
- * after, SKIPPED / MISSED rows for ticks that did not run, FAILED for lost runs.
+ * The run store: writes cron_job_runs, always within this deployment's
+ * namespace (its prefix): RUNNING before the handler, heartbeats while it
+ * runs, the outcome after, SKIPPED / MISSED rows for ticks that did not run,
+ * FAILED for lost runs. Apps read the rows through `CronRunsService`.
  *
  * Every write after the RUNNING insert is fenced: it applies only while the
  * row is still RUNNING under this attempt's fencing token, so a run marked
  * lost (or reclaimed by another attempt) can no longer change its row.
  */
 @Injectable()
-export class CronRunTracker {
+export class CronRunStore {
   private readonly workerId = `${hostname()}:${process.pid}`;
   private database?: TrackingDatabase;
   /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */
@@ -96,7 +97,7 @@ export class CronRunTracker {
    * the claim tried once more. A retry attempt, or a run handed back at
    * shutdown, reclaims its own FAILED row.
    */
-  async start(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
+  async admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
     const first = await this.claimRow(run, claim);
     if (first.kind !== 'busy' || !(await this.releaseSilentRun(run.jobName))) return first;
     this.metrics.cronRuns(run.jobName, 'LOST');
@@ -334,7 +335,7 @@ export class CronRunTracker {
   }
 
   private ready(): TrackingDatabase {
-    if (!this.database) throw new Error('CronRunTracker used before connect()');
+    if (!this.database) throw new Error('CronRunStore used before connect()');
     return this.database;
   }
 }

@@ -2,56 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-database.js';
-import type { CronScheduleRecord } from './cron-schedule-record.entity.js';
 import type { CronRunStatus } from './cron-run-status.js';
+import type { DeclaredSchedule, PauseNote, ScheduleStore, ScheduleWithLastRun } from './schedule.store.js';
 import { returnedRows } from './returned-rows.js';
 
-/** A cron as the code declares it, to reconcile cron_schedules with. */
-export interface DeclaredSchedule {
-  readonly name: string;
-  readonly expression: string;
-  readonly timeZone: string;
-  readonly catchUp: string;
-  readonly overlap: string;
-  readonly source: string;
-  readonly internal: boolean;
-  readonly nextTick: number;
-}
-
-/** A schedule row with the latest run of its job. */
-export interface ScheduleWithLastRun {
-  readonly schedule: CronScheduleRecord;
-  readonly lastRun: { id: number; status: CronRunStatus; scheduledAt: Date; completedAt: Date | null } | null;
-}
-
-/** Who paused a cron and why. */
-export interface PauseNote {
-  readonly reason?: string;
-  readonly by?: string;
-}
-
 /**
- * Where a deployment keeps its crons' schedules (definition, pause state,
- * last tick fired): cron_schedules, or Redis when all its crons are untracked.
- */
-export interface ScheduleStore {
-  /** Where the schedules live, for log lines. */
-  readonly where: string;
-  connect(): Promise<void>;
-  reconcile(declared: readonly DeclaredSchedule[]): Promise<Map<string, number>>;
-  beforeTick(name: string, tick: number, nextTick: number): Promise<{ paused: boolean; previousTick: number | undefined }>;
-  pause(name: string, note: PauseNote): Promise<boolean>;
-  resume(name: string): Promise<boolean>;
-  list(name?: string): Promise<ScheduleWithLastRun[]>;
-}
-
-/**
- * cron_schedules of this deployment's namespace: the schedulers reconcile it
- * from the code and read the pause flag before every tick; CronRegistry
- * pauses, resumes and lists.
+ * The schedule store in Postgres: the cron_schedules rows of this
+ * deployment's namespace. The schedulers reconcile them with the code and
+ * read the pause flag before every tick; CronRegistry pauses, resumes and lists.
  */
 @Injectable()
-export class CronScheduleStore implements ScheduleStore {
+export class PostgresScheduleStore implements ScheduleStore {
   readonly where = 'cron_schedules';
   private database?: TrackingDatabase;
 

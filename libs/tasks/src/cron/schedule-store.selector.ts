@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { CronScheduleStore, type ScheduleStore } from '../tracking/cron-schedule.store.js';
+import type { ScheduleStore } from '../tracking/schedule.store.js';
+import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
 import { CronCatalog } from './cron.catalog.js';
 import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 
 /**
- * Decides where this app keeps its crons' schedules. An app that declares
+ * Picks the schedule store of this app: Redis or cron_schedules. An app that declares
  * crons, none of them tracked, needs no database at all: its schedules live
  * in Redis. Any other app (one tracked cron is enough, and an app that
  * declares none, such as a producer listing the crons) uses cron_schedules.
@@ -12,10 +13,10 @@ import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
  * code makes the same one, whatever is installed.
  */
 @Injectable()
-export class CronScheduleState {
+export class ScheduleStoreSelector {
   constructor(
     private readonly catalog: CronCatalog,
-    private readonly database: CronScheduleStore,
+    private readonly postgres: PostgresScheduleStore,
     readonly redis: RedisScheduleStore,
   ) {}
 
@@ -25,7 +26,8 @@ export class CronScheduleState {
     return crons.length > 0 && crons.every((cron) => !cron.track);
   }
 
+  /** The store this app's schedules are in. */
   get store(): ScheduleStore {
-    return this.inRedis ? this.redis : this.database;
+    return this.inRedis ? this.redis : this.postgres;
   }
 }

@@ -28,7 +28,7 @@ export type HealthRole = 'worker' | 'scheduler';
  */
 @Injectable()
 export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicationShutdown {
-  private readonly logger = new Logger('TasksHealth');
+  private readonly logger = new Logger(TasksHealthServer.name);
   private server?: Server;
   private shuttingDown = false;
 
@@ -40,7 +40,7 @@ export class TasksHealthServer implements BeforeApplicationShutdown, OnApplicati
     private readonly metrics: TasksMetrics,
   ) {}
 
-  async start(role: HealthRole): Promise<void> {
+  async listen(role: HealthRole): Promise<void> {
     const { healthPort: port, healthHost: host } = this.options;
     if (!port || this.server) return;
     const server = createServer((request, response) => {
