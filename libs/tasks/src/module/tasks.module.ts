@@ -35,6 +35,8 @@ import { EventSubscriber } from '../pubsub/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
 import { TasksHealthServer } from '../health/tasks-health.server.js';
 import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { RunSpanAnnotations } from '../observability/task-tracing.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
@@ -119,14 +121,16 @@ export class TasksModule {
         EventSubscriber,
         TasksHealthIndicator,
         TasksHealthServer,
+        TasksEvents,
         TasksMetrics,
+        RunSpanAnnotations,
         TaskQueues,
         DeployedTasks,
         JobCancellation,
         TasksQueues,
         ...queueProviders,
       ],
-      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksQueues, ...queueProviders.map((p) => p.provide)],
+      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksEvents, TasksQueues, ...queueProviders.map((p) => p.provide)],
     };
   }
 }

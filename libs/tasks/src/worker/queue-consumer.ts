@@ -6,7 +6,7 @@ import { toKeepJobs } from '../options/bullmq-options.js';
 import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from '../task/job-abort.js';
 import { publicJobId } from '../task/job-ids.js';
 import { escapeLogText } from '../redaction/escape-log-text.js';
-import type { TasksMetrics } from '../observability/tasks-metrics.js';
+import type { TasksEvents } from '../events/tasks-events.js';
 import { workerIsRateLimited } from '../peers/bullmq-internals.js';
 
 /**
@@ -65,7 +65,7 @@ export class QueueConsumer {
     private readonly connections: RedisConnections,
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
@@ -214,7 +214,7 @@ export class QueueConsumer {
         }
         try {
           await job.moveToWait(token);
-          this.metrics.handedBack(this.queueName);
+          this.events.emit('job.handedBack', { queue: this.queueName, jobId: publicJobId(job.id as string, this.queueName), jobName: job.name });
           this.logger.warn(`Job ${jobLabel(job, this.queueName)} handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.
