@@ -1,12 +1,12 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { InternalCronError, UnknownCronError } from '../errors/tasks.errors.js';
 import { cronWithoutSchedule, internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
-import { RedisConnections } from '../redis/redis-connections.js';
-import { JobOutcomeListener } from '../queues/job-outcome.listener.js';
+import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
+import { QueueFactory } from '../queues/queue-factory.js';
 import { EnqueuedTask } from './task-handle.js';
 import type { TaskHandle } from './task-client.types.js';
 import type { PauseNote, ScheduleWithLastRun } from '../tracking/schedule.store.js';
@@ -67,7 +67,8 @@ export interface CronListOptions {
  * schedule: pausing, resuming or triggering one throws `InternalCronError`.
  */
 @Injectable()
-export class CronRegistry implements OnApplicationShutdown {
+export class CronRegistry {
+  /** The process's one result listener of the cron queue. */
   private readonly outcomes: JobOutcomeListener;
 
   /** @internal Built by Nest's injector. */
@@ -76,9 +77,9 @@ export class CronRegistry implements OnApplicationShutdown {
     private readonly schedules: ScheduleStoreSelector,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    connections: RedisConnections,
+    queues: QueueFactory,
   ) {
-    this.outcomes = new JobOutcomeListener(queue, connections);
+    this.outcomes = queues.outcomes(queue.name);
   }
 
   /** Every cron job, sorted by name. Crons this process declares but no scheduler has reconciled yet are listed too. */
@@ -136,10 +137,6 @@ export class CronRegistry implements OnApplicationShutdown {
     const jobId = `${name}@manual-${randomUUID()}`;
     await this.queue.add(name, { name, scheduledAt: Date.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
     return new EnqueuedTask<CronRunOutcome>(jobId, name, this.queue.name, this.outcomes);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.outcomes.close();
   }
 
   private describe(name: string, row: ScheduleWithLastRun | undefined, ticks: number): CronJobInfo {

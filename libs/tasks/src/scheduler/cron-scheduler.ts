@@ -7,7 +7,7 @@ import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { CronRunStore } from '../tracking/cron-run.store.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
@@ -80,19 +80,19 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly schedules: ScheduleStoreSelector,
     private readonly runs: CronRunStore,
     private readonly events: TasksEvents,
   ) {
     this.lease = new CronSchedulerLease(
-      () => connections.create('fail-fast', 'scheduler-lease'),
+      clients.failFast,
       `${options.prefix}:cron-scheduler:lease`,
       (held) => {
         events.emit('scheduler.lease.changed', { held, schedulerId: this.lease.id });
         if (held) this.rearmAll();
       },
-      (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
+      (error) => this.logger.warn(`Scheduler lease: ${clients.describe(error)}; firing ticks as a backup meanwhile`),
       { ttlMs: options.schedulerLeaseTtlMs, renewMs: options.schedulerLeaseRenewMs },
     );
   }
@@ -111,6 +111,11 @@ export class CronScheduler implements BeforeApplicationShutdown {
       leaseKey: this.lease.leaseKey,
       ...(this.enqueueFailing ? { enqueueFailing: this.enqueueFailing } : {}),
     };
+  }
+
+  /** The replica that holds the scheduler lease (the `id` of its state), or null when none does. */
+  leaseHolder(): Promise<string | null> {
+    return this.lease.holder();
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
@@ -292,7 +297,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
         return;
       } catch (error) {
         const delay = Math.min(100 * 2 ** attempt, 2_000);
-        const cause = this.connections.describe(error);
+        const cause = this.clients.describe(error);
         this.enqueueFailing = { since: this.enqueueFailing?.since ?? Date.now(), cause };
         if (!this.running || Date.now() + delay > deadline) {
           this.stats.enqueueFailures++;
