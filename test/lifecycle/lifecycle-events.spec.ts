@@ -1,6 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Redis } from 'ioredis';
-import { TASKS_QUEUE, TasksEvents, type TaskEnqueuedEvent } from 'nestjs-tasks';
+import { TasksEvents, type TaskEnqueuedEvent } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { lifecycleEventsKey, type RecordedLifecycleEvent } from '../fixtures/lifecycle-recorder.js';
 import { startWorkerAndProducer, tasksQueue } from '../support/in-process.js';
 import { cronScenarios, withStatus, type CronRunRow, type CronScenario } from '../support/cron.js';
