@@ -171,7 +171,7 @@ describe('the public entries of nestjs-tasks', () => {
   });
 
   it('leave the internals and the build layout unreachable to an application, from ESM and from CommonJS', () => {
-    const hidden = ['testing', 'internal', 'dist/esm/internal.js', 'dist/commonjs/internal.js', 'dist/esm/index.js', 'src/internal.ts'].map(
+    const hidden = ['internal', 'dist/esm/internal.js', 'dist/commonjs/internal.js', 'dist/esm/index.js', 'src/internal.ts'].map(
       (subpath) => `${manifest.name}/${subpath}`,
     );
     // A child Node process, as an application resolves (vitest's resolver is not Node's).

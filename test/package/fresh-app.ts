@@ -290,7 +290,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
         `nestjs-tasks ${appModules}index.js`,
         `nestjs-tasks/extras ${appModules}extras.js`,
         `nestjs-tasks/typeorm ${appModules}typeorm.js`,
-        'nestjs-tasks/testing ERR_PACKAGE_PATH_NOT_EXPORTED',
+        `nestjs-tasks/testing ${appModules}testing.js`,
         'nestjs-tasks/internal ERR_PACKAGE_PATH_NOT_EXPORTED',
         'nestjs-tasks/dist/esm/index.js ERR_PACKAGE_PATH_NOT_EXPORTED',
       ]);

@@ -26,14 +26,3 @@ export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
 export { ScheduleStoreSelector } from './cron/schedule-store.selector.js';
 export { OwnedKey, ownerToken } from './lock/owned-key.js';
 export { CronLockService } from './lock/cron-lock.service.js';
-
-// The testing kit: TasksModule for tests, without Redis, Postgres or a worker process.
-export { TasksTestingModule } from './testing/tasks-testing.module.js';
-export type { TasksTestingModuleOptions, TasksTestingMode } from './testing/testing-options.js';
-export { TasksTesting, TasksExpectationError, type ExpectEnqueuedOptions, type RunNextOptions } from './testing/tasks-testing.js';
-export { TestingTaskClient, type PublicTaskClient } from './testing/testing-task-client.js';
-export type { EnqueuedJob, TestingJobState } from './testing/testing-jobs.js';
-export type { JobOutcome, DrainOptions } from './testing/testing-task-worker.js';
-export type { PublishedUserEvent } from './testing/testing-user-events.js';
-export type { DeepPartial } from './testing/deep-match.js';
-export { taskContext, cronContext, type TestTaskContext, type TestCronContext } from './testing/context-builders.js';

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { clearTimeout, setTimeout } from 'node:timers';
 import type { JobsOptions } from 'bullmq';
 import type { EnqueueOptions, TaskJobInfo } from '../client/task-client.types.js';
 import { TaskNotFoundError, TaskWaitAbortedError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
@@ -328,6 +329,7 @@ export class TestingJobs implements OnApplicationShutdown {
         },
       };
       job.waiters.add(waiter);
+      // Node's own timers: a test's fake timers (vi.useFakeTimers(), jest.useFakeTimers()) do not stop a wait from timing out.
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => waiter.reject(new TaskWaitTimeoutError(waitTimedOut(taskName, id, timeoutMs), taskName, id)), timeoutMs);
       }
