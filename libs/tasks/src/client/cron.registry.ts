@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { InternalCronError, UnknownCronError } from '../errors/tasks.errors.js';
 import { cronWithoutSchedule, internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
 import { RedisConnections } from '../redis/redis-connections.js';
@@ -77,6 +78,7 @@ export class CronRegistry implements OnApplicationShutdown {
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     connections: RedisConnections,
+    private readonly clock: TasksClock,
   ) {
     this.outcomes = new JobOutcomeListener(queue, connections);
   }
@@ -100,8 +102,8 @@ export class CronRegistry implements OnApplicationShutdown {
   }
 
   /** The next `count` ticks of a cron this process declares, after `from` (default now). Throws `UnknownCronError` for a cron it does not declare. */
-  nextTicks(name: string, count = 5, from: Date = new Date()): Date[] {
-    return previewTicks(this.require(name).schedule, count, from.getTime());
+  nextTicks(name: string, count = 5, from?: Date): Date[] {
+    return previewTicks(this.require(name).schedule, count, from?.getTime() ?? this.clock.now());
   }
 
   /**
@@ -134,7 +136,7 @@ export class CronRegistry implements OnApplicationShutdown {
     this.assertNotInternal(name, 'triggered');
     const cron = this.require(name);
     const jobId = `${name}@manual-${randomUUID()}`;
-    await this.queue.add(name, { name, scheduledAt: Date.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
+    await this.queue.add(name, { name, scheduledAt: this.clock.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
     return new EnqueuedTask<CronRunOutcome>(jobId, name, this.queue.name, this.outcomes);
   }
 
@@ -149,7 +151,7 @@ export class CronRegistry implements OnApplicationShutdown {
     const timeZone = schedule?.timeZone ?? (cron as RegisteredCron).timeZone;
     const removedAt = schedule?.removedAt ?? null;
     let nextTicks: Date[] = [];
-    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, Date.now());
+    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, this.clock.now());
     return {
       name,
       expression,

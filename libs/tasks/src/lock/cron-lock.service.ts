@@ -19,6 +19,18 @@ export interface BufferSlot {
   release(): Promise<void>;
 }
 
+/**
+ * What a cron run needs of its job's lock and of the `bufferOne` waiting
+ * place, and the lost-run sweep of a lock: Redis in production
+ * ({@link CronLockService}), memory in the testing kit.
+ */
+export interface CronLocks {
+  tryAcquire(jobName: string, ttlMs: number, onLost: (error: Error) => void): Promise<HeldLock | undefined>;
+  tryTakeBufferSlot(jobName: string, holder: string, ttlMs: number): Promise<BufferSlot | undefined>;
+  isBufferSlotTaken(jobName: string): Promise<boolean>;
+  isHeld(jobName: string, token: string): Promise<boolean>;
+}
+
 // Extends the slot only while it is ours; deletes it only if it is ours.
 const REFRESH_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const DELETE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -33,7 +45,7 @@ const DELETE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return red
  * loses the key (restart, failover, eviction).
  */
 @Injectable()
-export class CronLockService implements OnApplicationShutdown {
+export class CronLockService implements CronLocks, OnApplicationShutdown {
   private readonly logger = new Logger(CronLockService.name);
   private client?: Redis;
   private redlock?: Redlock;

@@ -38,6 +38,7 @@ import { TasksMetrics } from '../observability/tasks-metrics.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { TaskQueueTokensModule, TasksQueues, taskQueueProviders } from '../queues/tasks-queues.js';
 
 /**
@@ -120,6 +121,7 @@ export class TasksModule {
         TasksHealthIndicator,
         TasksHealthServer,
         TasksMetrics,
+        TasksClock,
         TaskQueues,
         DeployedTasks,
         JobCancellation,

@@ -46,6 +46,24 @@ export interface SilentRow {
   readonly lockTtlMs: number;
 }
 
+/**
+ * What the cron run pipeline writes about its runs: the row a run claims,
+ * its heartbeats and outcome, the ticks it skipped or missed. Postgres in
+ * production ({@link CronRunStore}), memory in the testing kit. Every write
+ * after the claim is fenced by the attempt's token: false when refused.
+ */
+export interface CronRunRecorder {
+  /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */
+  readonly refusedWrites: number;
+  admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission>;
+  heartbeat(runId: number, fencingToken: number): Promise<boolean>;
+  complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean>;
+  fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean>;
+  handBack(runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean>;
+  recordSkipped(run: CronRunKey, reason: string): Promise<void>;
+  recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number>;
+}
+
 /** The end of every "Worker lost" message, whoever finds the silent row (the sweep or the job's next run). */
 export const WORKER_LOST_CAUSE = 'The worker died, or was frozen longer than that; the run was marked failed.';
 /** Rows from before heartbeats were written are judged by their start and this bound. */
@@ -64,7 +82,7 @@ const SILENT = `status = 'RUNNING' AND coalesce(heartbeat_at, started_at) < now(
  * lost (or reclaimed by another attempt) can no longer change its row.
  */
 @Injectable()
-export class CronRunStore {
+export class CronRunStore implements CronRunRecorder {
   private readonly workerId = `${hostname()}:${process.pid}`;
   private database?: TrackingDatabase;
   /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */
