@@ -100,3 +100,30 @@ export {
 export { InvalidEventError } from './pubsub/event.errors.js';
 
 export { TasksHealthIndicator, type RedisHealthOptions, type TasksHealthResult } from './health/tasks-health.indicator.js';
+
+// Lifecycle events (issue 21): the emitter the app subscribes to, and the payload of each event.
+export { TasksEvents, type TasksEventListener } from './events/tasks-events.js';
+export {
+  TASKS_EVENT_NAMES,
+  type TasksEventMap,
+  type TasksEventName,
+  type TaskAttemptFields,
+  type TaskEnqueuedEvent,
+  type TaskStartedEvent,
+  type TaskFinishedEvent,
+  type TaskFailureReason,
+  type TaskRetriedEvent,
+  type CronTrigger,
+  type CronTickEnqueuedEvent,
+  type CronTickMissedEvent,
+  type CronMissedCause,
+  type CronRunFields,
+  type CronRunClaimedEvent,
+  type CronRunSkippedEvent,
+  type CronRunFinishedEvent,
+  type CronRunLostEvent,
+  type CronRunFencedEvent,
+  type CronLockExtensionFailedEvent,
+  type SchedulerLeaseChangedEvent,
+  type JobHandedBackEvent,
+} from './events/lifecycle-events.js';

@@ -20,6 +20,8 @@ export { PostgresScheduleStore } from './tracking/postgres-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
 export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
 export { ScheduleStoreSelector } from './cron/schedule-store.selector.js';
+export { OwnedKey, ownerToken } from './lock/owned-key.js';
+export { CronLockService } from './lock/cron-lock.service.js';
 export { TasksClock, type ClockTimer } from './options/tasks-clock.js';
 export { FakeClock, FAKE_CLOCK_START, DEFAULT_SETTLE_MS, type FakeTimerHandle } from './testing/fake-clock.js';
 export { InMemoryCronLocks } from './testing/in-memory-cron-locks.js';

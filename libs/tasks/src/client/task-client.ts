@@ -14,7 +14,7 @@ import { TaskQueues } from '../queues/task-queues.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
 import { DEFAULT_TASK_QUEUE, queueNameProblem, taskQueueOf } from '../options/task-queue-names.js';
 import { EnqueuedTask } from './task-handle.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../observability/task-tracing.js';
 import type {
   EnqueueOptions,
@@ -42,7 +42,7 @@ export class TaskClient {
     private readonly queues: TaskQueues,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly catalog: TaskCatalog,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly cancellation: JobCancellation,
   ) {}
 
@@ -91,7 +91,7 @@ export class TaskClient {
     }
     setMessageId(span, job.id as string, queue.name);
     span.end();
-    this.metrics.taskEnqueued(name, queue.name);
+    this.events.emit('task.enqueued', { task: name, queue: queue.name, jobId: publicJobId(job.id as string, queue.name) });
     return this.handle(job.id as string, name, queue, queueName);
   }
 
@@ -154,7 +154,7 @@ export class TaskClient {
           span.end();
         }
         handles[indexes[k] as number] = this.handle(job.id as string, job.name, queue, queueName, outcomes);
-        this.metrics.taskEnqueued(job.name, queue.name);
+        this.events.emit('task.enqueued', { task: job.name, queue: queue.name, jobId: publicJobId(job.id as string, queue.name) });
       });
       batch.end();
     }

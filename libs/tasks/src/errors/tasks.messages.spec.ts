@@ -59,6 +59,8 @@ function everyMessage(sources: OptionSources): Record<MessageName, string> {
     jobIdReused: messages.jobIdReused('user-42', 'mail.send', 'mail.digest'),
     waitAborted: messages.waitAborted('mail.send', '42'),
     queueNotKnown: messages.queueNotKnown('TasksQueues.get()', 'reports'),
+    unknownLifecycleEvent: messages.unknownLifecycleEvent('task.done', ['task.started', 'task.finished']),
+    lifecycleListenerFailed: messages.lifecycleListenerFailed('task.finished', 'TypeError: alert is not a function'),
   };
 }
 

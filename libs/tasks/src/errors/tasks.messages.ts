@@ -228,3 +228,10 @@ export const waitAborted = (task: string, jobId: string) =>
 export const queueNotKnown = (where: string, name: string) =>
   `${where}: "${name}" is no queue of this app (none of its tasks is on it, and TasksModule.forRoot({ queues }) does not name it). ` +
   `Name it there or with TasksModule.registerQueues('${name}'), so that the app opens it at start-up.`;
+
+export const unknownLifecycleEvent = (name: string, known: readonly string[]) =>
+  `TasksEvents.on("${name}"): there is no lifecycle event of that name. Events: ${known.join(', ')}.`;
+
+export const lifecycleListenerFailed = (name: string, error: string) =>
+  `A listener of the lifecycle event "${name}" threw; the run goes on, other listeners still hear it. ` +
+  `Catch errors inside the listener (its own work belongs in a try/catch or a queue of its own): ${error}`;

@@ -5,18 +5,27 @@ import type { Bindings, Logger } from 'pino';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { loggerModuleMissing } from '../errors/tasks.messages.js';
 import { importNestjsPino } from '../peers/optional-peers.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 /**
  * The logging context of a run: every line logged while it runs, by the
  * library or by the user's injected PinoLogger, carries the run's bindings
- * (task, jobId, attempt; jobName, runId for crons). nestjs-pino is an optional
- * peer, loaded when the worker starts.
+ * (task, jobId, attempt; jobName, then runId and fencingToken for crons once
+ * the run is claimed). nestjs-pino is an optional peer, loaded when the worker starts.
  */
 @Injectable()
 export class RunLogContext {
   private pino?: PinoLogger;
 
-  constructor(private readonly moduleRef: ModuleRef) {}
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    events: TasksEvents,
+  ) {
+    // Emitted inside the run's context, so the fields join every later line of that run.
+    events.on('cron.run.claimed', ({ runId, fencingToken }) => {
+      if (runId !== undefined && this.pino) this.pino.assign({ runId, fencingToken });
+    });
+  }
 
   /** Fails the worker's boot with a message naming nestjs-pino, or its LoggerModule, when either is missing. */
   async connect(): Promise<void> {
@@ -31,11 +40,6 @@ export class RunLogContext {
 
   run<T>(bindings: Bindings, fn: () => T): T {
     return this.ready().runInContext(fn, { bindings });
-  }
-
-  /** Adds fields to every later line of the current run. */
-  assign(fields: Bindings): void {
-    this.ready().assign(fields);
   }
 
   /**

@@ -12,8 +12,10 @@ import {
   type Span,
   type TextMapGetter,
 } from '@opentelemetry/api';
+import { Injectable } from '@nestjs/common';
 import type { Job, JobsOptions } from 'bullmq';
 import { publicJobId } from '../task/job-ids.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 /**
  * OpenTelemetry spans of the library, through `@opentelemetry/api` alone: a
@@ -118,9 +120,18 @@ export function setMessageId(span: Span, jobId: string, bullQueue: string): void
   span.setAttribute('messaging.message.id', publicJobId(jobId, bullQueue));
 }
 
-/** Adds attributes to the current span (a cron run's, once its row is claimed). */
-export function annotateActiveSpan(attributes: Attributes): void {
-  trace.getActiveSpan()?.setAttributes(attributes);
+/**
+ * What the lifecycle events add to the span of the step that emits them: a
+ * cron run's span gets its row and fencing token once it is claimed (the
+ * events are emitted inside the run's span context).
+ */
+@Injectable()
+export class RunSpanAnnotations {
+  constructor(events: TasksEvents) {
+    events.on('cron.run.claimed', ({ runId, fencingToken }) => {
+      if (runId !== undefined) trace.getActiveSpan()?.setAttributes({ [TASKS_ATTRIBUTES.runId]: runId, [TASKS_ATTRIBUTES.fencingToken]: fencingToken });
+    });
+  }
 }
 
 /** Runs `fn` in `spanContext` (when there is one), so spans the handler starts are children of its span. */

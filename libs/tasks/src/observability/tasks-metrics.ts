@@ -5,45 +5,7 @@ import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { loadPromClient } from '../peers/optional-peers.js';
-import { LeanHistogram, type HistogramSeries } from './lean-histogram.js';
-import { LeanCounter, type CounterSeries } from './lean-counter.js';
-
-/** What a cron run is counted as in `tasks_cron_runs_total`: the row's status, or LOST for a run whose worker went silent. */
-export type CronRunMetricStatus = 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'MISSED' | 'LOST';
-
-/** How a task attempt ended, for `tasks_run_duration_seconds`. */
-type AttemptOutcome = 'completed' | 'failed' | 'retried';
-
-/** @internal What the worker counts of one task's attempts. */
-export interface TaskMeters {
-  started(): void;
-  /** A finished attempt: completed, failed for good, or failed with a retry to come. */
-  finished(outcome: AttemptOutcome, seconds: number): void;
-}
-
-const NO_TASK_METERS: TaskMeters = { started: () => undefined, finished: () => undefined };
-
-/** The series of one task, resolved once: an attempt costs a few additions. */
-class SeriesTaskMeters implements TaskMeters {
-  private readonly startedSeries: CounterSeries<'task'>;
-  private readonly ended: Record<AttemptOutcome, { count: CounterSeries<'task'>; duration: HistogramSeries<'task' | 'outcome'> }>;
-
-  constructor(instruments: Instruments, task: string) {
-    this.startedSeries = instruments.started.labels(task);
-    const ended = (outcome: AttemptOutcome) => ({ count: instruments[outcome].labels(task), duration: instruments.duration.labels(task, outcome) });
-    this.ended = { completed: ended('completed'), failed: ended('failed'), retried: ended('retried') };
-  }
-
-  started(): void {
-    this.startedSeries.inc();
-  }
-
-  finished(outcome: AttemptOutcome, seconds: number): void {
-    const ended = this.ended[outcome];
-    ended.count.inc();
-    ended.duration.observe(seconds);
-  }
-}
+import { TasksEvents } from '../events/tasks-events.js';
 
 /** Queue depth is read from Redis at most this often, however often Prometheus scrapes. */
 const DEPTH_SAMPLE_MS = 1_000;
@@ -54,28 +16,29 @@ const LATENESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 const DEPTH_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 interface Instruments {
-  enqueued: LeanCounter<'task' | 'queue'>;
-  started: LeanCounter<'task'>;
-  completed: LeanCounter<'task'>;
-  failed: LeanCounter<'task'>;
-  retried: LeanCounter<'task'>;
-  duration: LeanHistogram<'task' | 'outcome'>;
-  cronRuns: LeanCounter<'cron' | 'status'>;
-  lateness: LeanHistogram<'cron'>;
+  enqueued: PromClient.Counter<'task' | 'queue'>;
+  started: PromClient.Counter<'task'>;
+  completed: PromClient.Counter<'task'>;
+  failed: PromClient.Counter<'task'>;
+  retried: PromClient.Counter<'task'>;
+  duration: PromClient.Histogram<'task' | 'outcome'>;
+  cronRuns: PromClient.Counter<'cron' | 'status'>;
+  lateness: PromClient.Histogram<'cron'>;
   lastSuccess: PromClient.Gauge<'cron'>;
-  lockExtensionFailures: LeanCounter<'cron'>;
-  refusedWrites: LeanCounter<never>;
-  tickEnqueueFailures: LeanCounter<'cron'>;
-  leaseChanges: LeanCounter<'change'>;
+  lockExtensionFailures: PromClient.Counter<'cron'>;
+  refusedWrites: PromClient.Counter;
+  tickEnqueueFailures: PromClient.Counter<'cron'>;
+  leaseChanges: PromClient.Counter<'change'>;
   leader: PromClient.Gauge;
-  handBacks: LeanCounter<'queue'>;
+  handBacks: PromClient.Counter<'queue'>;
 }
 
 /**
- * The library's Prometheus metrics (prom-client). Every label value is a
- * task or cron name from the code, a status or a queue name, never a job id
- * or a payload value, so the number of series stays bounded. Off, and every
- * method a no-op, when prom-client is not installed or `metrics: false`.
+ * The library's Prometheus metrics (prom-client), counted from the lifecycle
+ * events ({@link TasksEvents}) of this process. Every label value is a task
+ * or cron name from the code, a status or a queue name, never a job id or a
+ * payload value, so the number of series stays bounded. Off, and listening to
+ * nothing, when prom-client is not installed or `metrics: false`.
  *
  * `runWorker` / `runScheduler` serve them on the health port
  * (`GET /metrics`); an api serves `metrics()` from a route of its own, or
@@ -85,9 +48,6 @@ interface Instruments {
 export class TasksMetrics {
   private readonly registry?: PromClient.Registry;
   private readonly instruments?: Instruments;
-  // Labelled children, looked up once per name: `labels()` hashes its arguments on every call.
-  private readonly children = new Map<string, object>();
-  private readonly taskMeters = new Map<string, TaskMeters>();
   private depthSampledAt = 0;
   private depthSample?: Promise<void>;
 
@@ -96,12 +56,14 @@ export class TasksMetrics {
     @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
     private readonly taskQueues: TaskQueues,
     @Inject(CRON_QUEUE_TOKEN) private readonly cronQueue: Queue,
+    events: TasksEvents,
   ) {
     const prom = loadPromClient(options.metrics);
     if (!prom) return;
     const registry = (options.metricsRegistry as PromClient.Registry | undefined) ?? new prom.Registry();
     this.registry = registry;
     this.instruments = createInstruments(prom, registry, () => this.sampleQueueDepth());
+    subscribe(events, this.instruments);
   }
 
   /** Whether metrics are collected (prom-client is installed and `metrics` is not false). */
@@ -117,77 +79,6 @@ export class TasksMetrics {
   /** The registry's metrics in the Prometheus text format; empty when metrics are off. */
   async metrics(): Promise<string> {
     return this.registry ? this.registry.metrics() : '';
-  }
-
-  /** @internal */
-  taskEnqueued(task: string, queue: string, count = 1): void {
-    if (this.instruments) this.child(`e\0${task}\0${queue}`, () => this.instruments!.enqueued.labels(task, queue)).inc(count);
-  }
-
-  /** @internal The meters of one task's attempts, built once per task: the worker counts every attempt. */
-  task(task: string): TaskMeters {
-    const instruments = this.instruments;
-    if (!instruments) return NO_TASK_METERS;
-    let meters = this.taskMeters.get(task);
-    if (!meters) {
-      meters = new SeriesTaskMeters(instruments, task);
-      this.taskMeters.set(task, meters);
-    }
-    return meters;
-  }
-
-  /** @internal Rows recorded for cron `cron` with `status` (COMPLETED also sets its last-success time). */
-  cronRuns(cron: string, status: CronRunMetricStatus, count = 1): void {
-    const instruments = this.instruments;
-    if (!instruments || count <= 0) return;
-    this.child(`c\0${cron}\0${status}`, () => instruments.cronRuns.labels(cron, status)).inc(count);
-    if (status === 'COMPLETED') this.child(`l\0${cron}`, () => instruments.lastSuccess.labels(cron)).set(Date.now() / 1_000);
-  }
-
-  /** @internal From the tick to the handler's start. */
-  cronTickLateness(cron: string, seconds: number): void {
-    const instruments = this.instruments;
-    if (instruments) this.child(`t\0${cron}`, () => instruments.lateness.labels(cron)).observe(Math.max(seconds, 0));
-  }
-
-  /** @internal */
-  lockExtensionFailed(cron: string): void {
-    const instruments = this.instruments;
-    if (instruments) this.child(`x\0${cron}`, () => instruments.lockExtensionFailures.labels(cron)).inc();
-  }
-
-  /** @internal A fenced write the database refused (the row was marked lost or reclaimed). */
-  refusedWrite(): void {
-    this.instruments?.refusedWrites.labels().inc();
-  }
-
-  /** @internal A tick the scheduler could not enqueue in time (recorded MISSED). */
-  tickEnqueueFailed(cron: string): void {
-    const instruments = this.instruments;
-    if (instruments) this.child(`f\0${cron}`, () => instruments.tickEnqueueFailures.labels(cron)).inc();
-  }
-
-  /** @internal This scheduler took or lost the lease. */
-  leaseChanged(held: boolean): void {
-    const instruments = this.instruments;
-    if (!instruments) return;
-    instruments.leaseChanges.labels(held ? 'acquired' : 'lost').inc();
-    instruments.leader.set(held ? 1 : 0);
-  }
-
-  /** @internal A running job handed back to its queue at shutdown. */
-  handedBack(queue: string): void {
-    const instruments = this.instruments;
-    if (instruments) this.child(`h\0${queue}`, () => instruments.handBacks.labels(queue)).inc();
-  }
-
-  private child<T extends object>(key: string, create: () => T): T {
-    let child = this.children.get(key) as T | undefined;
-    if (!child) {
-      child = create();
-      this.children.set(key, child);
-    }
-    return child;
   }
 
   // One round trip per queue, at most once a second: several scrapers, or a
@@ -216,24 +107,52 @@ export class TasksMetrics {
   }
 }
 
+/** What each lifecycle event counts. A cron run is counted as its row says it: by the process that wrote the row. */
+function subscribe(events: TasksEvents, m: Instruments): void {
+  events.on('task.enqueued', ({ task, queue }) => m.enqueued.inc({ task, queue }));
+  events.on('task.started', ({ task }) => m.started.inc({ task }));
+  events.on('task.finished', (event) => {
+    (event.status === 'completed' ? m.completed : m.failed).inc({ task: event.task });
+    m.duration.observe({ task: event.task, outcome: event.status }, event.durationMs / 1_000);
+  });
+  events.on('task.retried', ({ task, durationMs }) => {
+    m.retried.inc({ task });
+    m.duration.observe({ task, outcome: 'retried' }, durationMs / 1_000);
+  });
+  events.on('cron.tick.missed', ({ cron, cause, recorded }) => {
+    if (recorded) m.cronRuns.inc({ cron, status: 'MISSED' });
+    if (cause === 'enqueue-failed') m.tickEnqueueFailures.inc({ cron });
+  });
+  events.on('cron.run.skipped', ({ cron, recorded }) => {
+    if (recorded) m.cronRuns.inc({ cron, status: 'SKIPPED' });
+  });
+  events.on('cron.run.claimed', ({ cron, scheduledAt, trigger, attempt, resumed }) => {
+    // Lateness is the scheduler's and the queue's: a retry or a resumed run starts late by design.
+    if (trigger === 'schedule' && attempt === 1 && !resumed) m.lateness.observe({ cron }, Math.max(Date.now() - scheduledAt.getTime(), 0) / 1_000);
+  });
+  events.on('cron.run.finished', ({ cron, status, recorded }) => {
+    if (!recorded) return;
+    m.cronRuns.inc({ cron, status });
+    if (status === 'COMPLETED') m.lastSuccess.set({ cron }, Date.now() / 1_000);
+  });
+  events.on('cron.run.lost', ({ cron }) => m.cronRuns.inc({ cron, status: 'LOST' }));
+  events.on('cron.run.fenced', () => m.refusedWrites.inc());
+  events.on('cron.lock.extensionFailed', ({ cron }) => m.lockExtensionFailures.inc({ cron }));
+  events.on('scheduler.lease.changed', ({ held }) => {
+    m.leaseChanges.inc({ change: held ? 'acquired' : 'lost' });
+    m.leader.set(held ? 1 : 0);
+  });
+  events.on('job.handedBack', ({ queue }) => m.handBacks.inc({ queue }));
+}
+
 function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>, registry: PromClient.Registry, sampleDepth: () => Promise<void>): Instruments {
   const registers = [registry];
   // Two TasksModules sharing one registry (an app's own) share the series instead of failing to register twice.
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => {
-    const found = existing<LeanCounter<L>>(name);
-    if (found) return found;
-    const created = new LeanCounter<L>(name, help, labelNames);
-    registry.registerMetric(created as unknown as PromClient.Metric);
-    return created;
-  };
-  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) => {
-    const found = existing<LeanHistogram<L>>(name);
-    if (found) return found;
-    const created = new LeanHistogram<L>(name, help, labelNames, buckets);
-    registry.registerMetric(created as unknown as PromClient.Metric);
-    return created;
-  };
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+    existing<PromClient.Histogram<L>>(name) ?? new prom.Histogram<L>({ name, help, labelNames, buckets, registers });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
     existing<PromClient.Gauge<L>>(name) ??
     new prom.Gauge<L>({ name, help, labelNames, registers, ...(collect ? { collect: () => collect() } : {}) });
@@ -257,7 +176,7 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
       'Failed extensions of a cron run lock (each is retried while the lock is valid).',
       ['cron'],
     ),
-    refusedWrites: counter('tasks_cron_refused_writes_total', 'Writes of a cron run refused by its fencing token (the row was marked lost or reclaimed).', []),
+    refusedWrites: counter<never>('tasks_cron_refused_writes_total', 'Writes of a cron run refused by its fencing token (the row was marked lost or reclaimed).', []),
     tickEnqueueFailures: counter('tasks_cron_tick_enqueue_failures_total', 'Ticks the scheduler could not enqueue in time (recorded MISSED).', ['cron']),
     leaseChanges: counter('tasks_scheduler_lease_changes_total', 'Times this scheduler took (acquired) or lost the scheduler lease.', ['change']),
     leader: gauge('tasks_scheduler_leader', '1 while this scheduler holds the scheduler lease.', []),

@@ -2,9 +2,9 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { assertQueueName, bullQueueName } from './task-queue-names.js';
 
 /**
- * The `configKey` of the library's BullMQ settings: a user's own
- * `BullModule.forRoot()` (the default key) never changes the library's queues,
- * and the library's never change the user's.
+ * @deprecated The library builds its queues itself and registers no
+ * `@nestjs/bullmq` settings any more: nothing reads this key. A user's own
+ * `BullModule.forRoot()` never changes the library's queues, whatever its key.
  */
 export const TASKS_BULL_CONFIG_KEY = 'nestjs-tasks';
 

@@ -8,9 +8,9 @@ import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import type { RedisConnections } from '../redis/redis-connections.js';
-import type { TaskQueues } from '../queues/task-queues.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import type { RedisClients } from '../redis/redis-clients.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import { TASKS_EVENT_NAMES, type TasksEventMap } from '../events/lifecycle-events.js';
 import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { DeclaredSchedule } from '../tracking/schedule.store.js';
 import type { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
@@ -118,10 +118,10 @@ class FakeRunStore {
     return Promise.resolve();
   }
 
-  recordMissed(name: string, ticks: readonly { tick: number; reason: string }[]): Promise<number> {
+  recordMissed(name: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]> {
     this.calls++;
     this.missed.push(...ticks.map((t) => ({ name, tick: t.tick, reason: t.reason })));
-    return Promise.resolve(ticks.length);
+    return Promise.resolve(ticks.map((t) => t.tick));
   }
 }
 
@@ -166,6 +166,8 @@ interface Harness {
   readonly redisStore: FakeStore;
   readonly runs: FakeRunStore;
   readonly redis: FakeRedis;
+  /** The lifecycle events the scheduler emitted, in order. */
+  readonly heard: { name: keyof TasksEventMap; event: TasksEventMap[keyof TasksEventMap] }[];
 }
 
 let current: Harness | undefined;
@@ -187,20 +189,23 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
   const runs = new FakeRunStore();
   const redis = new FakeRedis();
   redis.leader = setup.leader ?? true;
-  const connections = { create: () => redis, describe: (error: unknown) => String(error) };
+  const clients = { failFast: redis, describe: (error: unknown) => String(error) };
   const options: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...setup.options };
-  setup.prepare?.({ catalog, queue, store, redisStore, runs, redis });
+  const heard: Harness['heard'] = [];
+  const events = new TasksEvents();
+  for (const name of TASKS_EVENT_NAMES) events.on(name, (event) => heard.push({ name, event }));
+  setup.prepare?.({ catalog, queue, store, redisStore, runs, redis, heard });
   const scheduler = new CronScheduler(
     catalog,
     queue as unknown as Queue<CronJobData>,
     options,
-    connections as unknown as RedisConnections,
+    clients as unknown as RedisClients,
     new ScheduleStoreSelector(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
     runs as unknown as CronRunStore,
-    new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
+    events,
     new TasksClock(),
   );
-  current = { scheduler, catalog, queue, store, redisStore, runs, redis };
+  current = { scheduler, catalog, queue, store, redisStore, runs, redis, heard };
   await scheduler.startTicking();
   await vi.advanceTimersByTimeAsync(0);
   return current;
@@ -807,5 +812,53 @@ describe('CronScheduler: an app whose crons are all track: false', () => {
     await runUntil(T0 + 2_000);
     expect(logs.filter((l) => l.message.startsWith('Redis (tasks:cron-schedule:*) unreachable (')).map((l) => l.level)).toEqual(['warn']);
     expect(logs.filter((l) => l.message === 'Redis (tasks:cron-schedule:*) answers again')).toHaveLength(1);
+  });
+});
+
+describe('CronScheduler: lifecycle events', () => {
+  it('the lease taken, each tick enqueued (at the tick, as the leader), and the lease given up at shutdown', async () => {
+    const h = await boot(T0 - 500, { crons: [{ name: 'everySecond', expression: '* * * * * *' }] });
+    await runUntil(T0 + 1_000);
+    await h.scheduler.beforeApplicationShutdown();
+    const schedulerId = h.scheduler.state().id;
+    expect(h.heard).toEqual([
+      { name: 'scheduler.lease.changed', event: { held: true, schedulerId } },
+      { name: 'cron.tick.enqueued', event: { cron: 'everySecond', scheduledAt: new Date(T0), leader: true } },
+      { name: 'cron.tick.enqueued', event: { cron: 'everySecond', scheduledAt: new Date(T0 + 1_000), leader: true } },
+      { name: 'scheduler.lease.changed', event: { held: false, schedulerId } },
+    ]);
+    current = undefined;
+  });
+
+  it('ticks slept through are missed by catch-up, each with its reason, recorded when the run store wrote its row', async () => {
+    const h = await boot(T0 + 4_500, {
+      crons: [{ name: 'every5s', expression: '*/5 * * * * *' }],
+      lastTicks: { every5s: T0 - 10_000 },
+      prepare: ({ runs }) => {
+        // The older tick already had a row (another replica's): the run store did not add it.
+        const record = runs.recordMissed.bind(runs);
+        runs.recordMissed = async (name, ticks) => (await record(name, ticks)).filter((tick) => tick !== T0 - 5_000);
+      },
+    });
+    expect(h.heard.filter((e) => e.name === 'cron.tick.missed')).toEqual([
+      {
+        name: 'cron.tick.missed',
+        event: { cron: 'every5s', scheduledAt: new Date(T0 - 5_000), cause: 'catch-up', reason: `Missed: superseded by the tick of ${iso(T0)}, due before this one could start`, recorded: false },
+      },
+      {
+        name: 'cron.tick.missed',
+        event: { cron: 'every5s', scheduledAt: new Date(T0), cause: 'catch-up', reason: `Missed: superseded by the tick of ${iso(T0 + 5_000)}, due moments later`, recorded: true },
+      },
+    ]);
+  });
+
+  it('a tick that could not be enqueued in time is missed with cause enqueue-failed, and never enqueued', async () => {
+    const h = await boot(T0 - 500, { crons: [{ name: 'failing', expression: '* * * * *', options: { catchUp: { windowMs: 1_000 } } }] });
+    h.queue.failures.set(T0, Infinity);
+    await runUntil(T0 + 2_000);
+    const ofTick = h.heard.filter((e) => 'cron' in e.event && e.event.cron === 'failing');
+    expect(ofTick).toEqual([
+      { name: 'cron.tick.missed', event: { cron: 'failing', scheduledAt: new Date(T0), cause: 'enqueue-failed', reason: 'Missed: could not be enqueued (Error: Connection is closed.)', recorded: true } },
+    ]);
   });
 });

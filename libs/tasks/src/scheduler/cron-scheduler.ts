@@ -8,11 +8,12 @@ import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { CronRunStore } from '../tracking/cron-run.store.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import type { CronMissedCause } from '../events/lifecycle-events.js';
 
 // setTimeout counts on the monotonic clock, the ticks are wall-clock times:
 // after the wall clock is stepped forward (NTP, a resumed VM) one long wait
@@ -36,7 +37,7 @@ interface PendingTick {
   timer: NodeJS.Timeout;
 }
 
-/** What the scheduler did since it started; read by tests and, later, metrics. */
+/** What the scheduler did since it started; read by tests (metrics count the lifecycle events). */
 export interface CronSchedulerStats {
   /** Ticks added to the cron queue (a replica's add of a tick another already added counts too). */
   enqueued: number;
@@ -80,20 +81,20 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly schedules: ScheduleStoreSelector,
     private readonly runs: CronRunStore,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly clock: TasksClock,
   ) {
     this.lease = new CronSchedulerLease(
-      () => connections.create('fail-fast', 'scheduler-lease'),
+      clients.failFast,
       `${options.prefix}:cron-scheduler:lease`,
       (held) => {
-        metrics.leaseChanged(held);
+        events.emit('scheduler.lease.changed', { held, schedulerId: this.lease.id });
         if (held) this.rearmAll();
       },
-      (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
+      (error) => this.logger.warn(`Scheduler lease: ${clients.describe(error)}; firing ticks as a backup meanwhile`),
       { ttlMs: options.schedulerLeaseTtlMs, renewMs: options.schedulerLeaseRenewMs },
     );
   }
@@ -112,6 +113,11 @@ export class CronScheduler implements BeforeApplicationShutdown {
       leaseKey: this.lease.leaseKey,
       ...(this.enqueueFailing ? { enqueueFailing: this.enqueueFailing } : {}),
     };
+  }
+
+  /** The replica that holds the scheduler lease (the `id` of its state), or null when none does. */
+  leaseHolder(): Promise<string | null> {
+    return this.lease.holder();
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
@@ -238,7 +244,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     // A tick another replica already noted is its to fire: recording it MISSED here
     // could beat that replica's run to the row. Enqueueing it again is harmless.
     const unclaimed = missed.filter((m) => previousTick === undefined || m.tick > previousTick);
-    if (unclaimed.length > 0) await this.recordMissed(cron, unclaimed);
+    if (unclaimed.length > 0) await this.recordMissed(cron, unclaimed, 'catch-up');
     for (const tick of ticks) await this.enqueue(cron, tick);
   }
 
@@ -260,14 +266,19 @@ export class CronScheduler implements BeforeApplicationShutdown {
     }
   }
 
-  private async recordMissed(cron: RegisteredCron, missed: readonly MissedTick[]): Promise<void> {
+  private async recordMissed(cron: RegisteredCron, missed: readonly MissedTick[], cause: CronMissedCause): Promise<void> {
     this.stats.missed += missed.length;
     this.logger.warn(`${cron.name}: ${missed.length} tick(s) missed, the newest ${new Date(missed[missed.length - 1].tick).toISOString()}: ${missed[missed.length - 1].reason}`);
-    if (!cron.track) return;
-    try {
-      await this.runs.recordMissed(cron.name, missed);
-    } catch (error) {
-      this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
+    let recorded: ReadonlySet<number> = new Set();
+    if (cron.track) {
+      try {
+        recorded = new Set(await this.runs.recordMissed(cron.name, missed));
+      } catch (error) {
+        this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
+      }
+    }
+    for (const { tick, reason } of missed) {
+      this.events.emit('cron.tick.missed', { cron: cron.name, scheduledAt: new Date(tick), cause, reason, recorded: recorded.has(tick) });
     }
   }
 
@@ -282,18 +293,18 @@ export class CronScheduler implements BeforeApplicationShutdown {
       try {
         await this.queue.add(cron.name, data, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options));
         this.stats.enqueued++;
+        this.events.emit('cron.tick.enqueued', { cron: cron.name, scheduledAt: new Date(tick), leader: this.lease.isLeader });
         this.enqueueFailing = undefined;
         if (attempt > 1) this.logger.log(`Enqueued tick ${new Date(tick).toISOString()} of ${cron.name} at attempt ${attempt}`);
         return;
       } catch (error) {
         const delay = Math.min(100 * 2 ** attempt, 2_000);
-        const cause = this.connections.describe(error);
+        const cause = this.clients.describe(error);
         this.enqueueFailing = { since: this.enqueueFailing?.since ?? this.clock.now(), cause };
         if (!this.running || this.clock.now() + delay > deadline) {
           this.stats.enqueueFailures++;
-          this.metrics.tickEnqueueFailed(cron.name);
           this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name} (${attempt} attempt(s)): ${cause}`);
-          await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }]);
+          await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }], 'enqueue-failed');
           return;
         }
         if (attempt === 1) this.logger.warn(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name}, retrying: ${cause}`);

@@ -14,7 +14,7 @@ import { CronRegistry } from '../client/cron.registry.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
 import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { RunLogContext } from '../observability/run-log-context.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import { resolveTasksOptions } from '../options/resolve-tasks-options.js';
 import type { TasksModuleOptions } from '../options/tasks-options.interface.js';
@@ -42,7 +42,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 // The cron side of the kit in a plain Nest testing module: discovery of the
-// app's @Cron methods, a pass-through run log (no nestjs-pino) and no metrics.
+// app's @Cron methods, a pass-through run log (no nestjs-pino) and the lifecycle events.
 async function boot(crons: Type<unknown>, options: TasksModuleOptions = {}, extra: Provider[] = []): Promise<{ app: TestingModule; driver: CronTestDriver }> {
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
@@ -53,7 +53,7 @@ async function boot(crons: Type<unknown>, options: TasksModuleOptions = {}, extr
       TasksExplorer,
       { provide: TASKS_OPTIONS, useValue: resolveTasksOptions({ prefix: 'kit', ...options }) },
       { provide: RunLogContext, useValue: { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined } },
-      { provide: TasksMetrics, useValue: { cronTickLateness: () => undefined } },
+      TasksEvents,
       { provide: FAKE_CLOCK_START, useValue: T0 },
       ...cronTestingProviders,
       ...extra,

@@ -5,6 +5,8 @@ import { TasksClock } from '../options/tasks-clock.js';
 import { WORKER_LOST_CAUSE, type CronRunKey, type CronRunRecorder, type RunAdmission, type RunClaim } from '../tracking/cron-run.store.js';
 import { CronRunStatus, type CronRunTrigger } from '../tracking/cron-run-status.js';
 import { describeError } from '../redaction/redact.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import type { CronRunFencedEvent } from '../events/lifecycle-events.js';
 import { InMemoryScheduleStore } from './in-memory-schedule-store.js';
 
 /**
@@ -57,7 +59,8 @@ const WORKER_ID = `testing-kit:${process.pid}`;
  * fresh and larger fencing token per attempt, at most one exclusive RUNNING
  * row per job, writes fenced by the attempt's token, a retry or a handed-back
  * run reclaiming its FAILED row, a paused cron's scheduled tick not admitted.
- * Timestamps come from the kit's clock.
+ * Timestamps come from the kit's clock; a refused write and a row marked
+ * lost are lifecycle events, as production's are.
  */
 @Injectable()
 export class InMemoryCronRunStore implements CronRunRecorder {
@@ -76,6 +79,7 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly clock: TasksClock,
     private readonly schedules: InMemoryScheduleStore,
+    private readonly events: TasksEvents,
   ) {}
 
   get refusedWrites(): number {
@@ -89,47 +93,49 @@ export class InMemoryCronRunStore implements CronRunRecorder {
 
   admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
     const first = this.claimRow(run, claim);
-    if (first.kind !== 'busy' || !this.releaseSilentRun(run.jobName)) return Promise.resolve(first);
+    if (first.kind !== 'busy') return Promise.resolve(first);
+    const lost = this.releaseSilentRun(run.jobName);
+    if (lost === undefined) return Promise.resolve(first);
+    this.events.emit('cron.run.lost', { cron: run.jobName, runId: lost, foundBy: 'next-run' });
     return Promise.resolve(this.claimRow(run, claim));
   }
 
-  heartbeat(runId: number, fencingToken: number): Promise<boolean> {
-    const row = this.owned(runId, fencingToken);
+  heartbeat(jobName: string, runId: number, fencingToken: number): Promise<boolean> {
+    const row = this.owned({ cron: jobName, runId, fencingToken, write: 'heartbeat' });
     if (row) this.write(row, { heartbeatAt: this.date() });
     return Promise.resolve(row !== undefined);
   }
 
-  complete(_jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
+  complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
     // What reads back from the jsonb column: a Date becomes its ISO string, undefined becomes null.
     const stored: unknown = JSON.parse(JSON.stringify(result ?? null));
-    return Promise.resolve(this.finish(runId, fencingToken, { status: CronRunStatus.COMPLETED, durationMs, result: stored, error: null, reason: null }));
+    return Promise.resolve(this.finish({ cron: jobName, runId, fencingToken, write: 'outcome' }, { status: CronRunStatus.COMPLETED, durationMs, result: stored, error: null, reason: null }));
   }
 
-  fail(_jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
+  fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
     const described = describeError(error, this.options.redisUrl);
-    return Promise.resolve(this.finish(runId, fencingToken, { status: CronRunStatus.FAILED, durationMs, result: null, error: described, reason: abortReason ?? null }));
+    return Promise.resolve(this.finish({ cron: jobName, runId, fencingToken, write: 'outcome' }, { status: CronRunStatus.FAILED, durationMs, result: null, error: described, reason: abortReason ?? null }));
   }
 
-  handBack(runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean> {
-    const row = this.owned(runId, fencingToken);
+  handBack(jobName: string, runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean> {
+    const row = this.owned({ cron: jobName, runId, fencingToken, write: 'hand-back' });
     if (row) this.end(row, { status: CronRunStatus.FAILED, handedBack: true, durationMs: Math.round(durationMs), error: reason, reason });
     return Promise.resolve(row !== undefined);
   }
 
-  recordSkipped(run: CronRunKey, reason: string): Promise<void> {
-    if (!this.byTick.has(tickKey(run.jobName, run.scheduledAt.getTime()))) {
-      const now = this.date();
-      this.insert({ jobName: run.jobName, scheduledAt: run.scheduledAt, status: CronRunStatus.SKIPPED, attempt: run.attempt, trigger: run.trigger, startedAt: now, completedAt: now, durationMs: 0, reason });
-    }
-    return Promise.resolve();
+  recordSkipped(run: CronRunKey, reason: string): Promise<boolean> {
+    if (this.byTick.has(tickKey(run.jobName, run.scheduledAt.getTime()))) return Promise.resolve(false);
+    const now = this.date();
+    this.insert({ jobName: run.jobName, scheduledAt: run.scheduledAt, status: CronRunStatus.SKIPPED, attempt: run.attempt, trigger: run.trigger, startedAt: now, completedAt: now, durationMs: 0, reason });
+    return Promise.resolve(true);
   }
 
-  recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number> {
-    let added = 0;
+  recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]> {
+    const added: number[] = [];
     for (const { tick, reason } of ticks) {
       if (this.byTick.has(tickKey(jobName, tick))) continue;
       this.insert({ jobName, scheduledAt: new Date(tick), status: CronRunStatus.MISSED, attempt: 1, trigger: 'schedule', completedAt: this.date(), durationMs: 0, reason });
-      added++;
+      added.push(tick);
     }
     return Promise.resolve(added);
   }
@@ -198,27 +204,28 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     return { kind: 'run', runId: row.id, fencingToken };
   }
 
-  // The job's exclusive RUNNING row, marked lost when its heartbeat is older than its bound.
-  private releaseSilentRun(jobName: string): boolean {
+  // The job's exclusive RUNNING row, marked lost when its heartbeat is older than its bound: the id of the row it marked.
+  private releaseSilentRun(jobName: string): number | undefined {
     const row = this.running.get(jobName);
     const since = row?.heartbeatAt ?? row?.startedAt;
-    if (!row || !since || since.getTime() >= this.clock.now() - (row.lockTtlMs ?? 0)) return false;
+    if (!row || !since || since.getTime() >= this.clock.now() - (row.lockTtlMs ?? 0)) return undefined;
     const error = `Worker lost: no heartbeat since ${since.toISOString()} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ${WORKER_LOST_CAUSE}`;
     this.end(row, { status: CronRunStatus.FAILED, durationMs: this.clock.now() - (row.startedAt ?? since).getTime(), error });
-    return true;
+    return row.id;
   }
 
-  private finish(runId: number, fencingToken: number, fields: Pick<StoredRun, 'status' | 'durationMs' | 'result' | 'error' | 'reason'>): boolean {
-    const row = this.owned(runId, fencingToken);
+  private finish(write: CronRunFencedEvent, fields: Pick<StoredRun, 'status' | 'durationMs' | 'result' | 'error' | 'reason'>): boolean {
+    const row = this.owned(write);
     if (row) this.end(row, { ...fields, durationMs: Math.round(fields.durationMs ?? 0) });
     return row !== undefined;
   }
 
-  /** The row, if it is still RUNNING under this token; a refused write is counted. */
-  private owned(runId: number, fencingToken: number): StoredRun | undefined {
-    const row = this.byId.get(runId);
-    if (row?.status === CronRunStatus.RUNNING && row.fencingToken === fencingToken) return row;
+  /** The row, if it is still RUNNING under the write's token; a refused write is counted and told. */
+  private owned(write: CronRunFencedEvent): StoredRun | undefined {
+    const row = this.byId.get(write.runId);
+    if (row?.status === CronRunStatus.RUNNING && row.fencingToken === write.fencingToken) return row;
     this.fencedWrites++;
+    this.events.emit('cron.run.fenced', write);
     return undefined;
   }
 

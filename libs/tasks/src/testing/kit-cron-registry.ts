@@ -3,13 +3,15 @@ import type { Queue } from 'bullmq';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TasksClock } from '../options/tasks-clock.js';
-import type { RedisConnections } from '../redis/redis-connections.js';
+import type { QueueFactory } from '../queues/queue-factory.js';
 import { CronRegistry } from '../client/cron.registry.js';
 import type { TaskHandle } from '../client/task-client.types.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { CronJobData, CronRunOutcome } from '../cron/cron-job-data.js';
 import { CronTestDriver } from './cron-test-driver.js';
+
+const NO_QUEUES = { outcomes: () => undefined } as unknown as QueueFactory;
 
 /**
  * The production `CronRegistry` over the kit's schedule store and cron
@@ -28,8 +30,8 @@ export class KitCronRegistry extends CronRegistry {
     @Inject(TasksClock) clock: TasksClock,
     @Inject(CronTestDriver) private readonly driver: CronTestDriver,
   ) {
-    // The outcome listener production builds from these never opens: trigger's handle is the kit's.
-    super(catalog, schedules, driver.queue as unknown as Queue<CronJobData>, options, {} as RedisConnections, clock);
+    // No result listener: trigger's handle is the kit's.
+    super(catalog, schedules, driver.queue as unknown as Queue<CronJobData>, options, NO_QUEUES, clock);
   }
 
   /** Production's checks (the library's own crons, an unknown one), its job, run by the kit's worker. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import type { CronRunFencedEvent } from '../events/lifecycle-events.js';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
@@ -56,12 +57,14 @@ export interface CronRunRecorder {
   /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */
   readonly refusedWrites: number;
   admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission>;
-  heartbeat(runId: number, fencingToken: number): Promise<boolean>;
+  heartbeat(jobName: string, runId: number, fencingToken: number): Promise<boolean>;
   complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean>;
   fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean>;
-  handBack(runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean>;
-  recordSkipped(run: CronRunKey, reason: string): Promise<void>;
-  recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number>;
+  handBack(jobName: string, runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean>;
+  /** False when the tick already had a row (which it keeps). */
+  recordSkipped(run: CronRunKey, reason: string): Promise<boolean>;
+  /** The ticks (epoch ms) it added; a tick that already had a row keeps it. */
+  recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]>;
 }
 
 /** The end of every "Worker lost" message, whoever finds the silent row (the sweep or the job's next run). */
@@ -79,7 +82,9 @@ const SILENT = `status = 'RUNNING' AND coalesce(heartbeat_at, started_at) < now(
  *
  * Every write after the RUNNING insert is fenced: it applies only while the
  * row is still RUNNING under this attempt's fencing token, so a run marked
- * lost (or reclaimed by another attempt) can no longer change its row.
+ * lost (or reclaimed by another attempt) can no longer change its row. A
+ * refused write is the lifecycle event `cron.run.fenced`; a row marked lost
+ * is `cron.run.lost`. What the other writes recorded, they return.
  */
 @Injectable()
 export class CronRunStore implements CronRunRecorder {
@@ -91,7 +96,7 @@ export class CronRunStore implements CronRunRecorder {
   constructor(
     private readonly locator: TrackingDatabaseLocator,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
   ) {}
 
   /** Finds the DataSource; fails fast at start when the app has crons but no tracking database. */
@@ -117,8 +122,10 @@ export class CronRunStore implements CronRunRecorder {
    */
   async admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission> {
     const first = await this.claimRow(run, claim);
-    if (first.kind !== 'busy' || !(await this.releaseSilentRun(run.jobName))) return first;
-    this.metrics.cronRuns(run.jobName, 'LOST');
+    if (first.kind !== 'busy') return first;
+    const lost = await this.releaseSilentRun(run.jobName);
+    if (lost === undefined) return first;
+    this.events.emit('cron.run.lost', { cron: run.jobName, runId: lost, foundBy: 'next-run' });
     return this.claimRow(run, claim);
   }
 
@@ -177,10 +184,10 @@ export class CronRunStore implements CronRunRecorder {
   /**
    * Marks FAILED the job's exclusive RUNNING row if its heartbeat is older
    * than its bound. Called by a run that holds the job's lock, so that row's
-   * lock is gone too: its worker died or froze. True if it marked one.
+   * lock is gone too: its worker died or froze. The id of the row it marked, if it marked one.
    */
-  private async releaseSilentRun(jobName: string): Promise<boolean> {
-    return this.fenced(
+  private async releaseSilentRun(jobName: string): Promise<number | undefined> {
+    const rows = (await this.db().query(
       `UPDATE ${this.tableName()}
           SET status = 'FAILED', completed_at = now(),
               duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int,
@@ -190,44 +197,44 @@ export class CronRunStore implements CronRunRecorder {
         WHERE namespace = $1 AND job_name = $2 AND exclusive AND ${SILENT}
         RETURNING id`,
       [this.namespace, jobName, WORKER_LOST_CAUSE],
-      false,
-    );
+    )) as unknown[];
+    const [row] = returnedRows<{ id: string }>(rows);
+    return row ? Number(row.id) : undefined;
   }
 
   /** Says the run is alive. False when the row is no longer this attempt's (marked lost, reclaimed): the run must stop. */
-  async heartbeat(runId: number, fencingToken: number): Promise<boolean> {
+  async heartbeat(jobName: string, runId: number, fencingToken: number): Promise<boolean> {
     return this.fenced(
       `UPDATE ${this.tableName()} SET heartbeat_at = now() WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING' RETURNING id`,
       [runId, fencingToken],
+      { cron: jobName, runId, fencingToken, write: 'heartbeat' },
     );
   }
 
-  /** Records COMPLETED; false (and counted) when the row is no longer this attempt's. */
-  async complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
-    const applied = await this.finish(runId, fencingToken, CronRunStatus.COMPLETED, durationMs, JSON.stringify(result ?? null), null, null);
-    if (applied) this.metrics.cronRuns(jobName, 'COMPLETED');
-    return applied;
+  /** Records COMPLETED; false when the row is no longer this attempt's. */
+  complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
+    return this.finish(jobName, runId, fencingToken, CronRunStatus.COMPLETED, durationMs, JSON.stringify(result ?? null), null, null);
   }
 
-  /** Records FAILED with the error (and what aborted the run, if something did). */
-  async fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
-    const applied = await this.finish(runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error, this.options.redisUrl), abortReason ?? null);
-    if (applied) this.metrics.cronRuns(jobName, 'FAILED');
-    return applied;
+  /** Records FAILED with the error (and what aborted the run, if something did); false when the row is no longer this attempt's. */
+  fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
+    return this.finish(jobName, runId, fencingToken, CronRunStatus.FAILED, durationMs, null, describeError(error, this.options.redisUrl), abortReason ?? null);
   }
 
   /** Gives the row up at shutdown so that the handed-back job reclaims it on another worker. */
-  handBack(runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean> {
+  handBack(jobName: string, runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean> {
     return this.fenced(
       `UPDATE ${this.tableName()}
           SET status = 'FAILED', handed_back = true, completed_at = now(), duration_ms = $3, error = $4, reason = $4
         WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING'
         RETURNING id`,
       [runId, fencingToken, Math.round(durationMs), reason],
+      { cron: jobName, runId, fencingToken, write: 'hand-back' },
     );
   }
 
-  async recordSkipped(run: CronRunKey, reason: string): Promise<void> {
+  /** Records the tick SKIPPED; false when it already had a row (which it keeps). */
+  async recordSkipped(run: CronRunKey, reason: string): Promise<boolean> {
     const rows = (await this.db().query(
       `INSERT INTO ${this.tableName()}
          (namespace, job_name, status, scheduled_at, started_at, completed_at, duration_ms, attempt, trigger, worker_id, reason)
@@ -236,23 +243,22 @@ export class CronRunStore implements CronRunRecorder {
        RETURNING id`,
       [this.namespace, run.jobName, run.scheduledAt, run.attempt, run.trigger, this.workerId, reason],
     )) as unknown[];
-    this.metrics.cronRuns(run.jobName, 'SKIPPED', rowCount(rows));
+    return rowCount(rows) > 0;
   }
 
-  /** Records ticks that will not run as MISSED rows; a tick that already has a row keeps it. Returns how many were added. */
-  async recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number> {
-    if (ticks.length === 0) return 0;
+  /** Records ticks that will not run as MISSED rows; a tick that already has a row keeps it. Returns the ticks (epoch ms) it added. */
+  async recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]> {
+    if (ticks.length === 0) return [];
     const rows = (await this.db().query(
       `INSERT INTO ${this.tableName()}
          (namespace, job_name, status, scheduled_at, completed_at, duration_ms, attempt, trigger, worker_id, reason)
        SELECT $1, $2, 'MISSED', t.tick, now(), 0, 1, 'schedule', $3, t.reason
          FROM unnest($4::timestamptz[], $5::text[]) AS t(tick, reason)
        ON CONFLICT (namespace, job_name, scheduled_at) DO NOTHING
-       RETURNING id`,
+       RETURNING scheduled_at`,
       [this.namespace, jobName, this.workerId, ticks.map((t) => new Date(t.tick)), ticks.map((t) => t.reason)],
     )) as unknown[];
-    this.metrics.cronRuns(jobName, 'MISSED', rows.length);
-    return rows.length;
+    return returnedRows<{ scheduled_at: Date }>(rows).map((row) => row.scheduled_at.getTime());
   }
 
   /** RUNNING rows of this namespace whose heartbeat is older than their liveness bound. */
@@ -280,9 +286,8 @@ export class CronRunStore implements CronRunRecorder {
         WHERE id = $1 AND ${SILENT}
         RETURNING id`,
       [row.id, reason],
-      false,
     );
-    if (marked) this.metrics.cronRuns(row.jobName, 'LOST');
+    if (marked) this.events.emit('cron.run.lost', { cron: row.jobName, runId: Number(row.id), foundBy: 'sweep' });
     return marked;
   }
 
@@ -312,6 +317,7 @@ export class CronRunStore implements CronRunRecorder {
   }
 
   private async finish(
+    jobName: string,
     runId: number,
     fencingToken: number,
     status: CronRunStatus,
@@ -326,16 +332,17 @@ export class CronRunStore implements CronRunRecorder {
         WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING'
         RETURNING id`,
       [runId, fencingToken, status, Math.round(durationMs), result, error, reason],
+      { cron: jobName, runId, fencingToken, write: 'outcome' },
     );
   }
 
-  /** Runs an UPDATE ... RETURNING; false when it matched no row (counted as a refused write unless `count` is false). */
-  private async fenced(sql: string, parameters: unknown[], count = true): Promise<boolean> {
+  /** Runs an UPDATE ... RETURNING; false when it matched no row, which for a write of a run (`refused`) is a refused write. */
+  private async fenced(sql: string, parameters: unknown[], refused?: CronRunFencedEvent): Promise<boolean> {
     const rows = (await this.db().query(sql, parameters)) as unknown[];
     const applied = rowCount(rows) > 0;
-    if (!applied && count) {
+    if (!applied && refused) {
       this.fencedWrites++;
-      this.metrics.refusedWrite();
+      this.events.emit('cron.run.fenced', refused);
     }
     return applied;
   }

@@ -13,13 +13,14 @@ import { TasksClock } from '../options/tasks-clock.js';
 import type { CronLockService } from '../lock/cron-lock.service.js';
 import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { RunLogContext } from '../observability/run-log-context.js';
-import type { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import { TASKS_EVENT_NAMES } from '../events/lifecycle-events.js';
 
 type Level = 'log' | 'debug' | 'warn' | 'error';
 
 // The pipeline with what it needs from Redis and Postgres stubbed: untracked
 // crons need neither a row nor a database, and the lock is free or held at will.
-function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = () => Promise.resolve({ markedFailed: 0 })) {
+function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = () => Promise.resolve({ markedFailed: 0 }), events = new TasksEvents()) {
   const catalog = new CronCatalog();
   const maintenance = new CronMaintenance(null as never, null as never, DEFAULT_TASKS_OPTIONS);
   for (const { method, metadata } of maintenance.definitions()) {
@@ -27,16 +28,17 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
   }
   const userCron = buildCronMetadata('ReportJobs', 'nightly', '*/5 * * * * *', { name: 'reports.nightly', track: false });
   catalog.register({ ...userCron, source: 'ReportJobs.nightly', internal: false, invoke: () => Promise.resolve('done') });
+  const failingCron = buildCronMetadata('ReportJobs', 'broken', '*/5 * * * * *', { name: 'reports.broken', track: false });
+  catalog.register({ ...failingCron, source: 'ReportJobs.broken', internal: false, invoke: () => Promise.reject(new RangeError('row 7 of the secret report')) });
   const locks = { tryAcquire: () => Promise.resolve(lockFree() ? { token: 'token', release: () => Promise.resolve() } : undefined) };
-  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined };
-  const metrics = { cronTickLateness: () => undefined };
+  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn() };
   return new CronRunPipeline(
     catalog,
     locks as unknown as CronLockService,
     {} as CronRunStore,
     logContext as unknown as RunLogContext,
     DEFAULT_TASKS_OPTIONS,
-    metrics as unknown as TasksMetrics,
+    events,
     // Schedules in Postgres: the untracked cron notes nothing, and this spec needs no Redis.
     { inRedis: false } as unknown as ScheduleStoreSelector,
     new TasksClock(),
@@ -84,5 +86,48 @@ describe('CronRunPipeline log levels', () => {
     );
     await expect(pipeline.run(job('tasks.sweepLostRuns'), new JobAbort())).rejects.toThrow('Postgres went away');
     expect(levelOf('Cron job tasks.sweepLostRuns failed')).toEqual(['error']);
+  });
+});
+
+describe('CronRunPipeline lifecycle events of an untracked cron', () => {
+  const heardBy = (events: TasksEvents) => {
+    const heard: { name: string; event: Record<string, unknown> }[] = [];
+    for (const name of TASKS_EVENT_NAMES) events.on(name, (event) => heard.push({ name, event: { ...event } }));
+    return heard;
+  };
+  beforeEach(() => {
+    vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('claimed then finished, without a row id, not recorded; a failure names the class of the error, not its message', async () => {
+    const events = new TasksEvents();
+    const heard = heardBy(events);
+    const pipeline = pipelineWith(() => true, undefined, events);
+    const completed = job('reports.nightly');
+    await pipeline.run(completed, new JobAbort());
+    const failed = job('reports.broken');
+    await expect(pipeline.run(failed, new JobAbort())).rejects.toThrow(RangeError);
+    const run = (j: Job<CronJobData>) => ({ cron: j.name, scheduledAt: new Date(j.data.scheduledAt), trigger: 'schedule', attempt: 1 });
+    expect(heard).toEqual([
+      { name: 'cron.run.claimed', event: { ...run(completed), resumed: false } },
+      { name: 'cron.run.finished', event: { ...run(completed), durationMs: expect.any(Number), recorded: false, status: 'COMPLETED' } },
+      { name: 'cron.run.claimed', event: { ...run(failed), resumed: false } },
+      { name: 'cron.run.finished', event: { ...run(failed), durationMs: expect.any(Number), recorded: false, status: 'FAILED', errorType: 'RangeError' } },
+    ]);
+  });
+
+  it('skipped, not recorded, with the reason a row would have', async () => {
+    const events = new TasksEvents();
+    const heard = heardBy(events);
+    const skipped = job('reports.nightly');
+    await pipelineWith(() => false, undefined, events).run(skipped, new JobAbort());
+    expect(heard).toEqual([
+      {
+        name: 'cron.run.skipped',
+        event: { cron: 'reports.nightly', scheduledAt: new Date(skipped.data.scheduledAt), trigger: 'schedule', attempt: 1, reason: 'Skipped: an earlier run still holds the lock', recorded: false },
+      },
+    ]);
   });
 });

@@ -12,8 +12,9 @@ import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../task/job
 import { RunLogContext } from '../observability/run-log-context.js';
 import { escapeLogText } from '../redaction/escape-log-text.js';
 import { describeError } from '../redaction/redact.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
-import { TASKS_ATTRIBUTES, annotateActiveSpan, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import { errorType } from '../events/lifecycle-events.js';
+import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { CronRunContext } from '../cron/cron-context.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
@@ -48,6 +49,10 @@ export type CronJob = Pick<Job<CronJobData>, 'id' | 'data' | 'attemptsMade' | 'o
  * tick that already has a row is a DUPLICATE; a run whose row cannot be
  * written does not run. User interceptors wrap the handler alone, so they
  * run inside the lock and never on a tick that did not execute.
+ *
+ * Each step tells the lifecycle events what it decided (missed, skipped,
+ * claimed, finished); metrics, the run's log fields and its span annotations
+ * listen to them. The run's span and logging context wrap the whole pipeline here.
  */
 @Injectable()
 export class CronRunPipeline {
@@ -59,7 +64,7 @@ export class CronRunPipeline {
     @Inject(CronRunStore) private readonly runs: CronRunRecorder,
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly schedules: ScheduleStoreSelector,
     private readonly clock: TasksClock,
   ) {}
@@ -124,18 +129,24 @@ export class CronRunPipeline {
       if (late) {
         const reason = `Missed: ${late}`;
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} not run. ${reason}`);
-        if (cron.track) await this.runs.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }]);
+        let recorded = false;
+        if (cron.track) recorded = (await this.runs.recordMissed(cron.name, [{ tick: run.scheduledAt.getTime(), reason }])).length > 0;
         else await this.noteUntracked(cron, run, CronRunStatus.MISSED);
+        this.events.emit('cron.tick.missed', { cron: cron.name, scheduledAt: run.scheduledAt, cause: 'late-start', reason, recorded });
         return { status: 'MISSED', reason };
       }
     }
     const claim = await this.claim(cron, run, String(job.id), abort);
     switch (claim.kind) {
-      case 'busy':
+      case 'busy': {
+        const reason = `Skipped: ${claim.reason}`;
         this.routine(cron, `Cron job ${cron.name} skipped: ${claim.reason}`);
-        if (cron.track) await this.runs.recordSkipped(run, `Skipped: ${claim.reason}`);
+        let recorded = false;
+        if (cron.track) recorded = await this.runs.recordSkipped(run, reason);
         else await this.noteUntracked(cron, run, CronRunStatus.SKIPPED);
-        return { status: 'SKIPPED', reason: `Skipped: ${claim.reason}` };
+        this.events.emit('cron.run.skipped', { ...runFields(run), reason, recorded });
+        return { status: 'SKIPPED', reason };
+      }
       case 'duplicate':
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} already has a row; not running it again`);
         return { status: 'DUPLICATE' };
@@ -209,11 +220,7 @@ export class CronRunPipeline {
       await lock?.release();
       throw new CronRunNotRecordedError(cronRunNotRecorded(cron.name, (error as Error).message), { cause: error });
     }
-    if (admission.kind === 'run') {
-      this.logContext.assign({ runId: admission.runId, fencingToken: admission.fencingToken });
-      annotateActiveSpan({ [TASKS_ATTRIBUTES.runId]: admission.runId, [TASKS_ATTRIBUTES.fencingToken]: admission.fencingToken });
-      return { kind: 'run', lock, runId: admission.runId, fencingToken: admission.fencingToken };
-    }
+    if (admission.kind === 'run') return { kind: 'run', lock, runId: admission.runId, fencingToken: admission.fencingToken };
     await lock?.release();
     if (admission.kind === 'busy') {
       return {
@@ -265,10 +272,8 @@ export class CronRunPipeline {
     heartbeat: Heartbeat | undefined,
   ): Promise<CronRunOutcome> {
     const context = new CronRunContext(cron.name, runId, fencingToken, run.scheduledAt, run.trigger, run.attempt, abort);
-    // Lateness is the scheduler's and the queue's: a retry or a resumed run starts late by design.
-    if (run.trigger === 'schedule' && run.attempt === 1 && !job.data.resumed) {
-      this.metrics.cronTickLateness(cron.name, (this.clock.now() - run.scheduledAt.getTime()) / 1_000);
-    }
+    const row = runId ? { runId, fencingToken } : {};
+    this.events.emit('cron.run.claimed', { ...runFields(run), ...row, resumed: job.data.resumed === true });
     const started = performance.now();
     let result: unknown;
     try {
@@ -279,21 +284,25 @@ export class CronRunPipeline {
       if (abort.reason instanceof WorkerShutdownAbort) {
         // The handler gave up because the worker is going: its row is handed back with the job.
         const reason = `Handed back at shutdown after ${Math.round(durationMs)} ms: another worker runs the tick again`;
-        if (runId) await this.runs.handBack(runId, fencingToken, durationMs, reason).catch(() => false);
+        if (runId) await this.runs.handBack(cron.name, runId, fencingToken, durationMs, reason).catch(() => false);
         // The worker that takes it resumes this run: the tick is old by then, but not missed.
         await job.updateData({ ...job.data, resumed: true }).catch(() => undefined);
         this.logger.warn(`Cron job ${cron.name}: ${reason}`);
         throw new HandBackRequest(reason);
       }
       const aborted = abort.aborted ? describeAbort(abort.reason) : undefined;
-      if (runId) await this.record(cron, runId, fencingToken, () => this.runs.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
+      let recorded = false;
+      if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.runs.fail(cron.name, runId, fencingToken, durationMs, error, aborted));
       else await this.noteUntracked(cron, run, CronRunStatus.FAILED);
+      this.events.emit('cron.run.finished', { ...runFields(run), ...row, durationMs, recorded, status: 'FAILED', errorType: errorType(error) });
       throw error;
     }
     const durationMs = performance.now() - started;
     heartbeat?.stop();
-    if (runId) await this.record(cron, runId, fencingToken, () => this.runs.complete(cron.name, runId, fencingToken, durationMs, result));
+    let recorded = false;
+    if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.runs.complete(cron.name, runId, fencingToken, durationMs, result));
     else await this.noteUntracked(cron, run, CronRunStatus.COMPLETED);
+    this.events.emit('cron.run.finished', { ...runFields(run), ...row, durationMs, recorded, status: 'COMPLETED' });
     this.routine(cron, `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
     return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
   }
@@ -309,7 +318,7 @@ export class CronRunPipeline {
     let stopped = false;
     const beat = async () => {
       try {
-        const owned = await this.runs.heartbeat(runId, fencingToken);
+        const owned = await this.runs.heartbeat(cron.name, runId, fencingToken);
         if (failing) this.logger.log(`Cron run ${runId} (${cron.name}) heartbeats again`);
         failing = false;
         if (!owned && !stopped) {
@@ -336,16 +345,16 @@ export class CronRunPipeline {
   // must not turn a finished run into a lost one: the lock stays extended
   // meanwhile, so the sweep leaves the row alone). A refused write means the
   // row was marked lost or reclaimed meanwhile: the late outcome is dropped.
-  private async record(cron: RegisteredCron, runId: number, fencingToken: number, write: () => Promise<boolean>): Promise<void> {
+  // True when the outcome is in the row.
+  private async record(cron: RegisteredCron, runId: number, fencingToken: number, write: () => Promise<boolean>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (!(await write())) {
-          this.logger.warn(
-            `Outcome of cron run ${runId} (${cron.name}, fencing token ${fencingToken}) not recorded: ` +
-              `the row was marked lost or reclaimed while the handler ran (${this.runs.refusedWrites} refused write(s) so far)`,
-          );
-        }
-        return;
+        if (await write()) return true;
+        this.logger.warn(
+          `Outcome of cron run ${runId} (${cron.name}, fencing token ${fencingToken}) not recorded: ` +
+            `the row was marked lost or reclaimed while the handler ran (${this.runs.refusedWrites} refused write(s) so far)`,
+        );
+        return false;
       } catch (error) {
         if (attempt === 1) {
           this.logger.warn(`Recording the outcome of cron run ${runId} (${cron.name}) failed, retrying: ${(error as Error).message}`);
@@ -359,3 +368,9 @@ export class CronRunPipeline {
 interface Heartbeat {
   stop(): void;
 }
+
+/** The fields every run event carries. */
+function runFields(run: CronRunKey) {
+  return { cron: run.jobName, scheduledAt: run.scheduledAt, trigger: run.trigger, attempt: run.attempt };
+}
+

@@ -5,8 +5,9 @@ import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../options/bullmq-options.js';
 import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from '../task/job-abort.js';
 import { publicJobId } from '../task/job-ids.js';
+import { taskQueueOf } from '../options/task-queue-names.js';
 import { escapeLogText } from '../redaction/escape-log-text.js';
-import type { TasksMetrics } from '../observability/tasks-metrics.js';
+import type { TasksEvents } from '../events/tasks-events.js';
 import { workerIsRateLimited } from '../peers/bullmq-internals.js';
 
 /**
@@ -65,14 +66,16 @@ export class QueueConsumer {
     private readonly connections: RedisConnections,
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
   async startConsuming(): Promise<void> {
     const { prefix, stalledTimeoutMs, keepCompleted, keepFailed } = this.options;
     const options = {
-      connection: this.connections.bullmq('blocking'),
+      // Two connections: this one (`<prefix>:tasks:worker:<queue>`), and the one that blocks
+      // waiting for jobs, which BullMQ names after the queue (what `queue.getWorkers()` lists).
+      connection: this.connections.bullmq('blocking', `worker:${taskQueueOf(this.queueName)}`),
       prefix,
       concurrency: this.concurrency,
       lockDuration: stalledTimeoutMs,
@@ -214,7 +217,7 @@ export class QueueConsumer {
         }
         try {
           await job.moveToWait(token);
-          this.metrics.handedBack(this.queueName);
+          this.events.emit('job.handedBack', { queue: this.queueName, jobId: publicJobId(job.id as string, this.queueName), jobName: job.name });
           this.logger.warn(`Job ${jobLabel(job, this.queueName)} handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.

@@ -19,7 +19,7 @@ import { escapeLogText } from '../redaction/escape-log-text.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
 import { JobCancelledAbort, type JobAbort } from '../task/job-abort.js';
 import { holdBackDelayMs } from './hold-back.js';
-import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 /** Which task queues a worker consumes: `['reports']`, or `{ reports: 2, mail: 20 }` with a concurrency each. */
 export interface WorkerQueueSelection {
@@ -46,7 +46,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     private readonly cronPipeline: CronRunPipeline,
     private readonly runs: CronRunStore,
     private readonly logContext: RunLogContext,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly deployed: DeployedTasks,
     private readonly cancellation: JobCancellation,
   ) {}
@@ -85,7 +85,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     const consumers = plan.map(
       ({ queue, concurrency, rateLimit }) => {
         const bullQueue = bullQueueName(queue);
-        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.metrics, {
+        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.events, {
           // Called for every job: the queue's name is built once, here.
           heardCancelled: (id) => this.cancellation.heardOf(bullQueue, id),
           backoffStrategy: this.runner.backoffStrategy,
@@ -100,7 +100,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
       if (tracksCrons) await this.runs.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
-        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.metrics, {
+        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.events, {
           settleBeforeHandBack: true,
         }),
       );
