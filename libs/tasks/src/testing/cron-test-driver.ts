@@ -34,6 +34,9 @@ export interface CronAttempt {
   readonly outcome: CronAttemptOutcome;
 }
 
+/** A {@link CronAttempt} as kept: its instants as epoch ms (a year of ticks keeps a lot of them). */
+type AttemptRecord = Omit<CronAttempt, 'scheduledAt' | 'endedAt'> & { readonly scheduledAt: number; readonly endedAt: number };
+
 type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
 
 /** A job of the kit's cron queue: what the production pipeline reads of a BullMQ job. */
@@ -42,7 +45,7 @@ class KitCronJob implements CronJob {
   attemptsMade = 0;
   state: JobState = 'waiting';
   private settled?: { readonly outcome: CronRunOutcome } | { readonly error: Error };
-  private readonly waiters = new Set<(settled: { readonly outcome: CronRunOutcome } | { readonly error: Error }) => void>();
+  private waiters?: Set<(settled: { readonly outcome: CronRunOutcome } | { readonly error: Error }) => void>;
 
   constructor(
     readonly id: string,
@@ -59,8 +62,8 @@ class KitCronJob implements CronJob {
   finish(settled: { readonly outcome: CronRunOutcome } | { readonly error: Error }): void {
     this.settled = settled;
     this.state = 'outcome' in settled ? 'completed' : 'failed';
-    for (const waiter of this.waiters) waiter(settled);
-    this.waiters.clear();
+    for (const waiter of this.waiters ?? []) waiter(settled);
+    this.waiters = undefined;
   }
 
   /** The job's outcome once it finished for good; rejects as `waitResult()` does in production. */
@@ -73,11 +76,11 @@ class KitCronJob implements CronJob {
         clearTimeout(timer);
         unwrap(settled).then(resolve, reject);
       };
-      this.waiters.add(waiter);
+      (this.waiters ??= new Set()).add(waiter);
       if (timeoutMs !== undefined) {
         // As in production, the wait is counted in real time.
         timer = setTimeout(() => {
-          this.waiters.delete(waiter);
+          this.waiters?.delete(waiter);
           reject(new TaskWaitTimeoutError(waitTimedOut(this.name, this.id, timeoutMs), this.name, this.id));
         }, timeoutMs);
         timer.unref();
@@ -87,8 +90,8 @@ class KitCronJob implements CronJob {
 
   /** The app closes: waiters stop waiting, as production's result listener rejects them. */
   abandon(): void {
-    for (const waiter of this.waiters) waiter({ error: new TaskWaitAbortedError(waitAborted(this.name, this.id), this.name, this.id) });
-    this.waiters.clear();
+    for (const waiter of this.waiters ?? []) waiter({ error: new TaskWaitAbortedError(waitAborted(this.name, this.id), this.name, this.id) });
+    this.waiters = undefined;
   }
 }
 
@@ -164,7 +167,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
   private readonly waiting: KitCronJob[] = [];
   private readonly active = new Map<KitCronJob, JobAbort>();
   private readonly ticks = new Map<string, FakeTimerHandle>();
-  private readonly attempts = new Map<string, CronAttempt[]>();
+  private readonly attempts = new Map<string, AttemptRecord[]>();
   private started = false;
   private workerRunning = true;
   private closed = false;
@@ -243,7 +246,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
   attemptsOf(name: string): CronAttempt[] {
     const attempts = this.attempts.get(name) ?? [];
     if (attempts.length === 0) this.require(name);
-    return [...attempts];
+    return attempts.map(({ scheduledAt, endedAt, ...attempt }) => ({ ...attempt, scheduledAt: new Date(scheduledAt), endedAt: new Date(endedAt) }));
   }
 
   /** Stops the kit's worker taking jobs (runs going keep going): ticks wait in the queue, as during a worker outage. */
@@ -427,14 +430,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
   private note(job: KitCronJob, outcome: CronAttemptOutcome): void {
     let list = this.attempts.get(job.data.name);
     if (!list) this.attempts.set(job.data.name, (list = []));
-    list.push({
-      jobName: job.data.name,
-      scheduledAt: new Date(job.data.scheduledAt),
-      trigger: job.data.trigger,
-      attempt: job.attemptsMade + 1,
-      endedAt: new Date(this.clock.now()),
-      outcome,
-    });
+    list.push({ jobName: job.data.name, scheduledAt: job.data.scheduledAt, trigger: job.data.trigger, attempt: job.attemptsMade + 1, endedAt: this.clock.now(), outcome });
   }
 
   private require(name: string): void {

@@ -48,6 +48,8 @@ export class FakeClock implements TasksClock {
   private readonly timers = new TimerHeap();
   private seq = 0;
   private readonly work = new Set<TrackedWork>();
+  /** Tracked work not yet waited for up to the settle budget. */
+  private fresh = 0;
   private drained?: { promise: Promise<void>; resolve: () => void };
   private turn?: Promise<void>;
   private advancing = false;
@@ -115,6 +117,7 @@ export class FakeClock implements TasksClock {
       ),
     };
     this.work.add(entry);
+    this.fresh++;
   }
 
   /** How much tracked work is still going. */
@@ -160,9 +163,10 @@ export class FakeClock implements TasksClock {
    */
   async settle(): Promise<void> {
     await this.idleTurns();
+    if (this.fresh === 0) return;
     const fresh = [...this.work].filter((entry) => entry.fresh);
-    if (fresh.length === 0) return;
     for (const entry of fresh) entry.fresh = false;
+    this.fresh = 0;
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.settleMs);
@@ -191,6 +195,7 @@ export class FakeClock implements TasksClock {
   }
 
   private finish(entry: TrackedWork): void {
+    if (entry.fresh) this.fresh--;
     this.work.delete(entry);
     if (this.work.size === 0 && this.drained) {
       this.drained.resolve();

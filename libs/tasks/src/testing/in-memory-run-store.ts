@@ -66,8 +66,11 @@ const WORKER_ID = `testing-kit:${process.pid}`;
 export class InMemoryCronRunStore implements CronRunRecorder {
   private readonly rows: StoredRun[] = [];
   private readonly byId = new Map<number, StoredRun>();
-  private readonly byTick = new Map<string, StoredRun>();
+  /** Rows by job, then by tick (epoch ms). */
+  private readonly byTick = new Map<string, Map<number, StoredRun>>();
   private readonly byJob = new Map<string, StoredRun[]>();
+  /** The newest tick with a row, by job. */
+  private readonly newestTick = new Map<string, number>();
   /** The job's exclusive RUNNING row, if any (the partial unique index of production). */
   private readonly running = new Map<string, StoredRun>();
   /** Ids and fencing tokens come from one sequence, as production's do. */
@@ -124,17 +127,17 @@ export class InMemoryCronRunStore implements CronRunRecorder {
   }
 
   recordSkipped(run: CronRunKey, reason: string): Promise<boolean> {
-    if (this.byTick.has(tickKey(run.jobName, run.scheduledAt.getTime()))) return Promise.resolve(false);
+    if (this.rowOf(run.jobName, run.scheduledAt.getTime())) return Promise.resolve(false);
     const now = this.date();
-    this.insert({ jobName: run.jobName, scheduledAt: run.scheduledAt, status: CronRunStatus.SKIPPED, attempt: run.attempt, trigger: run.trigger, startedAt: now, completedAt: now, durationMs: 0, reason });
+    this.write(this.insert(run.jobName, run.scheduledAt, CronRunStatus.SKIPPED, run.attempt, run.trigger), { startedAt: now, completedAt: now, durationMs: 0, reason });
     return Promise.resolve(true);
   }
 
   recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]> {
     const added: number[] = [];
     for (const { tick, reason } of ticks) {
-      if (this.byTick.has(tickKey(jobName, tick))) continue;
-      this.insert({ jobName, scheduledAt: new Date(tick), status: CronRunStatus.MISSED, attempt: 1, trigger: 'schedule', completedAt: this.date(), durationMs: 0, reason });
+      if (this.rowOf(jobName, tick)) continue;
+      this.write(this.insert(jobName, new Date(tick), CronRunStatus.MISSED, 1, 'schedule'), { completedAt: this.date(), durationMs: 0, reason });
       added.push(tick);
     }
     return Promise.resolve(added);
@@ -169,12 +172,13 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     this.byId.clear();
     this.byTick.clear();
     this.byJob.clear();
+    this.newestTick.clear();
     this.running.clear();
   }
 
   private claimRow(run: CronRunKey, claim: RunClaim): RunAdmission {
     if (run.trigger === 'schedule' && this.schedules.isPaused(run.jobName)) return { kind: 'paused' };
-    const existing = this.byTick.get(tickKey(run.jobName, run.scheduledAt.getTime()));
+    const existing = this.rowOf(run.jobName, run.scheduledAt.getTime());
     // Only a FAILED row of an earlier attempt, or one handed back at shutdown, is claimed again.
     if (existing && !(existing.status === CronRunStatus.FAILED && (existing.attempt < run.attempt || existing.handedBack))) return { kind: 'duplicate' };
     const other = this.running.get(run.jobName);
@@ -199,7 +203,7 @@ export class InMemoryCronRunStore implements CronRunRecorder {
       error: null,
       reason: null,
     };
-    const row = existing ? this.write(existing, fields) : this.insert({ jobName: run.jobName, scheduledAt: run.scheduledAt, ...fields });
+    const row = this.write(existing ?? this.insert(run.jobName, run.scheduledAt, CronRunStatus.RUNNING, run.attempt, run.trigger), fields);
     if (claim.exclusive) this.running.set(run.jobName, row);
     return { kind: 'run', runId: row.id, fencingToken };
   }
@@ -234,10 +238,16 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     if (this.running.get(row.jobName) === row) this.running.delete(row.jobName);
   }
 
-  private insert(fields: Partial<StoredRun> & Pick<StoredRun, 'jobName' | 'scheduledAt' | 'status' | 'attempt' | 'trigger'>): StoredRun {
+  /** A new row of the tick, in the store's indexes; its writer fills it in. */
+  private insert(jobName: string, scheduledAt: Date, status: CronRunStatus, attempt: number, trigger: CronRunTrigger): StoredRun {
     const row: StoredRun = {
       id: ++this.sequence,
       namespace: this.options.prefix,
+      jobName,
+      status,
+      scheduledAt,
+      trigger,
+      attempt,
       fencingToken: null,
       result: null,
       error: null,
@@ -252,22 +262,31 @@ export class InMemoryCronRunStore implements CronRunRecorder {
       lockToken: null,
       workerId: WORKER_ID,
       version: 0,
-      ...fields,
     };
     this.rows.push(row);
     this.byId.set(row.id, row);
-    this.byTick.set(tickKey(row.jobName, row.scheduledAt.getTime()), row);
-    let list = this.byJob.get(row.jobName);
-    if (!list) this.byJob.set(row.jobName, (list = []));
+    let ticks = this.byTick.get(jobName);
+    if (!ticks) this.byTick.set(jobName, (ticks = new Map()));
+    const tick = scheduledAt.getTime();
+    ticks.set(tick, row);
+    if (tick > (this.newestTick.get(jobName) ?? -Infinity)) this.newestTick.set(jobName, tick);
+    let list = this.byJob.get(jobName);
+    if (!list) this.byJob.set(jobName, (list = []));
     list.push(row);
-    return this.write(row, {});
+    return row;
   }
 
   private write(row: StoredRun, fields: Partial<StoredRun>): StoredRun {
     Object.assign(row, fields);
     row.version = ++this.writes;
-    this.schedules.noteRun(row.jobName, { id: row.id, status: row.status, scheduledAt: row.scheduledAt, completedAt: row.completedAt });
+    this.schedules.noteRun(row.jobName, row);
     return row;
+  }
+
+  private rowOf(jobName: string, tick: number): StoredRun | undefined {
+    // Ticks mostly come in order: one after the newest has no row, and needs no lookup.
+    if (tick > (this.newestTick.get(jobName) ?? -Infinity)) return undefined;
+    return this.byTick.get(jobName)?.get(tick);
   }
 
   private date(): Date {
@@ -275,15 +294,31 @@ export class InMemoryCronRunStore implements CronRunRecorder {
   }
 }
 
-function tickKey(jobName: string, tick: number): string {
-  return `${tick}\u0000${jobName}`;
-}
-
 function byTick(a: StoredRun, b: StoredRun): number {
   return a.scheduledAt.getTime() - b.scheduledAt.getTime() || a.id - b.id;
 }
 
 function snapshot(row: StoredRun): CronRun {
-  const { version: _version, ...run } = row;
-  return run;
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    jobName: row.jobName,
+    status: row.status,
+    scheduledAt: row.scheduledAt,
+    trigger: row.trigger,
+    attempt: row.attempt,
+    fencingToken: row.fencingToken,
+    result: row.result,
+    error: row.error,
+    reason: row.reason,
+    startedAt: row.startedAt,
+    completedAt: row.completedAt,
+    durationMs: row.durationMs,
+    heartbeatAt: row.heartbeatAt,
+    lockTtlMs: row.lockTtlMs,
+    exclusive: row.exclusive,
+    handedBack: row.handedBack,
+    lockToken: row.lockToken,
+    workerId: row.workerId,
+  };
 }

@@ -108,7 +108,7 @@ export class InMemoryScheduleStore implements ScheduleStore, Pick<RedisScheduleS
       records.flatMap((record) => {
         if (!record) return [];
         const lastRun = this.lastRuns.get(record.name);
-        return [{ schedule: { ...record }, lastRun: lastRun ? { ...lastRun } : null }];
+        return [{ schedule: { ...record }, lastRun: lastRun ? { id: lastRun.id, status: lastRun.status, scheduledAt: lastRun.scheduledAt, completedAt: lastRun.completedAt } : null }];
       }),
     );
   }
@@ -123,7 +123,10 @@ export class InMemoryScheduleStore implements ScheduleStore, Pick<RedisScheduleS
     return [...this.records.keys()].sort();
   }
 
-  /** The latest run of the cron is the one of the newest tick: the run store notes every row it writes here. */
+  /**
+   * The latest run of the cron is the one of the newest tick: the run store
+   * notes every row it writes here (the row itself: it is read when listed).
+   */
   noteRun(name: string, run: LastRun): void {
     const latest = this.lastRuns.get(name);
     if (!latest || latest.scheduledAt.getTime() <= run.scheduledAt.getTime()) this.lastRuns.set(name, run);
