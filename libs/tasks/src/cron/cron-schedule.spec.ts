@@ -187,7 +187,7 @@ describe('CronSchedule: ticks computed at a fixed offset away from DST changes e
     return (after: number) => pattern.nextRun(new Date(after))?.getTime();
   };
   const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Sydney', 'Australia/Lord_Howe', 'America/Santiago', 'Pacific/Chatham', 'Asia/Kathmandu', 'Asia/Tokyo', 'Etc/GMT+5'];
-  const expressions = ['*/5 * * * *', '30 2 * * *', '0 * * * *', '*/30 * * * *', '0 */6 * * *', '15 1 * * 0', '0 0 1 * *', '45 23 L * *', '0 3 * * 1-5', '*/20 * * * * *'];
+  const expressions = ['*/5 * * * *', '30 2 * * *', '0 * * * *', '*/30 * * * *', '0 */6 * * *', '30 */5 * * * *', '15 1 * * 0', '0 0 1 * *', '45 23 L * *', '0 3 * * 1-5', '*/20 * * * * *'];
   const from = at('2026-01-01T00:00:00Z');
   const to = at('2027-01-10T00:00:00Z');
 

@@ -19,6 +19,17 @@ interface OffsetSpan {
 
 const UTC_SPAN: OffsetSpan = { start: -Infinity, end: Infinity, offset: 0, capped: false };
 
+const DAY = 24 * HOUR;
+/** A day's ticks are listed once when there are at most this many (every minute); finer crons ask croner each time. */
+const MAX_TICKS_A_DAY = 1_440;
+
+/** The same expression at one fixed UTC offset: croner's pattern, and the ticks of any day when they repeat daily. */
+interface FixedOffset {
+  readonly pattern: CronPattern;
+  /** Ms after the day's (wall-clock) midnight, ascending; undefined when the ticks do not repeat daily or are too many. */
+  readonly day: readonly number[] | undefined;
+}
+
 /**
  * Next fire times of a cron expression in a time zone. Five fields
  * (minute hour day month weekday) or six with leading seconds.
@@ -26,7 +37,9 @@ const UTC_SPAN: OffsetSpan = { start: -Infinity, end: Infinity, offset: 0, cappe
 export class CronSchedule {
   private readonly pattern: CronPattern;
   /** The same expression at a fixed UTC offset, by offset in minutes. */
-  private readonly fixed = new Map<number, CronPattern>();
+  private readonly fixed = new Map<number, FixedOffset>();
+  /** Whether its ticks are the same every day: day of month, month and weekday are all `*`. */
+  private readonly daily: boolean;
   private readonly offsets: ZoneOffsets | undefined;
   // The last answer of nextTick: the scheduler and the catch-up check ask it of the same tick.
   private lastAfter = Number.NaN;
@@ -37,8 +50,10 @@ export class CronSchedule {
     readonly expression: string,
     readonly timeZone: string,
   ) {
-    const fields = expression.trim().split(/\s+/).length;
+    const parts = expression.trim().split(/\s+/);
+    const fields = parts.length;
     if (fields !== 5 && fields !== 6) throw new Error(`${fields} fields; expected 5, or 6 with seconds`);
+    this.daily = parts.slice(-3).every((part) => part === '*');
     this.pattern = new CronPattern(expression, { timezone: timeZone, paused: true, mode: '5-or-6-parts' });
     // croner reports some bad patterns only when asked for a date.
     if (this.pattern.nextRun(new Date(0)) === null) throw new Error('it never fires');
@@ -84,22 +99,56 @@ export class CronSchedule {
    * croner's zone-aware path reads the zone's offset many times per tick
    * (about 70 µs). Away from a change of the zone's offset the wall clock is
    * UTC shifted by that offset, and the same expression at that fixed offset
-   * gives the same tick ten times faster. Near a change (DST), or when the
-   * tick would land near one, undefined: the zone-aware path decides.
+   * gives the same tick ten times faster; an expression whose ticks repeat
+   * every day is read off a list of one day's ticks. Near a change (DST), or
+   * when the tick would land near one, undefined: the zone-aware path decides.
    */
   private fastNextTick(afterMs: number): number | undefined {
     let span = this.offsets ? this.offsets.spanAt(afterMs) : UTC_SPAN;
     if (span === undefined || afterMs < span.start + NEAR_CHANGE_MS) return undefined;
-    let pattern = this.fixed.get(span.offset);
-    if (!pattern) {
-      pattern = new CronPattern(this.expression, { utcOffset: span.offset, paused: true, mode: '5-or-6-parts' });
-      this.fixed.set(span.offset, pattern);
-    }
-    const next = pattern.nextRun(new Date(afterMs))?.getTime();
+    const fixed = this.fixedAt(span.offset);
+    const next = fixed.day ? nextOfDay(fixed.day, span.offset, afterMs) : fixed.pattern.nextRun(new Date(afterMs))?.getTime();
     if (next === undefined) return undefined;
     while (this.offsets && span.capped && next >= span.end - NEAR_CHANGE_MS) span = this.offsets.extend(span);
     return next < span.end - NEAR_CHANGE_MS ? next : undefined;
   }
+
+  private fixedAt(offset: number): FixedOffset {
+    let fixed = this.fixed.get(offset);
+    if (!fixed) {
+      const pattern = new CronPattern(this.expression, { utcOffset: offset, paused: true, mode: '5-or-6-parts' });
+      fixed = { pattern, day: this.daily ? ticksOfADay(pattern, offset) : undefined };
+      this.fixed.set(offset, fixed);
+    }
+    return fixed;
+  }
+}
+
+/** The ticks of one wall-clock day at a fixed offset, as ms after its midnight; undefined past {@link MAX_TICKS_A_DAY}. */
+function ticksOfADay(pattern: CronPattern, offset: number): number[] | undefined {
+  const midnight = -offset * 60_000;
+  const ticks: number[] = [];
+  // From just before midnight: a tick at midnight itself is the day's first.
+  for (let tick = pattern.nextRun(new Date(midnight - 1))?.getTime(); tick !== undefined && tick < midnight + DAY; tick = pattern.nextRun(new Date(tick))?.getTime()) {
+    if (ticks.length === MAX_TICKS_A_DAY) return undefined;
+    ticks.push(tick - midnight);
+  }
+  return ticks.length > 0 ? ticks : undefined;
+}
+
+/** The first tick strictly after `afterMs`, from the ticks every day has at a fixed offset. */
+function nextOfDay(day: readonly number[], offset: number, afterMs: number): number {
+  const offsetMs = offset * 60_000;
+  const midnight = Math.floor((afterMs + offsetMs) / DAY) * DAY - offsetMs;
+  const into = afterMs - midnight;
+  let low = 0;
+  let high = day.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (day[middle] <= into) low = middle + 1;
+    else high = middle;
+  }
+  return low < day.length ? midnight + day[low] : midnight + DAY + day[0];
 }
 
 /** A zone's UTC offset at any instant, and the stretch around an instant over which it holds. */
