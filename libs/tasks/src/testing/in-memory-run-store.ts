@@ -66,11 +66,8 @@ const WORKER_ID = `testing-kit:${process.pid}`;
 export class InMemoryCronRunStore implements CronRunRecorder {
   private readonly rows: StoredRun[] = [];
   private readonly byId = new Map<number, StoredRun>();
-  /** Rows by job, then by tick (epoch ms). */
-  private readonly byTick = new Map<string, Map<number, StoredRun>>();
+  /** Rows by job, in tick order (a Map keyed by epoch ms would hash each tick as a heap number: slow over a year of ticks). */
   private readonly byJob = new Map<string, StoredRun[]>();
-  /** The newest tick with a row, by job. */
-  private readonly newestTick = new Map<string, number>();
   /** The job's exclusive RUNNING row, if any (the partial unique index of production). */
   private readonly running = new Map<string, StoredRun>();
   /** Ids and fencing tokens come from one sequence, as production's do. */
@@ -104,32 +101,47 @@ export class InMemoryCronRunStore implements CronRunRecorder {
   }
 
   heartbeat(jobName: string, runId: number, fencingToken: number): Promise<boolean> {
-    const row = this.owned({ cron: jobName, runId, fencingToken, write: 'heartbeat' });
-    if (row) this.write(row, { heartbeatAt: this.date() });
+    const row = this.owned(jobName, runId, fencingToken, 'heartbeat');
+    if (row) {
+      row.heartbeatAt = this.date();
+      this.touch(row);
+    }
     return Promise.resolve(row !== undefined);
   }
 
   complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean> {
     // What reads back from the jsonb column: a Date becomes its ISO string, undefined becomes null.
     const stored: unknown = JSON.parse(JSON.stringify(result ?? null));
-    return Promise.resolve(this.finish({ cron: jobName, runId, fencingToken, write: 'outcome' }, { status: CronRunStatus.COMPLETED, durationMs, result: stored, error: null, reason: null }));
+    return Promise.resolve(this.finish(jobName, runId, fencingToken, CronRunStatus.COMPLETED, durationMs, stored, null, null));
   }
 
   fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean> {
     const described = describeError(error, this.options.redisUrl);
-    return Promise.resolve(this.finish({ cron: jobName, runId, fencingToken, write: 'outcome' }, { status: CronRunStatus.FAILED, durationMs, result: null, error: described, reason: abortReason ?? null }));
+    return Promise.resolve(this.finish(jobName, runId, fencingToken, CronRunStatus.FAILED, durationMs, null, described, abortReason ?? null));
   }
 
   handBack(jobName: string, runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean> {
-    const row = this.owned({ cron: jobName, runId, fencingToken, write: 'hand-back' });
-    if (row) this.end(row, { status: CronRunStatus.FAILED, handedBack: true, durationMs: Math.round(durationMs), error: reason, reason });
+    const row = this.owned(jobName, runId, fencingToken, 'hand-back');
+    if (row) {
+      row.status = CronRunStatus.FAILED;
+      row.handedBack = true;
+      row.completedAt = this.date();
+      row.durationMs = Math.round(durationMs);
+      row.error = reason;
+      row.reason = reason;
+      this.ended(row);
+    }
     return Promise.resolve(row !== undefined);
   }
 
   recordSkipped(run: CronRunKey, reason: string): Promise<boolean> {
     if (this.rowOf(run.jobName, run.scheduledAt.getTime())) return Promise.resolve(false);
-    const now = this.date();
-    this.write(this.insert(run.jobName, run.scheduledAt, CronRunStatus.SKIPPED, run.attempt, run.trigger), { startedAt: now, completedAt: now, durationMs: 0, reason });
+    const row = this.insert(run.jobName, run.scheduledAt, CronRunStatus.SKIPPED, run.attempt, run.trigger);
+    row.startedAt = this.date();
+    row.completedAt = this.date();
+    row.durationMs = 0;
+    row.reason = reason;
+    this.touch(row);
     return Promise.resolve(true);
   }
 
@@ -137,7 +149,11 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     const added: number[] = [];
     for (const { tick, reason } of ticks) {
       if (this.rowOf(jobName, tick)) continue;
-      this.write(this.insert(jobName, new Date(tick), CronRunStatus.MISSED, 1, 'schedule'), { completedAt: this.date(), durationMs: 0, reason });
+      const row = this.insert(jobName, new Date(tick), CronRunStatus.MISSED, 1, 'schedule');
+      row.completedAt = this.date();
+      row.durationMs = 0;
+      row.reason = reason;
+      this.touch(row);
       added.push(tick);
     }
     return Promise.resolve(added);
@@ -145,7 +161,7 @@ export class InMemoryCronRunStore implements CronRunRecorder {
 
   /** The job's rows, oldest tick first (snapshots). */
   runsOf(jobName: string): CronRun[] {
-    return [...(this.byJob.get(jobName) ?? [])].sort(byTick).map(snapshot);
+    return (this.byJob.get(jobName) ?? []).map(snapshot);
   }
 
   /** Every row, oldest tick first (snapshots). */
@@ -170,9 +186,7 @@ export class InMemoryCronRunStore implements CronRunRecorder {
   reset(): void {
     this.rows.length = 0;
     this.byId.clear();
-    this.byTick.clear();
     this.byJob.clear();
-    this.newestTick.clear();
     this.running.clear();
   }
 
@@ -183,27 +197,25 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     if (existing && !(existing.status === CronRunStatus.FAILED && (existing.attempt < run.attempt || existing.handedBack))) return { kind: 'duplicate' };
     const other = this.running.get(run.jobName);
     if (claim.exclusive && other && other !== existing) return { kind: 'busy', runId: other.id, heartbeatAt: other.heartbeatAt };
-    const now = this.date();
+    const row = existing ?? this.insert(run.jobName, run.scheduledAt, CronRunStatus.RUNNING, run.attempt, run.trigger);
     const fencingToken = ++this.sequence;
-    const fields = {
-      status: CronRunStatus.RUNNING,
-      startedAt: now,
-      heartbeatAt: now,
-      attempt: run.attempt,
-      trigger: run.trigger,
-      lockToken: claim.lockToken,
-      workerId: WORKER_ID,
-      fencingToken,
-      lockTtlMs: claim.lockTtlMs,
-      exclusive: claim.exclusive,
-      handedBack: false,
-      completedAt: null,
-      durationMs: null,
-      result: null,
-      error: null,
-      reason: null,
-    };
-    const row = this.write(existing ?? this.insert(run.jobName, run.scheduledAt, CronRunStatus.RUNNING, run.attempt, run.trigger), fields);
+    row.status = CronRunStatus.RUNNING;
+    row.startedAt = this.date();
+    row.heartbeatAt = row.startedAt;
+    row.attempt = run.attempt;
+    row.trigger = run.trigger;
+    row.lockToken = claim.lockToken;
+    row.workerId = WORKER_ID;
+    row.fencingToken = fencingToken;
+    row.lockTtlMs = claim.lockTtlMs;
+    row.exclusive = claim.exclusive;
+    row.handedBack = false;
+    row.completedAt = null;
+    row.durationMs = null;
+    row.result = null;
+    row.error = null;
+    row.reason = null;
+    this.touch(row);
     if (claim.exclusive) this.running.set(run.jobName, row);
     return { kind: 'run', runId: row.id, fencingToken };
   }
@@ -214,27 +226,39 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     const since = row?.heartbeatAt ?? row?.startedAt;
     if (!row || !since || since.getTime() >= this.clock.now() - (row.lockTtlMs ?? 0)) return undefined;
     const error = `Worker lost: no heartbeat since ${since.toISOString()} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ${WORKER_LOST_CAUSE}`;
-    this.end(row, { status: CronRunStatus.FAILED, durationMs: this.clock.now() - (row.startedAt ?? since).getTime(), error });
+    row.status = CronRunStatus.FAILED;
+    row.completedAt = this.date();
+    row.durationMs = this.clock.now() - (row.startedAt ?? since).getTime();
+    row.error = error;
+    this.ended(row);
     return row.id;
   }
 
-  private finish(write: CronRunFencedEvent, fields: Pick<StoredRun, 'status' | 'durationMs' | 'result' | 'error' | 'reason'>): boolean {
-    const row = this.owned(write);
-    if (row) this.end(row, { ...fields, durationMs: Math.round(fields.durationMs ?? 0) });
-    return row !== undefined;
+  private finish(jobName: string, runId: number, fencingToken: number, status: CronRunStatus, durationMs: number, result: unknown, error: string | null, reason: string | null): boolean {
+    const row = this.owned(jobName, runId, fencingToken, 'outcome');
+    if (!row) return false;
+    row.status = status;
+    row.completedAt = this.date();
+    row.durationMs = Math.round(durationMs);
+    row.result = result;
+    row.error = error;
+    row.reason = reason;
+    this.ended(row);
+    return true;
   }
 
-  /** The row, if it is still RUNNING under the write's token; a refused write is counted and told. */
-  private owned(write: CronRunFencedEvent): StoredRun | undefined {
-    const row = this.byId.get(write.runId);
-    if (row?.status === CronRunStatus.RUNNING && row.fencingToken === write.fencingToken) return row;
+  /** The row, if it is still RUNNING under this token; a refused write is counted and told. */
+  private owned(jobName: string, runId: number, fencingToken: number, write: CronRunFencedEvent['write']): StoredRun | undefined {
+    const row = this.byId.get(runId);
+    if (row?.status === CronRunStatus.RUNNING && row.fencingToken === fencingToken) return row;
     this.fencedWrites++;
-    this.events.emit('cron.run.fenced', write);
+    this.events.emit('cron.run.fenced', { cron: jobName, runId, fencingToken, write });
     return undefined;
   }
 
-  private end(row: StoredRun, fields: Partial<StoredRun>): void {
-    this.write(row, { completedAt: this.date(), ...fields });
+  /** A row that is no longer RUNNING was written. */
+  private ended(row: StoredRun): void {
+    this.touch(row);
     if (this.running.get(row.jobName) === row) this.running.delete(row.jobName);
   }
 
@@ -265,33 +289,43 @@ export class InMemoryCronRunStore implements CronRunRecorder {
     };
     this.rows.push(row);
     this.byId.set(row.id, row);
-    let ticks = this.byTick.get(jobName);
-    if (!ticks) this.byTick.set(jobName, (ticks = new Map()));
-    const tick = scheduledAt.getTime();
-    ticks.set(tick, row);
-    if (tick > (this.newestTick.get(jobName) ?? -Infinity)) this.newestTick.set(jobName, tick);
     let list = this.byJob.get(jobName);
     if (!list) this.byJob.set(jobName, (list = []));
-    list.push(row);
+    const tick = scheduledAt.getTime();
+    // Ticks mostly come in order: the new row is the newest.
+    if (list.length === 0 || list[list.length - 1].scheduledAt.getTime() < tick) list.push(row);
+    else list.splice(firstAtOrAfter(list, tick), 0, row);
     return row;
   }
 
-  private write(row: StoredRun, fields: Partial<StoredRun>): StoredRun {
-    Object.assign(row, fields);
+  /** The row was written: it is the newest write, and maybe its job's latest run. */
+  private touch(row: StoredRun): void {
     row.version = ++this.writes;
     this.schedules.noteRun(row.jobName, row);
-    return row;
   }
 
   private rowOf(jobName: string, tick: number): StoredRun | undefined {
-    // Ticks mostly come in order: one after the newest has no row, and needs no lookup.
-    if (tick > (this.newestTick.get(jobName) ?? -Infinity)) return undefined;
-    return this.byTick.get(jobName)?.get(tick);
+    const list = this.byJob.get(jobName);
+    if (!list || list.length === 0 || list[list.length - 1].scheduledAt.getTime() < tick) return undefined;
+    const row = list[firstAtOrAfter(list, tick)];
+    return row?.scheduledAt.getTime() === tick ? row : undefined;
   }
 
   private date(): Date {
     return new Date(this.clock.now());
   }
+}
+
+/** Index of the first row of `list` (in tick order) whose tick is `tick` or later. */
+function firstAtOrAfter(list: readonly StoredRun[], tick: number): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (list[middle].scheduledAt.getTime() < tick) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function byTick(a: StoredRun, b: StoredRun): number {
