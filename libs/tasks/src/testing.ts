@@ -31,3 +31,4 @@ export { InMemoryCronRunsService } from './testing/in-memory-cron-runs.service.j
 export { KitCronRegistry } from './testing/kit-cron-registry.js';
 export { CronTestDriver, KitCronQueue, type CronAttempt, type CronAttemptOutcome } from './testing/cron-test-driver.js';
 export { cronTestingProviders } from './testing/cron-testing.providers.js';
+export { RunLogContext } from './observability/run-log-context.js';
