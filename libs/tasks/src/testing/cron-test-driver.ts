@@ -190,7 +190,9 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
   /**
    * Reconciles the schedules with the declared crons (as a scheduler's boot)
    * and arms each cron's first tick after the current fake time. Called at
-   * the app's bootstrap, or by the first advance.
+   * the app's bootstrap, or by the first advance. No tick at or before the
+   * start fires (a production scheduler's first boot would still fire a tick
+   * at most `cronCatchUpMs` old).
    */
   async start(): Promise<void> {
     if (this.started) return;
