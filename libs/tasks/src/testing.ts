@@ -30,5 +30,5 @@ export { InMemoryScheduleStore } from './testing/in-memory-schedule-store.js';
 export { InMemoryCronRunsService } from './testing/in-memory-cron-runs.service.js';
 export { KitCronRegistry } from './testing/kit-cron-registry.js';
 export { CronTestDriver, KitCronQueue, type CronAttempt, type CronAttemptOutcome } from './testing/cron-test-driver.js';
-export { cronTestingProviders } from './testing/cron-testing.providers.js';
+export { cronTestingProviders, cronTestingExports } from './testing/cron-testing.providers.js';
 export { RunLogContext } from './observability/run-log-context.js';

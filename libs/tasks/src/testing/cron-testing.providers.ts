@@ -44,3 +44,6 @@ export const cronTestingProviders: Provider[] = [
   KitCronRegistry,
   { provide: CronRegistry, useExisting: KitCronRegistry },
 ];
+
+/** What the kit's module exports of the cron side: the production handles the app injects, and the driver. */
+export const cronTestingExports = [CronRegistry, CronRunsService, TasksClock, FakeClock, CronTestDriver];
