@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHook } from 'node:async_hooks';
 import { Injectable, type Provider, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
@@ -346,6 +346,24 @@ describe('crons under the fake clock', () => {
     await hourly.driver.advanceTo(new Date('2026-10-25T02:00:00.000Z'));
     // Once per real hour: 00:00Z and 01:00Z are both 02:00 local.
     expect(ticksOf(hourly.driver.runsOf('cleanup'))).toEqual(['2026-10-25T00:00:00.000Z', '2026-10-25T01:00:00.000Z', '2026-10-25T02:00:00.000Z']);
+  });
+
+  it("goes on beside the test's own fake timers (vi.useFakeTimers)", async () => {
+    const Jobs = cronClass('*/5 * * * *');
+    const { app, driver } = await boot(Jobs);
+    vi.useFakeTimers();
+    try {
+      const blocker = gate();
+      app.get(Jobs).behaviour = () => blocker.promise;
+      // A run that stays blocked makes the advance wait for it in real time: faked timers would never end that wait.
+      const written = await driver.advanceBy(10 * MINUTE);
+      expect(written.map((run) => run.status)).toEqual([CronRunStatus.RUNNING, CronRunStatus.SKIPPED]);
+      blocker.open();
+      await driver.advanceBy(0);
+      expect(driver.runsOf('cleanup')[0].status).toBe(CronRunStatus.COMPLETED);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('leaves no timer or handle behind at close, and hands a run going back at shutdown', async () => {

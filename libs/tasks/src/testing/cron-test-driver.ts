@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { UnrecoverableError, type JobsOptions } from 'bullmq';
+// Named imports: a test's fake timers replace the globals, and waitResult's timeout is real time.
+import { clearTimeout, setTimeout } from 'node:timers';
 import { CRON_QUEUE, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TaskFailedError, TaskWaitAbortedError, TaskWaitTimeoutError, UnknownCronError } from '../errors/tasks.errors.js';

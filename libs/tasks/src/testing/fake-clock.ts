@@ -1,4 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+// Named imports: a test's fake timers (vi.useFakeTimers(), jest.useFakeTimers()) replace the
+// globals, and the kit's waits in real time must go on beside them.
+import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import type { ClockTimer, TasksClock } from '../options/tasks-clock.js';
 
 /** Optional provider of the fake clock's start: a Date or epoch ms (default: the real time when the clock is built). */
