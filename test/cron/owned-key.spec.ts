@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { CronLockService, OwnedKey, ownerToken } from 'nestjs-tasks/testing';
+import { CronLockService, OwnedKey, ownerToken } from '#nestjs-tasks-internal';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { closeAll, createTasksApp } from '../support/in-process.js';
 import { waitFor } from '../support/wait-for.js';

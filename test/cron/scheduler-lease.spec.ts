@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { CronSchedulerLease } from 'nestjs-tasks/testing';
+import { CronSchedulerLease } from '#nestjs-tasks-internal';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait-for.js';
 

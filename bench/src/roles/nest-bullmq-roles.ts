@@ -3,11 +3,10 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { BullModule, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
-import { bullmqConnection } from 'nestjs-tasks/testing';
+import { TASKS_QUEUE, bullmqConnection } from '#nestjs-tasks-internal';
 import { NAMES, type NestBullmqRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 import { serveOrchestrator } from '../shared/samples.js';
-import { TASKS_QUEUE } from 'nestjs-tasks';
 
 // The peer a Nest user picks today, as a child of `npm run bench`:
 // @nestjs/bullmq, a `@Processor` class extending `WorkerHost` in a Nest

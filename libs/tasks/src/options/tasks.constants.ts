@@ -2,13 +2,6 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { assertQueueName, bullQueueName } from './task-queue-names.js';
 
 /**
- * @deprecated The library builds its queues itself and registers no
- * `@nestjs/bullmq` settings any more: nothing reads this key. A user's own
- * `BullModule.forRoot()` never changes the library's queues, whatever its key.
- */
-export const TASKS_BULL_CONFIG_KEY = 'nestjs-tasks';
-
-/**
  * BullMQ name of the queue that carries every task (its Redis keys are
  * `${prefix}:tasks.default:*`). Namespaced, so it cannot clash with a queue
  * the application registers itself.

@@ -7,9 +7,6 @@ import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { redactSecrets, redactUrl } from '../redaction/redact.js';
 
-// Re-exported for `nestjs-tasks/testing`, which has always found them here.
-export { bullmqConnection, redisOptions, type RedisProfile } from './redis-profiles.js';
-
 /** How long the same error message of one connection is not logged again: one outage retries many times. */
 const REPEAT_AFTER_MS = 60_000;
 

@@ -1,6 +1,8 @@
-// nestjs-tasks/testing: internals that the library's own test suite and
-// benchmark drive directly. Not part of the supported API: names and
-// signatures may change in any release.
+// Internals that this repository's tests, test fixtures and benchmark drive
+// directly. Not in the package's "exports", so no application can import it:
+// the workspace reaches it as '#nestjs-tasks-internal' (the root
+// package.json's "imports"), which resolves to this file's build next to the
+// public entries, so its classes are the very ones the public entries use.
 export { TaskWorkerHost } from './worker/task-worker.host.js';
 export { CronSchedulerLease } from './lock/scheduler-lease.js';
 export { CronSchedule } from './cron/cron-schedule.js';
@@ -8,10 +10,12 @@ export { getCronMetadata } from './cron/cron-metadata.accessor.js';
 export { CronMaintenance, LOST_RUN_SWEEP_SECONDS } from './cron/cron-maintenance.js';
 export { CronRunPipeline } from './worker/cron-run-pipeline.js';
 export { DEFAULT_TASKS_OPTIONS } from './options/resolve-tasks-options.js';
+export type { ResolvedTasksOptions } from './options/tasks-options.interface.js';
+export { TASKS_ENV_VARIABLES } from './options/tasks-options-from-env.js';
 export { toBullBackoff, toKeepJobs } from './options/bullmq-options.js';
-export { bullmqConnection } from './redis/redis-connections.js';
+export { bullmqConnection } from './redis/redis-profiles.js';
 export { parseRedisUrl } from './redaction/connection-url.js';
-export { TASKS_OPTIONS } from './options/tasks.constants.js';
+export { TASKS_OPTIONS, TASKS_QUEUE, CRON_QUEUE, TASKS_QUEUE_TOKEN, CRON_QUEUE_TOKEN } from './options/tasks.constants.js';
 export { CronScheduler, type CronSchedulerStats } from './scheduler/cron-scheduler.js';
 export { planCatchUp, missedReason, SUPERSEDE_AFTER_MS } from './cron/catch-up-policy.js';
 export { buildCronMetadata } from './cron/cron.decorator.js';
