@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CronRunStatus, TasksEvents, type CronContext } from 'nestjs-tasks';
-import { CronCatalog, CronTestDriver, DEFAULT_TASKS_OPTIONS, FAKE_CLOCK_START, RunLogContext, TASKS_OPTIONS, buildCronMetadata, cronTestingProviders } from 'nestjs-tasks/testing';
+import { CronCatalog, CronTestDriver, DEFAULT_TASKS_OPTIONS, FAKE_CLOCK_START, RunLogContext, TASKS_OPTIONS, buildCronMetadata, cronTestingProviders } from '#nestjs-tasks-internal';
 import type { BenchContext } from '../orchestrator/context.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';

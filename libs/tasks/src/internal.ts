@@ -26,6 +26,7 @@ export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
 export { ScheduleStoreSelector } from './cron/schedule-store.selector.js';
 export { OwnedKey, ownerToken } from './lock/owned-key.js';
 export { CronLockService } from './lock/cron-lock.service.js';
+// The cron side of the testing kit, driven directly by the kit-cron benchmark.
 export { TasksClock, type ClockTimer } from './options/tasks-clock.js';
 export { FakeClock, FAKE_CLOCK_START, DEFAULT_SETTLE_MS, type FakeTimerHandle } from './testing/fake-clock.js';
 export { InMemoryCronLocks } from './testing/in-memory-cron-locks.js';
