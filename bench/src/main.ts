@@ -13,8 +13,9 @@ import { processingScenario } from './scenarios/processing.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { cronScenario } from './scenarios/cron.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { kitCronScenario } from './scenarios/kit-cron.js';
 
-// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory --quick]`:
+// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,kit-cron --quick]`:
 // the library next to plain BullMQ on the same Redis, alternately, round by round.
 const SCENARIOS = {
   enqueue: enqueueScenario,
@@ -22,6 +23,7 @@ const SCENARIOS = {
   latency: latencyScenario,
   cron: cronScenario,
   memory: memoryScenario,
+  'kit-cron': kitCronScenario,
 } as const satisfies Record<string, (ctx: BenchContext) => Promise<MetricRow[]>>;
 type ScenarioName = keyof typeof SCENARIOS;
 

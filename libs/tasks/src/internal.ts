@@ -26,3 +26,14 @@ export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
 export { ScheduleStoreSelector } from './cron/schedule-store.selector.js';
 export { OwnedKey, ownerToken } from './lock/owned-key.js';
 export { CronLockService } from './lock/cron-lock.service.js';
+// The cron side of the testing kit, driven directly by the kit-cron benchmark.
+export { TasksClock, type ClockTimer } from './options/tasks-clock.js';
+export { FakeClock, FAKE_CLOCK_START, DEFAULT_SETTLE_MS, type FakeTimerHandle } from './testing/fake-clock.js';
+export { InMemoryCronLocks } from './testing/in-memory-cron-locks.js';
+export { InMemoryCronRunStore, type CronRun } from './testing/in-memory-run-store.js';
+export { InMemoryScheduleStore } from './testing/in-memory-schedule-store.js';
+export { InMemoryCronRunsService } from './testing/in-memory-cron-runs.service.js';
+export { KitCronRegistry } from './testing/kit-cron-registry.js';
+export { CronTestDriver, KitCronQueue, type CronAttempt, type CronAttemptOutcome } from './testing/cron-test-driver.js';
+export { cronTestingProviders, cronTestingExports } from './testing/cron-testing.providers.js';
+export { RunLogContext } from './observability/run-log-context.js';

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { InternalCronError, UnknownCronError } from '../errors/tasks.errors.js';
 import { cronWithoutSchedule, internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
 import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
@@ -78,6 +79,7 @@ export class CronRegistry {
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     queues: QueueFactory,
+    private readonly clock: TasksClock,
   ) {
     this.outcomes = queues.outcomes(queue.name);
   }
@@ -101,8 +103,8 @@ export class CronRegistry {
   }
 
   /** The next `count` ticks of a cron this process declares, after `from` (default now). Throws `UnknownCronError` for a cron it does not declare. */
-  nextTicks(name: string, count = 5, from: Date = new Date()): Date[] {
-    return previewTicks(this.require(name).schedule, count, from.getTime());
+  nextTicks(name: string, count = 5, from?: Date): Date[] {
+    return previewTicks(this.require(name).schedule, count, from?.getTime() ?? this.clock.now());
   }
 
   /**
@@ -135,7 +137,7 @@ export class CronRegistry {
     this.assertNotInternal(name, 'triggered');
     const cron = this.require(name);
     const jobId = `${name}@manual-${randomUUID()}`;
-    await this.queue.add(name, { name, scheduledAt: Date.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
+    await this.queue.add(name, { name, scheduledAt: this.clock.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
     return new EnqueuedTask<CronRunOutcome>(jobId, name, this.queue.name, this.outcomes);
   }
 
@@ -146,7 +148,7 @@ export class CronRegistry {
     const timeZone = schedule?.timeZone ?? (cron as RegisteredCron).timeZone;
     const removedAt = schedule?.removedAt ?? null;
     let nextTicks: Date[] = [];
-    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, Date.now());
+    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, this.clock.now());
     return {
       name,
       expression,

@@ -19,6 +19,18 @@ export interface BufferSlot {
 }
 
 /**
+ * What a cron run needs of its job's lock and of the `bufferOne` waiting
+ * place, and the lost-run sweep of a lock: Redis in production
+ * ({@link CronLockService}), memory in the testing kit.
+ */
+export interface CronLocks {
+  tryAcquire(jobName: string, ttlMs: number, onLost: (error: Error) => void): Promise<HeldLock | undefined>;
+  tryTakeBufferSlot(jobName: string, holder: string, ttlMs: number): Promise<BufferSlot | undefined>;
+  isBufferSlotTaken(jobName: string): Promise<boolean>;
+  isHeld(jobName: string, token: string): Promise<boolean>;
+}
+
+/**
  * How much earlier than its TTL says a lock is counted as gone: Redis expires
  * keys to the millisecond, and the two clocks run at slightly different rates.
  */
@@ -40,7 +52,7 @@ function clockDriftMs(ttlMs: number): number {
  * with here, and the key alone is as safe as that Redis.
  */
 @Injectable()
-export class CronLockService {
+export class CronLockService implements CronLocks {
   private readonly logger = new Logger(CronLockService.name);
 
   constructor(

@@ -38,6 +38,7 @@ import { TasksEvents } from '../events/tasks-events.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { TaskQueueTokensModule, TasksQueues, taskQueueProviders } from '../queues/tasks-queues.js';
 import { QueueFactory, libraryQueueProviders } from '../queues/queue-factory.js';
 
@@ -117,6 +118,7 @@ export class TasksModule {
         TasksEvents,
         TasksMetrics,
         RunSpanAnnotations,
+        TasksClock,
         TaskQueues,
         DeployedTasks,
         JobCancellation,

@@ -14,6 +14,7 @@ import { TASKS_EVENT_NAMES, type TasksEventMap } from '../events/lifecycle-event
 import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { DeclaredSchedule } from '../tracking/schedule.store.js';
 import type { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { CronScheduler } from './cron-scheduler.js';
 
 // vi.useFakeTimers() replaces the global timers and the default export of
@@ -202,6 +203,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     new ScheduleStoreSelector(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
     runs as unknown as CronRunStore,
     events,
+    new TasksClock(),
   );
   current = { scheduler, catalog, queue, store, redisStore, runs, redis, heard };
   await scheduler.startTicking();

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
@@ -84,6 +85,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly schedules: ScheduleStoreSelector,
     private readonly runs: CronRunStore,
     private readonly events: TasksEvents,
+    private readonly clock: TasksClock,
   ) {
     this.lease = new CronSchedulerLease(
       clients.failFast,
@@ -131,7 +133,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     const store = this.schedules.store;
     if (!this.schedules.inRedis) await this.runs.connect();
     await store.connect();
-    const now = Date.now();
+    const now = this.clock.now();
     const lastTicks = await store.reconcile(
       crons.map((cron) => ({
         name: cron.name,
@@ -176,7 +178,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   private arm(cron: RegisteredCron, tick: number): void {
     const previous = this.pending.get(cron.name);
     if (previous) clearTimeout(previous.timer);
-    const delay = Math.min(Math.max(this.fireTime(tick) - Date.now() - EARLY_WAKE_MS, 0), MAX_WAIT_MS);
+    const delay = Math.min(Math.max(this.fireTime(tick) - this.clock.now() - EARLY_WAKE_MS, 0), MAX_WAIT_MS);
     const entry: PendingTick = { tick, timer: setTimeout(() => this.due(cron, entry), delay) };
     this.pending.set(cron.name, entry);
   }
@@ -184,7 +186,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Fires the tick once its time has come (never before), unless it was re-armed meanwhile. */
   private due(cron: RegisteredCron, entry: PendingTick): void {
     if (!this.running || this.pending.get(cron.name) !== entry) return;
-    const now = Date.now();
+    const now = this.clock.now();
     const left = this.fireTime(entry.tick) - now;
     if (left > EARLY_WAKE_MS) {
       // One piece of a longer wait, or the clock was set back: the tick stays ahead.
@@ -298,8 +300,8 @@ export class CronScheduler implements BeforeApplicationShutdown {
       } catch (error) {
         const delay = Math.min(100 * 2 ** attempt, 2_000);
         const cause = this.clients.describe(error);
-        this.enqueueFailing = { since: this.enqueueFailing?.since ?? Date.now(), cause };
-        if (!this.running || Date.now() + delay > deadline) {
+        this.enqueueFailing = { since: this.enqueueFailing?.since ?? this.clock.now(), cause };
+        if (!this.running || this.clock.now() + delay > deadline) {
           this.stats.enqueueFailures++;
           this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name} (${attempt} attempt(s)): ${cause}`);
           await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }], 'enqueue-failed');

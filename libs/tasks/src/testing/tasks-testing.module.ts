@@ -13,7 +13,9 @@ import { TasksEvents } from '../events/tasks-events.js';
 import { TaskClient } from '../client/task-client.js';
 import { EventPublisher } from '../pubsub/event-publisher.js';
 import { EventSubscriber } from '../pubsub/event-subscriber.js';
-import { TESTING_NOW, TASKS_TESTING_OPTIONS, resolveTestingOptions, type ResolvedTestingOptions, type TasksTestingModuleOptions, type TestingNow } from './testing-options.js';
+import { TASKS_TESTING_OPTIONS, resolveTestingOptions, type TasksTestingModuleOptions } from './testing-options.js';
+import { cronTestingExports, cronTestingProviders } from './cron-testing.providers.js';
+import { FAKE_CLOCK_START } from './fake-clock.js';
 import { TestingMode } from './testing-mode.js';
 import { TestingJobs } from './testing-jobs.js';
 import { TestingTaskWorker } from './testing-task-worker.js';
@@ -34,10 +36,15 @@ import { TasksTesting } from './tasks-testing.js';
  * ```
  *
  * It is global, as `TasksModule` is: the code under test injects
- * `TaskClient`, `EventPublisher` and `EventSubscriber` as usual and gets the
- * kit's; `TasksEvents` hears the lifecycle of the kit's jobs as production's. Tasks are found, wrapped in the app's interceptors and run by the
- * production code (discovery, the task runner, attempts and backoff,
- * payload and option checks); only the queues are in memory.
+ * `TaskClient`, `CronRegistry`, `CronRunsService`, `EventPublisher` and
+ * `EventSubscriber` as usual and gets the kit's, and `TasksEvents` hears
+ * the lifecycle of the kit's jobs and runs as production's. Tasks are found,
+ * wrapped in the app's interceptors and run by the production code
+ * (discovery, the task runner, attempts and backoff, payload and option
+ * checks), and so are crons (their schedules, the catch-up policy, the run
+ * pipeline with its overlap policies and fencing). The queues, the cron
+ * locks and the run and schedule stores are in memory, and time is a fake
+ * clock that moves only when the test moves it (`TasksTesting.clock`).
  */
 @Module({})
 export class TasksTestingModule {
@@ -52,8 +59,9 @@ export class TasksTestingModule {
       providers: [
         { provide: TASKS_TESTING_OPTIONS, useValue: testing },
         { provide: TASKS_OPTIONS, useValue: resolved },
-        // Frozen at the start: the kit's time moves only when the test moves it.
-        { provide: TESTING_NOW, useFactory: (o: ResolvedTestingOptions): TestingNow => ({ now: () => o.startsAt }), inject: [TASKS_TESTING_OPTIONS] },
+        // The kit's time starts here and moves only when the test moves it (TasksTesting.clock).
+        { provide: FAKE_CLOCK_START, useValue: testing.startsAt },
+        ...cronTestingProviders,
         TaskCatalog,
         CronCatalog,
         TasksExplorer,
@@ -77,7 +85,7 @@ export class TasksTestingModule {
         { provide: EventSubscriber, useExisting: TestingUserEvents },
         TasksTesting,
       ],
-      exports: [TASKS_OPTIONS, TaskClient, TestingTaskClient, EventPublisher, EventSubscriber, TasksEvents, TasksMetrics, TasksTesting],
+      exports: [TASKS_OPTIONS, TaskClient, TestingTaskClient, EventPublisher, EventSubscriber, TasksEvents, TasksMetrics, TasksTesting, ...cronTestingExports],
     };
   }
 }

@@ -187,7 +187,7 @@ describe('TasksTestingModule, manual mode', () => {
     expect(() => tasks.expectNotEnqueued(UploadTasks, 'processUpload')).toThrow('Expected no job of task "processUpload" to be enqueued, found 1.');
     expect(() => tasks.expectEnqueued('processUplaod')).toThrow('no task "processUplaod" is registered in this testing module');
     expect(() => tasks.expectNotEnqueued(UploadTasks, 'notATask' as never)).toThrow(TasksError);
-    tasks.reset();
+    await tasks.reset();
     expect(() => tasks.expectEnqueued(UploadTasks, 'processUpload')).toThrow('Nothing was enqueued.');
   });
 
@@ -434,7 +434,7 @@ describe('TasksTestingModule, manual mode', () => {
   it('tells a waiter of a job reset() dropped that it is gone', async () => {
     const handle = await client.enqueue(UploadTasks, 'processUpload', { uploadId: 'a' });
     const waiting = handle.waitResult();
-    tasks.reset();
+    await tasks.reset();
     await expect(waiting).rejects.toBeInstanceOf(TaskNotFoundError);
     expect(tasks.enqueued()).toEqual([]);
     expect((await client.enqueue(UploadTasks, 'processUpload', { uploadId: 'b' })).id).toBe('1');

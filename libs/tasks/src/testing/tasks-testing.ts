@@ -13,6 +13,8 @@ import { TestingTaskWorker, type DrainOptions, type JobOutcome } from './testing
 import { TestingMode } from './testing-mode.js';
 import { TestingUserEvents, type PublishedUserEvent } from './testing-user-events.js';
 import type { TasksTestingMode } from './testing-options.js';
+import { CronTestDriver, type CronAttempt } from './cron-test-driver.js';
+import type { CronRun } from './in-memory-run-store.js';
 import {
   describeJob,
   enqueuedList,
@@ -35,6 +37,22 @@ export interface RunNextOptions {
   includeDelayed?: boolean;
 }
 
+/** The kit's clock: time stands still until the test moves it. */
+export interface TestingClock {
+  /** The kit's time. */
+  now(): Date;
+  /**
+   * Moves time forward by `ms`: the cron ticks in (now, now + `ms`] fire,
+   * each at its instant, and the runs they start go as far as they can
+   * before the next; delayed jobs that come due wait for `runNext()` or
+   * `drain()` (inline mode: they run). Resolves with the cron runs written
+   * meanwhile, oldest tick first.
+   */
+  advanceBy(ms: number): Promise<CronRun[]>;
+  /** `advanceBy` up to an instant: the ticks in (now, `to`] fire. */
+  advanceTo(to: Date | number): Promise<CronRun[]>;
+}
+
 /** An expectation failed: the message lists what was enqueued. */
 export class TasksExpectationError extends TasksError {}
 
@@ -52,6 +70,9 @@ type Target = string | TaskClass<unknown>;
  */
 @Injectable()
 export class TasksTesting {
+  /** The kit's clock, which the cron ticks, delayed jobs and deduplication windows follow. */
+  readonly clock: TestingClock;
+
   /** @internal Built by Nest's injector. */
   constructor(
     private readonly modes: TestingMode,
@@ -60,7 +81,14 @@ export class TasksTesting {
     private readonly catalog: TaskCatalog,
     private readonly userEvents: TestingUserEvents,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-  ) {}
+    private readonly crons: CronTestDriver,
+  ) {
+    this.clock = {
+      now: () => crons.now(),
+      advanceBy: (ms) => this.passTime(() => crons.advanceBy(ms)),
+      advanceTo: (to) => this.passTime(() => crons.advanceTo(to)),
+    };
+  }
 
   /** The mode `enqueue` uses here: the `withMode()` block's, else the module's. Setting it changes the module's. */
   get mode(): TasksTestingMode {
@@ -147,15 +175,74 @@ export class TasksTesting {
     return this.worker.drain(options);
   }
 
+  /**
+   * The runs of a cron, oldest tick first, as `cron_job_runs` would hold
+   * them: status (COMPLETED, FAILED, SKIPPED, MISSED, RUNNING), tick,
+   * attempt, fencing token, result, error and reason. A `track: false` cron
+   * has none (see `attemptsOf`).
+   */
+  runsOf(cronName: string): CronRun[] {
+    return this.crons.runsOf(cronName);
+  }
+
+  /** Every attempt of a cron the kit's worker ran, tracked or not, in the order they ended. */
+  attemptsOf(cronName: string): CronAttempt[] {
+    return this.crons.attemptsOf(cronName);
+  }
+
+  /**
+   * Stops the kit's worker, as an outage: cron ticks and jobs wait (runs
+   * going keep going) until `startWorker()`.
+   */
+  stopWorker(): void {
+    this.crons.stopWorker();
+    this.worker.stop();
+  }
+
+  /**
+   * Starts the worker again: the waiting cron ticks run, oldest first, at
+   * the current time, each judged by its catch-up policy; jobs wait for
+   * `runNext()` or `drain()` (inline mode: they run). Resolves with the
+   * cron runs written meanwhile.
+   */
+  async startWorker(): Promise<CronRun[]> {
+    this.worker.start();
+    const runs = await this.crons.startWorker();
+    if (this.mode === 'inline') await this.worker.drain();
+    return runs;
+  }
+
+  /**
+   * Makes the lock of the cron's running run expire, as when Redis stays
+   * away past the lock's TTL: its `ctx.signal` aborts with
+   * `CronLockLostError`. False when no run holds it.
+   */
+  loseLock(cronName: string): boolean {
+    return this.crons.loseLock(cronName);
+  }
+
   /** The user events (`EventPublisher.publish`) published so far; only `userId`'s when given. */
   publishedEvents(userId?: string): PublishedUserEvent[] {
     return this.userEvents.published(userId);
   }
 
-  /** Forgets every job and published event; a `waitResult()` still waiting rejects with `TaskNotFoundError`. The mode is kept. */
-  reset(): void {
+  /**
+   * Forgets every job, cron run and published event, and arms the cron
+   * ticks again from the current time; a `waitResult()` still waiting
+   * rejects with `TaskNotFoundError`. The mode and the time are kept.
+   */
+  async reset(): Promise<void> {
     this.jobs.reset();
     this.userEvents.reset();
+    await this.crons.reset();
+  }
+
+  /** Moves the clock; in inline mode, then runs the delayed jobs that came due. */
+  private async passTime(advance: () => Promise<CronRun[]>): Promise<CronRun[]> {
+    const delayed = this.mode === 'inline' ? this.jobs.all().filter((job) => job.state === 'delayed') : [];
+    const runs = await advance();
+    for (const job of delayed) await this.worker.runInline(job);
+    return runs;
   }
 
   private read(where: string, target: Target, args: unknown[]): { name: string; match: unknown; rest: unknown[] } {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { clearTimeout, setTimeout } from 'node:timers';
 import type { JobsOptions } from 'bullmq';
 import type { EnqueueOptions, TaskJobInfo } from '../client/task-client.types.js';
@@ -7,7 +7,7 @@ import { jobVanished, waitAborted, waitTimedOut } from '../errors/tasks.messages
 import { bullQueueName } from '../options/task-queue-names.js';
 import { cancelled, failure } from '../queues/job-outcome.listener.js';
 import { publicJobId } from '../task/job-ids.js';
-import { TESTING_NOW, type TestingNow } from './testing-options.js';
+import { TasksClock } from '../options/tasks-clock.js';
 
 /** Where a job of the kit is: BullMQ's states, and `cancelled` for one `cancel()` removed before it ran. */
 export type TestingJobState = 'waiting' | 'prioritized' | 'delayed' | 'active' | 'completed' | 'failed' | 'cancelled';
@@ -192,7 +192,7 @@ export class TestingJobs implements OnApplicationShutdown {
   private closed = false;
 
   /** @internal Built by Nest's injector. */
-  constructor(@Inject(TESTING_NOW) private readonly clock: TestingNow) {}
+  constructor(private readonly clock: TasksClock) {}
 
   now(): number {
     return this.clock.now();

@@ -28,17 +28,6 @@ export interface ResolvedTestingOptions {
 /** The token of the kit's checked options. */
 export const TASKS_TESTING_OPTIONS = Symbol('TASKS_TESTING_OPTIONS');
 
-/**
- * The kit's time, in ms since the epoch: what jobs are stamped and
- * scheduled with. It moves only when the test moves it.
- */
-export interface TestingNow {
-  now(): number;
-}
-
-/** The token of the kit's time. */
-export const TESTING_NOW = Symbol('TESTING_NOW');
-
 /** Throws, naming the option, on a mode the kit does not have. */
 export function assertTestingMode(where: string, mode: unknown): asserts mode is TasksTestingMode {
   if (mode !== 'manual' && mode !== 'inline') throw new TasksConfigurationError(invalidTestingMode(where, mode));

@@ -62,6 +62,8 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
   private connecting?: Promise<void>;
   /** Set once the app closes: as a worker that stopped, it takes no more jobs. */
   private closed = false;
+  /** Set by `stop()`: jobs wait, as during a worker outage. */
+  private stopped = false;
 
   /** @internal Built by Nest's injector. */
   constructor(
@@ -75,7 +77,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
 
   /** One attempt of the next due job; undefined when none is due. */
   async runNext(options: TakeOptions = {}): Promise<JobOutcome | undefined> {
-    if (this.closed) return undefined;
+    if (!this.taking) return undefined;
     const job = this.jobs.takeNext(options);
     return job && this.attempt(job);
   }
@@ -86,7 +88,7 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
     const among = recursive ? undefined : new Set(this.jobs.all().filter((job) => !job.finished && job.state !== 'active'));
     const outcomes: JobOutcome[] = [];
     for (;;) {
-      if (this.closed) return outcomes;
+      if (!this.taking) return outcomes;
       const job = this.jobs.takeNext({ includeDelayed, among });
       if (!job) return outcomes;
       if (outcomes.length >= maxRuns) {
@@ -100,8 +102,21 @@ export class TestingTaskWorker implements BeforeApplicationShutdown {
   /** Inline mode: every attempt of `job` now, while it is due; its outcomes. */
   async runInline(job: TestingJob): Promise<JobOutcome[]> {
     const outcomes: JobOutcome[] = [];
-    while (!this.closed && this.jobs.isDue(job) && this.jobs.take(job)) outcomes.push(await this.attempt(job));
+    while (this.taking && this.jobs.isDue(job) && this.jobs.take(job)) outcomes.push(await this.attempt(job));
     return outcomes;
+  }
+
+  /** Takes no job until `start()`: jobs wait, as during a worker outage (runs going keep going). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  start(): void {
+    this.stopped = false;
+  }
+
+  private get taking(): boolean {
+    return !this.closed && !this.stopped;
   }
 
   /** `cancel()`: a job not started is removed, a running one has its signal aborted. */
