@@ -6,15 +6,16 @@ import { parseArgs } from 'node:util';
 import { ensureDatabase } from '@app/jobs';
 import { BenchContext, type Settings } from './orchestrator/context.js';
 import { ENTRIES } from './orchestrator/children.js';
-import { markdownTable, type MetricRow } from './orchestrator/results.js';
+import { markdownTable, summaryTables, type MetricRow } from './orchestrator/results.js';
 import { progress } from './orchestrator/progress.js';
 import { enqueueScenario } from './scenarios/enqueue.js';
 import { processingScenario } from './scenarios/processing.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { cronScenario } from './scenarios/cron.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { commandsScenario } from './scenarios/commands.js';
 
-// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory --quick]`:
+// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,commands --quick]`:
 // the library next to plain BullMQ on the same Redis, alternately, round by round.
 const SCENARIOS = {
   enqueue: enqueueScenario,
@@ -22,6 +23,7 @@ const SCENARIOS = {
   latency: latencyScenario,
   cron: cronScenario,
   memory: memoryScenario,
+  commands: commandsScenario,
 } as const satisfies Record<string, (ctx: BenchContext) => Promise<MetricRow[]>>;
 type ScenarioName = keyof typeof SCENARIOS;
 
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       progress(`${name} done in ${durations[name]} s`);
     }
     const table = markdownTable(metrics);
+    const summary = summaryTables(metrics);
     const results = {
       runId: ctx.runId,
       startedAt: startedAt.toISOString(),
@@ -114,10 +117,12 @@ async function main(): Promise<void> {
       metrics,
       missed: metrics.filter((m) => m.target && !m.target.met).map((m) => `${m.scenario}: ${m.metric}`),
       table,
+      summary,
     };
     mkdirSync(join(root, 'bench/results'), { recursive: true });
     writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`\n${table}\n\n`);
+    if (summary) process.stdout.write(`Summary (targets in the column names):\n\n${summary}\n\n`);
     process.stdout.write(
       `Machine: ${host.cpus} × ${host.cpuModel}, ${host.memoryGb} GB, Node ${host.node}, ` +
         `Redis ${host.redis} (hz ${host.redisHz}), Postgres ${host.postgres}, BullMQ ${host.bullmq}; ` +
