@@ -143,5 +143,6 @@ try {
   await main();
 } catch (error) {
   process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exitCode = 1;
+  // What was still in flight when a scenario failed (a queue, a producer) would keep the process alive.
+  process.exit(1);
 }

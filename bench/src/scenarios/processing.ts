@@ -135,10 +135,38 @@ async function prepare(ctx: BenchContext, side: Side, label: string, jobs: numbe
       }
     }
   };
-  const [workers] = await Promise.all([Promise.all(workersStarting), prefill()]);
+  const [started, filled] = await Promise.allSettled([Promise.all(workersStarting), prefill()]);
+  if (started.status === 'rejected' || filled.status === 'rejected') {
+    // Nothing of a failed side may outlive it: its workers, its queues, its keys.
+    const workers = await Promise.allSettled(workersStarting);
+    await Promise.allSettled(workers.flatMap((w) => (w.status === 'fulfilled' ? [w.value.stop()] : [])));
+    await Promise.allSettled(queues.map((queue) => queue.close()));
+    await ctx.deletePrefix(prefix);
+    throw started.status === 'rejected' ? started.reason : (filled as PromiseRejectedResult).reason;
+  }
+  const workers = started.value;
   const waiting = await count(queues, 'wait');
   if (waiting !== jobs) throw new Error(`${label}: expected ${jobs} waiting jobs, found ${waiting}`);
   return { label, queues, workers };
+}
+
+/** How many sides boot and pre-fill at once: all of them at once (up to 20 processes and 200,000 jobs) overloaded two cores. */
+const PREPARING_AT_ONCE = 2;
+
+/** Prepares the sides a few at a time; if one fails, tears down those already prepared before failing. */
+async function prepareAll(ctx: BenchContext, sides: Side[], label: string, jobs: number, concurrency: number, processes: number): Promise<Prepared[]> {
+  const prepared: Prepared[] = [];
+  for (let from = 0; from < sides.length; from += PREPARING_AT_ONCE) {
+    const batch = sides.slice(from, from + PREPARING_AT_ONCE);
+    const settled = await Promise.allSettled(batch.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
+    for (const result of settled) if (result.status === 'fulfilled') prepared.push(result.value);
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) {
+      await Promise.allSettled(prepared.map((p) => teardown(ctx, p)));
+      throw failed.reason;
+    }
+  }
+  return prepared;
 }
 
 /** How many turns each side takes per round: the sides alternate, so a drift of the machine hits all of them alike. */
@@ -220,7 +248,7 @@ export async function processingScenario(ctx: BenchContext): Promise<MetricRow[]
     const results = Object.fromEntries([...EVERY_CONFIG, ...REFERENCE_ONLY].map((side) => [side, [] as RunResult[]])) as Record<Side, RunResult[]>;
     for (let round = 1; round <= ctx.settings.rounds; round++) {
       const label = `proc-c${concurrency}x${processes}-r${round}`;
-      const prepared = await Promise.all(sides.map((side) => prepare(ctx, side, `${label}-${side}`, jobs, concurrency, processes)));
+      const prepared = await prepareAll(ctx, sides, label, jobs, concurrency, processes);
       await sleep(300);
       const ran = await run(ctx, round % 2 === 1 ? prepared : [...prepared].reverse(), jobs);
       // run() got the sides in reverse on even rounds, so that none always goes first.
