@@ -5,7 +5,8 @@
 //
 //   npm run build:lib && node bench/loops/task-runner-loop.mjs
 //   LOG_LEVEL=warn node bench/loops/task-runner-loop.mjs     # without the two lines
-//   DEST=null|sonic node bench/loops/task-runner-loop.mjs    # lines to nowhere, or to sonic-boom
+//   DEST=null|sonic|pino node bench/loops/task-runner-loop.mjs    # lines to nowhere, to sonic-boom
+//     with a 100 ms periodic flush, or pino.destination({ sync: false, minLength: 4096 }) (pino's documented buffered mode)
 //   METRICS=false …; HEAPPROF=1 … (allocations, also of collected objects, to /tmp/alloc.heapprofile)
 import 'reflect-metadata';
 import { openSync } from 'node:fs';
@@ -15,9 +16,9 @@ import { LoggerModule } from 'nestjs-pino';
 import { pino } from 'pino';
 import { Task, TasksModule, bufferedLogDestination } from 'nestjs-tasks';
 import { TaskRunner } from '../../libs/tasks/dist/esm/worker/task-runner.js';
-import { RunLogContext } from '../../libs/tasks/dist/esm/logging/run-log-context.js';
+import { RunLogContext } from '../../libs/tasks/dist/esm/observability/run-log-context.js';
 import { TaskCatalog } from '../../libs/tasks/dist/esm/task/task.catalog.js';
-import { JobAbort } from '../../libs/tasks/dist/esm/worker/job-abort.js';
+import { JobAbort } from '../../libs/tasks/dist/esm/task/job-abort.js';
 
 class Noop { async noop(_p) {} }
 Task({ name: 'noop' })(Noop.prototype, 'noop', Object.getOwnPropertyDescriptor(Noop.prototype, 'noop'));
@@ -30,6 +31,8 @@ const dest =
     ? { write: () => true }
     : mode === 'sonic'
       ? pino.destination({ dest: out, sync: false, minLength: 4096, periodicFlush: 100 })
+      : mode === 'pino'
+        ? pino.destination({ dest: openSync(out, 'a'), sync: false, minLength: 4096 })
       : bufferedLogDestination({ fd: openSync(out, 'a') });
 class M {}
 Module({ imports: [LoggerModule.forRoot({ pinoHttp: [{ level }, dest] }), TasksModule.forRoot({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'task-runner-loop', metrics: process.env.METRICS !== 'false' })], providers: [Noop] })(M);

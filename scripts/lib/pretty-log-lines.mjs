@@ -2,7 +2,7 @@
 // readable by pino-pretty (a devDependency: production images write JSON and
 // never load this). One line per log line, e.g.
 //
-//   [14:03:07.215] INFO: [TaskWorker] Consuming tasks.default with concurrency 10
+//   [14:03:07.215] INFO: [TaskWorkerHost] Consuming tasks.default with concurrency 10
 //
 // Lines that are not JSON (a boot failure's reason, a crash trace) pass unchanged.
 import { prettyFactory } from 'pino-pretty';

@@ -415,6 +415,13 @@ describe('apps/api cron schedules (GET /cron, pause, resume)', () => {
       expect(bad.status).toBe(400);
       expect(await message(bad)).toBe('Unknown query parameter "ticks": it takes "job", "status", "limit".');
       expect(await json<unknown[]>(await get('/cron/runs?status=MISSED'))).toEqual([]);
+      // A cron without runs yet answers an empty list; a name without a schedule (a typo, another prefix) a 404.
+      expect(await json<unknown[]>(await get('/cron/runs?job=cleanupExpiredData'))).toEqual([]);
+      const unknown = await get('/cron/runs?job=noSuchJob');
+      expect(unknown.status).toBe(404);
+      expect(await message(unknown)).toBe(
+        'Unknown cron job "noSuchJob". Known cron jobs: cleanupExpiredData, tasks.pruneCronRuns, tasks.sweepLostRuns.',
+      );
     });
   });
 });

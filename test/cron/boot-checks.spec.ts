@@ -100,7 +100,7 @@ describe('@Cron boot checks', PROCESS_TIMEOUT, () => {
         expect(output).toContain('TasksConfigurationError');
         expect(output).toContain(source);
         expect(output).toContain(value);
-        expect(app.lines.some((line) => line.context === 'TaskWorker' || line.context === 'CronScheduler')).toBe(false);
+        expect(app.lines.some((line) => line.context === 'TaskWorkerHost' || line.context === 'CronScheduler')).toBe(false);
       }
     } finally {
       await Promise.all(apps.map((app) => app.stop()));

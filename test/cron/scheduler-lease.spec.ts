@@ -38,7 +38,7 @@ describe('scheduler lease', () => {
   it('is held by exactly one of several replicas, which is told when it takes it', async () => {
     const { all, acquired, errors } = leases(3);
     // Each start resolves once that replica's first attempt has Redis' answer.
-    await Promise.all(all.map((lease) => lease.start()));
+    await Promise.all(all.map((lease) => lease.startRefreshing()));
     expect(all.filter((lease) => lease.isLeader)).toHaveLength(1);
     expect(acquired).toHaveLength(1);
     expect(all[acquired[0] as number]?.isLeader).toBe(true);
@@ -47,7 +47,7 @@ describe('scheduler lease', () => {
 
   it('is given up when its holder stops, so another replica takes it without waiting for it to expire', async () => {
     const { key, all, acquired, errors } = leases(2);
-    await Promise.all(all.map((lease) => lease.start()));
+    await Promise.all(all.map((lease) => lease.startRefreshing()));
     const leader = all.find((lease) => lease.isLeader) as CronSchedulerLease;
     const other = all.find((lease) => lease !== leader) as CronSchedulerLease;
     const redis = new Redis(REDIS_URL);

@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { CronRegistry } from 'nestjs-tasks';
-import { CronMaintenance, CronRunTracker } from 'nestjs-tasks/testing';
+import { CronMaintenance, CronRunStore } from 'nestjs-tasks/testing';
 import { databaseOptions } from '@app/jobs';
 import { cronScenarios, duplicated, iso, missingTicks, type CronRunRow, type CronScenario } from '../support/cron.js';
 import { createTasksApp } from '../support/in-process.js';
@@ -161,7 +161,7 @@ describe('two deployments (prefixes) in one database schema', PROCESS_TIMEOUT, (
 
     const app = await operatorApp(s, s.prefix, { cronPruneBatchSize: 1_000 });
     onTestFinished(() => app.close());
-    await app.get(CronRunTracker, { strict: false }).connect();
+    await app.get(CronRunStore, { strict: false }).connect();
     const outcome = await app.get(CronMaintenance, { strict: false }).pruneCronRuns();
     expect(outcome).toEqual({ deletedCount: 12_000, batches: 13 });
     const left = (await db.query(

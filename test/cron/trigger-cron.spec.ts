@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Module } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
-import { CronRegistry, UnknownTaskError, type CronRunOutcome } from 'nestjs-tasks';
+import { CronRegistry, UnknownCronError, type CronRunOutcome } from 'nestjs-tasks';
 import { ExecutionRecorder, ManualCron } from '../fixtures/cron-fixture/cron-fixtures.js';
 import { closeAll, createTasksApp, rejectionOf } from '../support/in-process.js';
 import { cronScenarios } from '../support/cron.js';
@@ -70,7 +70,7 @@ describe('CronRegistry.trigger', PROCESS_TIMEOUT, () => {
     const s = await scenarios.create('cron_trigger_unknown');
     producer = await createTasksApp({ tasks: { prefix: s.prefix }, imports: [ManualCronModule] });
     const error = await rejectionOf(producer.get(CronRegistry).trigger('fixture.nope'));
-    expect(error).toBeInstanceOf(UnknownTaskError);
+    expect(error).toBeInstanceOf(UnknownCronError);
     expect(error.message).toContain('"fixture.nope"');
     expect(error.message).toContain(`"${MANUAL}"`);
   });

@@ -34,7 +34,7 @@ const HIDDEN_PEER_REQUESTED = 'hidden database peer requested';
 const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${HIDE_DATABASE_PEERS}`.trim();
 
 const skippedLine = (line: LogLine) =>
-  line.context === 'Cron' && line.msg === `Cron job ${UNTRACKED_TICK} skipped: an earlier run still holds the lock`;
+  line.context === 'CronRunPipeline' && line.msg === `Cron job ${UNTRACKED_TICK} skipped: an earlier run still holds the lock`;
 
 /** `GET /health/ready` of a process's health port: the status code and each check's status. */
 async function readiness(port: number): Promise<{ code: number; checks: Record<string, string> }> {

@@ -61,7 +61,7 @@ describe('scripts/run-apps.mjs', { timeout: 120_000 }, () => {
     try {
       const ready = await waitFor(
         () => {
-          const found = lines.find((line) => line.includes('[TaskWorker] Consuming'));
+          const found = lines.find((line) => line.includes('[TaskWorkerHost] Consuming'));
           if (!found && runner.exitCode !== null) throw new StopWaiting(`run-apps exited (code ${runner.exitCode}):\n${lines.join('\n')}`);
           return found;
         },
@@ -69,7 +69,7 @@ describe('scripts/run-apps.mjs', { timeout: 120_000 }, () => {
       ).catch((error: Error) => {
         throw new Error(`${error.message}\n${lines.join('\n')}`);
       });
-      expect(ready).toMatch(/^worker \| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[TaskWorker\] Consuming /);
+      expect(ready).toMatch(/^worker \| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[TaskWorkerHost\] Consuming /);
       const appLines = lines.filter((line) => line.startsWith('worker |'));
       expect(appLines.filter((line) => line.slice('worker | '.length).startsWith('{'))).toEqual([]);
     } finally {

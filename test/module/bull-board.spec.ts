@@ -82,7 +82,7 @@ describe('Bull Board shows and retries the library’s queues', () => {
     const { queues } = await boardQueues(base);
     expect(queues.map((queue) => queue.name)).toEqual(['tasks.default', 'tasks.mail', 'tasks.reports', 'tasks.cron']);
 
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     // fixture.failsRuns has attempts: 2; its first 2 runs fail.
     const handle = await app.get(TaskClient).enqueue('fixture.failsRuns', { key: 'board', failRuns: 2 });
     await rejectionOf(handle.waitResult({ timeoutMs: 20_000 }));

@@ -54,7 +54,7 @@ describe('the library and an app’s own BullMQ setup', () => {
     const app: TestingModule = await Test.createTestingModule({ imports: [AppModule] }).compile();
     cleanups.push(() => app.close());
     await app.init();
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
 
     // The user's queue: their prefix, their name.
     const userQueue = app.get(UserReports).queue;

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Injectable, Module, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
-import { Cron, CronRegistry, InternalCronError, UnknownTaskError, type CronJobInfo } from 'nestjs-tasks';
-import { CronScheduleStore } from 'nestjs-tasks/testing';
+import { Cron, CronRegistry, CronRunStatus, CronRunsService, InternalCronError, UnknownCronError, type CronJobInfo } from 'nestjs-tasks';
+import { PostgresScheduleStore } from 'nestjs-tasks/testing';
 import { declaredSchedules } from '../support/cron-schedules.js';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';
@@ -93,7 +93,7 @@ describe('CronRegistry', () => {
       internal: false,
       nextTick: Date.now() + 60_000,
     }));
-    await app.get(CronScheduleStore).reconcile([...declared, ...others]);
+    await app.get(PostgresScheduleStore).reconcile([...declared, ...others]);
   };
 
   it('lists the app’s crons from the code before any scheduler booted, with their next ticks; the library’s own only on request', async () => {
@@ -156,7 +156,7 @@ describe('CronRegistry', () => {
       '2026-07-03T12:15:00.000Z',
       '2026-07-03T12:30:00.000Z',
     ]);
-    expect(() => registry.nextTicks('nope')).toThrow(UnknownTaskError);
+    expect(() => registry.nextTicks('nope')).toThrow(UnknownCronError);
   });
 
   it('pauses only a cron that has a schedule row: before a scheduler booted it is unknown to pause and resume', async () => {
@@ -165,13 +165,20 @@ describe('CronRegistry', () => {
     // One at a time: a call started before the previous one is awaited would reject unobserved.
     for (const attempt of [() => registry.pause('quarterly', { reason: 'too early' }), () => registry.resume('quarterly'), () => registry.pause('nope')]) {
       const error = await rejectionOf(attempt());
-      expect(error).toBeInstanceOf(UnknownTaskError);
+      expect(error).toBeInstanceOf(UnknownCronError);
     }
-    const error = (await rejectionOf(registry.pause('nope'))) as UnknownTaskError;
-    expect(error.message).toBe(
-      'Unknown cron job "nope". Cron jobs registered in this process: "quarterly", "reports.weekday", "tasks.pruneCronRuns", "tasks.sweepLostRuns".',
+    const early = (await rejectionOf(registry.pause('quarterly'))) as UnknownCronError;
+    expect(early.message).toBe(
+      `Cron job "quarterly" has no schedule in cron_schedules yet: a scheduler creates a cron's schedule when it boots with code ` +
+        `that declares the cron, under its own prefix ("${apps.prefix}" here). Start the scheduler once with the same prefix, then try again.`,
     );
-    expect(error.taskName).toBe('nope');
+    const error = (await rejectionOf(registry.pause('nope'))) as UnknownCronError;
+    expect(error.message).toBe(
+      'Unknown cron job "nope": no schedule of that name in cron_schedules. Cron jobs with a schedule: (none). ' +
+        `Check the spelling, and that the scheduler runs with the same prefix: a scheduler creates a cron's schedule when it boots ` +
+        `with code that declares the cron, under its own prefix ("${apps.prefix}" here).`,
+    );
+    expect(error).toMatchObject({ cronName: 'nope', knownCrons: [] });
     expect(await rows()).toEqual([]);
   });
 
@@ -285,7 +292,11 @@ describe('CronRegistry', () => {
     expect(legacy?.nextTicks).toEqual([new Date(threeAm), new Date(threeAm + day)]);
     expect((await registry.list()).map((cron) => cron.name)).toEqual(['legacy.export', 'quarterly', 'reports.weekday']);
     // Declared elsewhere: listed, but this process cannot enqueue it.
-    expect(await rejectionOf(registry.trigger('legacy.export'))).toBeInstanceOf(UnknownTaskError);
+    expect(await rejectionOf(registry.trigger('legacy.export'))).toMatchObject({
+      name: 'UnknownCronError',
+      cronName: 'legacy.export',
+      knownCrons: ['quarterly', 'reports.weekday', 'tasks.pruneCronRuns', 'tasks.sweepLostRuns'],
+    });
 
     // A scheduler boots with code that no longer has it.
     await reconcile(app);
@@ -295,5 +306,25 @@ describe('CronRegistry', () => {
     expect(removedAt).toEqual(expect.any(Date));
     expect(removed).toMatchObject({ name: 'legacy.export', removedAt, nextTicks: [] });
     expect((await registry.get('legacy.export'))?.removedAt).toEqual(removedAt);
+  });
+
+  it('asks for the runs of a cron without a schedule: UnknownCronError naming the scheduled ones; a scheduled cron without runs has none', async () => {
+    const app = await createApp();
+    const runs = app.get(CronRunsService);
+    const before = (await rejectionOf(runs.latest('quarterly'))) as UnknownCronError;
+    expect(before).toBeInstanceOf(UnknownCronError);
+    expect(before).toMatchObject({ cronName: 'quarterly', knownCrons: [] });
+
+    await reconcile(app, ['legacy.export']);
+    expect(await runs.latest('quarterly')).toEqual([]);
+    expect(await runs.find({ job: 'legacy.export', status: CronRunStatus.FAILED })).toEqual([]);
+    const error = (await rejectionOf(runs.find({ job: 'quartely' }))) as UnknownCronError;
+    expect(error).toMatchObject({ cronName: 'quartely', knownCrons: ['legacy.export', 'quarterly', 'reports.weekday', 'tasks.pruneCronRuns', 'tasks.sweepLostRuns'] });
+    expect(error.message).toBe(
+      'Unknown cron job "quartely": no schedule of that name in cron_schedules, so no runs. ' +
+        'Cron jobs with a schedule: "legacy.export", "quarterly", "reports.weekday", "tasks.pruneCronRuns", "tasks.sweepLostRuns". ' +
+        `Check the spelling, and that the scheduler runs with the same prefix: a scheduler creates a cron's schedule when it boots ` +
+        `with code that declares the cron, under its own prefix ("${apps.prefix}" here).`,
+    );
   });
 });

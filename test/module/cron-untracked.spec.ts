@@ -8,7 +8,7 @@ import {
   CronRegistry,
   CronRunsService,
   TasksHealthIndicator,
-  UnknownTaskError,
+  UnknownCronError,
   type CronContext,
   type CronJobInfo,
   type CronRunOutcome,
@@ -88,10 +88,13 @@ describe('crons that are all track: false: schedules in Redis, no database', () 
     // No library crons: they sweep and prune cron_job_runs, which an untracked app has no use for.
     expect((await registry.list({ internal: true })).map((cron) => cron.name)).toEqual(['untracked.everySecond', 'untracked.nightly']);
 
-    const error = (await rejectionOf(registry.pause('untracked.nightly'))) as UnknownTaskError;
-    expect(error).toBeInstanceOf(UnknownTaskError);
-    expect(error.message).toBe('Unknown cron job "untracked.nightly". Cron jobs registered in this process: "untracked.everySecond", "untracked.nightly".');
-    expect(await rejectionOf(registry.resume('untracked.nightly'))).toBeInstanceOf(UnknownTaskError);
+    const error = (await rejectionOf(registry.pause('untracked.nightly'))) as UnknownCronError;
+    expect(error).toBeInstanceOf(UnknownCronError);
+    expect(error.message).toBe(
+      `Cron job "untracked.nightly" has no schedule in Redis (${apps.prefix}:cron-schedule:*) yet: a scheduler creates a cron's schedule ` +
+        `when it boots with code that declares the cron, under its own prefix ("${apps.prefix}" here). Start the scheduler once with the same prefix, then try again.`,
+    );
+    expect(await rejectionOf(registry.resume('untracked.nightly'))).toBeInstanceOf(UnknownCronError);
   });
 
   it('pauses and resumes in Redis, noting why, by whom and since when; the last tick and removed crons show as with cron_schedules', async () => {

@@ -42,7 +42,7 @@ describe('TasksModule.forRootAsync', () => {
     const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
     apps.push(app);
     await app.init();
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
 
     const options = app.get<ResolvedTasksOptions>(TASKS_OPTIONS);
     expect(options.prefix).toBe(prefix);
@@ -56,7 +56,7 @@ describe('TasksModule.forRootAsync', () => {
     const app = await Test.createTestingModule({ imports: [root as never] }).compile();
     apps.push(app);
     await app.init();
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     expect(app.get<ResolvedTasksOptions>(TASKS_OPTIONS).prefix).toBe(expected);
     const handle = await app.get(TaskClient).enqueue(FixtureTasks, 'echo', { value: 1 });
     await expect(handle.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ value: 1 });

@@ -41,7 +41,7 @@ describe('worker boot checks', () => {
     class AppModule {}
     app = await Test.createTestingModule({ imports: [AppModule] }).compile();
     await app.init();
-    return rejectionOf(app.get(TaskWorkerHost).start());
+    return rejectionOf(app.get(TaskWorkerHost).startConsuming());
   }
 
   it('without nestjs-pino’s LoggerModule, says to import LoggerModule.forRoot()', async () => {

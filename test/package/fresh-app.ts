@@ -32,7 +32,7 @@ const TRACKING_PACKAGES = ['typeorm', '@nestjs/typeorm', 'pg'];
 const schedulerReady = (line: LogLine) =>
   line.context === 'CronScheduler' && typeof line.msg === 'string' && line.msg.startsWith('Scheduling');
 
-// The library's messages (libs/tasks/src/tasks.messages.ts), as an app sees them.
+// The library's messages (libs/tasks/src/errors/tasks.messages.ts), as an app sees them.
 const LOGGER_MODULE_MISSING =
   "Running tasks needs nestjs-pino's LoggerModule, which gives every log line of a run its task, jobId and attempt: " +
   "import LoggerModule.forRoot() from 'nestjs-pino' in the worker's root module.";
@@ -409,7 +409,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       const [schedulerCode, workerCode] = await Promise.all([scheduler.stop(), worker.stop(), api.stop()]);
       expect(schedulerCode, scheduler.tail()).toBe(0);
       expect(workerCode, worker.tail()).toBe(0);
-      expect(worker.lines.some((line) => line.context === 'TaskWorker' && line.msg === 'Worker closed')).toBe(true);
+      expect(worker.lines.some((line) => line.context === 'TaskWorkerHost' && line.msg === 'Worker closed')).toBe(true);
     });
 
     it('runs crons that are all track: false with no TypeORM package installed, once per tick across two schedulers', async () => {
@@ -494,7 +494,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
         expect(output).not.toContain('ERR_MODULE_NOT_FOUND');
         // Thrown by the installed package's build for this module system, not by this repository's copy.
         expect(output).toContain(`${app}/node_modules/nestjs-tasks/dist/${build}/peers/optional-peers.js`);
-        expect(worker.lines.some((line) => line.context === 'TaskWorker')).toBe(false);
+        expect(worker.lines.some((line) => line.context === 'TaskWorkerHost')).toBe(false);
       } finally {
         await rename(aside, installedAt);
       }
@@ -511,7 +511,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       expect(noDataSource.output.join('\n')).toContain(`TasksConfigurationError: ${CRON_DATABASE_MISSING}`);
       for (const proc of [bare, noDataSource]) {
         expect(proc.output.join('\n')).not.toContain('needs the package');
-        expect(proc.lines.some((line) => line.context === 'TaskWorker')).toBe(false);
+        expect(proc.lines.some((line) => line.context === 'TaskWorkerHost')).toBe(false);
       }
     });
   });

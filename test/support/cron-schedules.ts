@@ -1,8 +1,8 @@
 import type { TestingModule } from '@nestjs/testing';
-import { CronCatalog, type CronScheduleStore } from 'nestjs-tasks/testing';
+import { CronCatalog, type PostgresScheduleStore } from 'nestjs-tasks/testing';
 
 /** A cron as a scheduler hands it to its store's reconcile. */
-export type DeclaredSchedule = Parameters<CronScheduleStore['reconcile']>[0][number];
+export type DeclaredSchedule = Parameters<PostgresScheduleStore['reconcile']>[0][number];
 
 /** What a scheduler reconciles at boot: one schedule per cron of the app's code (catch-up `skip`). */
 export function declaredSchedules(app: TestingModule): DeclaredSchedule[] {

@@ -59,7 +59,7 @@ export async function createTasksApp({ tasks = {}, imports = [], worker = false 
   const moduleRef = await Test.createTestingModule({ imports: [TasksTestAppModule] }).compile();
   moduleRef.useLogger(moduleRef.get(Logger));
   await moduleRef.init();
-  if (worker) await moduleRef.get(TaskWorkerHost).start();
+  if (worker) await moduleRef.get(TaskWorkerHost).startConsuming();
   return moduleRef;
 }
 

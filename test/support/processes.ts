@@ -132,5 +132,5 @@ export async function startApp(
   return app;
 }
 
-export const workerReady = (line: LogLine) => line.context === 'TaskWorker' && line.msg.startsWith('Consuming');
+export const workerReady = (line: LogLine) => line.context === 'TaskWorkerHost' && line.msg.startsWith('Consuming');
 export const apiReady = (line: LogLine) => typeof line.msg === 'string' && line.msg.startsWith('api listening');

@@ -96,7 +96,7 @@ describe('enqueue → worker → result', () => {
     expect(error.message).toContain('did not finish within 100 ms');
     await expect(client.getJob(handle.id)).resolves.toMatchObject({ state: 'waiting' });
 
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     await expect(handle.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ value: 1 });
   });
 });

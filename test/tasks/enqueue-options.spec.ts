@@ -17,7 +17,7 @@ describe('enqueue options', () => {
     expect(second.id).toBe('upload-abc123');
     expect(await tasksQueue(app).count()).toBe(1);
 
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     await expect(second.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ value: 1 });
     // Still one job once it has finished, while it is retained.
     const third = await client.enqueue(FixtureTasks, 'echo', { value: 3 }, { jobId: 'upload-abc123' });
@@ -67,7 +67,7 @@ describe('enqueue options', () => {
       handles.push(await client.enqueue(FixtureTasks, 'recordOrder', { label }, { priority }));
     }
 
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     const results = await Promise.all(handles.map((h) => h.waitResult({ timeoutMs: 20_000 })));
     const order = results.sort((a, b) => a.seq - b.seq).map((r) => r.label);
     expect(order).toEqual(['high', 'mid', 'low']);

@@ -47,7 +47,7 @@ describe('job ids and deduplication keys across tasks', () => {
 
     const again = await client.enqueue(FixtureTasks, 'echo', { value: 8 }, { jobId: 'shared' });
     expect(again.id).toBe(echo.id);
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     await expect(again.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ value: 7 });
     await expect(client.getJob('shared')).resolves.toMatchObject({ name: 'echo', result: { value: 7 } });
   });
@@ -63,7 +63,7 @@ describe('job ids and deduplication keys across tasks', () => {
     expect(byName.id).toBe(who.id);
     expect((await client.enqueue(FixtureTasks, 'echo', { value: 9 }, key)).id).toBe(echo.id);
 
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     await expect(echo.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ value: 3 });
     await expect(who.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ n: 4 });
     await expect(byName.waitResult({ timeoutMs: 20_000 })).resolves.toMatchObject({ n: 4 });

@@ -42,7 +42,7 @@ describe('the result listener', () => {
     await server.start();
     // The queue's own connection is back once an enqueue goes through.
     const later = await waitFor(() => client.enqueue(FixtureTasks, 'echo', { value: 2 }), { timeoutMs: 20_000, what: 'an enqueue once Redis is back' });
-    await app.get(TaskWorkerHost).start();
+    await app.get(TaskWorkerHost).startConsuming();
     await expect(within(later.waitResult({ timeoutMs: 20_000 }), 30_000, 'waitResult once Redis is back')).resolves.toMatchObject({ value: 2 });
   });
 

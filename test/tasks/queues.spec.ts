@@ -95,7 +95,7 @@ describe('task queues and worker pools', () => {
     const p = prefix();
     const client = await producer(p, [FixtureTasksModule, InProcessOnlyModule], true);
     const lacking = await pool('lacking-pool', { TASKS_PREFIX: p, WORKER_QUEUES: 'reports' });
-    const warned = lacking.lines.filter((line) => line.context === 'TaskWorker' && String(line.msg).includes('extra.onlyInThisProcess'));
+    const warned = lacking.lines.filter((line) => line.context === 'TaskWorkerHost' && String(line.msg).includes('extra.onlyInThisProcess'));
     expect(warned.map((line) => line.msg)).toEqual([expect.stringContaining('"extra.onlyInThisProcess" on queue "reports" (run by 1 running worker(s))')]);
     // Whichever worker takes them, they run here; the pool still runs the reports it has.
     const handles = await Promise.all(Array.from({ length: 6 }, () => client.enqueue('extra.onlyInThisProcess', {})));

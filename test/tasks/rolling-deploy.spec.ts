@@ -87,7 +87,7 @@ describe('a rolling deploy from v1 to v2 on one prefix', () => {
     v2 = await worker('v2', 'v2');
     const [ran] = await results([added]);
     expect(ran).toEqual({ pid: v2.pid, version: 'v2' });
-    const lacking = v2.lines.filter((line) => line.context === 'TaskWorker' && String(line.msg).includes('rolling.removed'));
+    const lacking = v2.lines.filter((line) => line.context === 'TaskWorkerHost' && String(line.msg).includes('rolling.removed'));
     expect(lacking, v2.tail()).toHaveLength(1);
     const msg = String((lacking[0] as LogLine).msg);
     // Two v1 workers have each task: each is named once.

@@ -32,7 +32,7 @@ export async function memoryScenario(ctx: BenchContext): Promise<MetricRow[]> {
     // All four boot together, so each has been idle for the same time when read.
     const apps = [ctx.startApp('worker', env, `memory-r${round}-worker`), ctx.startApp('scheduler', env, `memory-r${round}-scheduler`)];
     const [, , baseline, reference] = await Promise.all([
-      apps[0].waitForLog((line) => line.context === 'TaskWorker' && String(line.msg).startsWith('Consuming')),
+      apps[0].waitForLog((line) => line.context === 'TaskWorkerHost' && String(line.msg).startsWith('Consuming')),
       apps[1].waitForLog((line) => line.context === 'CronScheduler' && String(line.msg).startsWith('Scheduling')),
       ctx.startRole('plain-idle', { TASKS_PREFIX: plainPrefix, DATABASE_URL: ctx.databaseUrl }, `memory-r${round}-plain`),
       ctx.startRole('stack-idle', { TASKS_PREFIX: stackPrefix, DATABASE_URL: ctx.databaseUrl, DATABASE_SCHEMA: schema }, `memory-r${round}-stack`),

@@ -3,4 +3,4 @@
 export { CronJobRun } from './tracking/cron-job-run.entity.js';
 export { CronScheduleRecord } from './tracking/cron-schedule-record.entity.js';
 export { TASKS_ENTITIES, TASKS_MIGRATIONS } from './tracking/tasks-database.js';
-export { runInTransaction, type TransactionOptions } from './database/run-in-transaction.js';
+export { runInTransaction, type TransactionOptions } from './tracking/run-in-transaction.js';

@@ -14,7 +14,7 @@ import {
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import { CronRegistry, CronRunsService, UnknownTaskError, escapeLogText, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
+import { CronRegistry, CronRunsService, UnknownCronError, escapeLogText, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
 import { Caller, RequireRole, type Principal } from '../auth/auth.decorators.js';
 import { booleanParam, parseCronName, parseCronStatus, parseLimit, parsePauseBody, parseTicks } from '../http/params.js';
 import { readQuery } from '../http/query.js';
@@ -49,7 +49,7 @@ export class CronController {
   }
 
   // Declared before ':name', which would otherwise take GET /cron/runs for a cron named "runs".
-  /** Latest runs, newest first, optionally of one job and/or one status. */
+  /** Latest runs, newest first, optionally of one job and/or one status; 404 naming the known crons for a job without a schedule. */
   @Get('runs')
   async listRuns(@Query() query: unknown): Promise<CronJobRun[]> {
     const { job, status, limit } = readQuery(query, {
@@ -57,7 +57,14 @@ export class CronController {
       status: parseCronStatus,
       limit: parseLimit,
     });
-    return this.runs.find({ job, status, limit });
+    try {
+      return await this.runs.find({ job, status, limit });
+    } catch (error) {
+      if (error instanceof UnknownCronError) {
+        throw new NotFoundException(`Unknown cron job "${error.cronName}". Known cron jobs: ${error.knownCrons.join(', ') || 'none'}.`);
+      }
+      throw error;
+    }
   }
 
   /** One cron, internal and removed ones included; 404 naming the known ones. */
@@ -96,7 +103,7 @@ export class CronController {
       this.audit(name, 'paused', caller, reason);
       return paused;
     } catch (error) {
-      if (error instanceof UnknownTaskError) throw this.noSchedule(name, 'paused');
+      if (error instanceof UnknownCronError) throw this.noSchedule(name, 'paused');
       throw error;
     }
   }
@@ -113,7 +120,7 @@ export class CronController {
       this.audit(name, 'resumed', caller);
       return resumed;
     } catch (error) {
-      if (error instanceof UnknownTaskError) throw this.noSchedule(name, 'resumed');
+      if (error instanceof UnknownCronError) throw this.noSchedule(name, 'resumed');
       throw error;
     }
   }
@@ -136,7 +143,7 @@ export class CronController {
       return { jobId: handle.id };
     } catch (error) {
       // A schedule row of a cron this api's code does not declare: it cannot enqueue it.
-      if (error instanceof UnknownTaskError) throw await this.unknown(name, 'triggered');
+      if (error instanceof UnknownCronError) throw await this.unknown(name, 'triggered');
       throw error;
     }
   }

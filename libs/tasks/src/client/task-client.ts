@@ -1,21 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { getTaskMetadata } from '../task/task-metadata.accessor.js';
 import type { TaskMetadata } from '../task/task.decorator.js';
 import { taskJobRetryOptions } from '../task/task-attempts.js';
-import { assertJsonPayload, type JsonValue } from '../payload/assert-json-payload.js';
+import { assertJsonPayload, type JsonValue } from '../task/assert-json-payload.js';
 import { InvalidEnqueueOptionError, JobIdConflictError, TasksError, UnknownTaskError } from '../errors/tasks.errors.js';
-import { invalidEnqueueKey, invalidTaskOption, jobIdTaken, notATaskMethod, unknownTaskOnEnqueue } from '../tasks.messages.js';
-import { dedupKeyProblem, jobIdProblem, parsePublicJobId, publicJobId, showKey, storedDedupId, storedJobId } from './job-ids.js';
+import { invalidEnqueueKey, invalidTaskOption, jobIdTaken, notATaskMethod, unknownTaskOnEnqueue } from '../errors/tasks.messages.js';
+import { dedupKeyProblem, jobIdProblem, parsePublicJobId, publicJobId, showKey, storedDedupId, storedJobId } from '../task/job-ids.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
-import { DEFAULT_TASK_QUEUE, queueNameProblem, taskQueueOf } from '../queues/task-queue-names.js';
+import { DEFAULT_TASK_QUEUE, queueNameProblem, taskQueueOf } from '../options/task-queue-names.js';
 import { EnqueuedTask } from './task-handle.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
-import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../tracing/task-tracing.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import { endWithError, setMessageId, startBatchSpan, startProducerSpan } from '../observability/task-tracing.js';
 import type {
   EnqueueOptions,
   TaskClass,
@@ -41,8 +41,8 @@ export class TaskClient {
   constructor(
     private readonly queues: TaskQueues,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly registry: TaskCatalog,
-    private readonly metrics: TasksMetrics,
+    private readonly catalog: TaskCatalog,
+    private readonly events: TasksEvents,
     private readonly cancellation: JobCancellation,
   ) {}
 
@@ -91,7 +91,7 @@ export class TaskClient {
     }
     setMessageId(span, job.id as string, queue.name);
     span.end();
-    this.metrics.taskEnqueued(name, queue.name);
+    this.events.emit('task.enqueued', { task: name, queue: queue.name, jobId: publicJobId(job.id as string, queue.name) });
     return this.handle(job.id as string, name, queue, queueName);
   }
 
@@ -154,7 +154,7 @@ export class TaskClient {
           span.end();
         }
         handles[indexes[k] as number] = this.handle(job.id as string, job.name, queue, queueName, outcomes);
-        this.metrics.taskEnqueued(job.name, queue.name);
+        this.events.emit('task.enqueued', { task: job.name, queue: queue.name, jobId: publicJobId(job.id as string, queue.name) });
       });
       batch.end();
     }
@@ -210,7 +210,7 @@ export class TaskClient {
 
   /** Names of the tasks registered in this process. */
   knownTasks(): string[] {
-    return this.registry.names();
+    return this.catalog.names();
   }
 
   private metadataOf(taskClass: TaskClass<unknown>, method: string): TaskMetadata {
@@ -225,9 +225,9 @@ export class TaskClient {
     options: EnqueueOptions = {},
     declared?: TaskMetadata,
   ): { queueName: string; jobOptions: JobsOptions } {
-    const task = this.registry.get(name) ?? declared;
+    const task = this.catalog.get(name) ?? declared;
     if (!task && !this.options.allowUnregisteredTasks) {
-      const known = this.registry.names();
+      const known = this.catalog.names();
       throw new UnknownTaskError(unknownTaskOnEnqueue(name, known), name, known);
     }
     assertJsonPayload(name, payload, this.options.maxPayloadBytes);

@@ -1,6 +1,6 @@
-import type { JobOutcomeListener } from './job-outcome.listener.js';
+import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
 import type { TaskHandle, WaitResultOptions } from './task-client.types.js';
-import { publicJobId } from './job-ids.js';
+import { publicJobId } from '../task/job-ids.js';
 
 export class EnqueuedTask<R> implements TaskHandle<R> {
   readonly id: string;

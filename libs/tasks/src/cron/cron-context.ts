@@ -1,5 +1,5 @@
 import type { CronRunTrigger } from '../tracking/cron-run-status.js';
-import type { JobAbort } from '../worker/job-abort.js';
+import type { JobAbort } from '../task/job-abort.js';
 
 /** What a cron handler gets as its only argument. */
 export interface CronContext {

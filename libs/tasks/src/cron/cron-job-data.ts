@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { CronRunTrigger } from '../tracking/cron-run-status.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import { toBullBackoff, toKeepJobs } from '../module/bullmq-options.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { toBullBackoff, toKeepJobs } from '../options/bullmq-options.js';
 import type { RegisteredCron } from './cron.catalog.js';
 
 /** Payload of a job on the cron queue. */

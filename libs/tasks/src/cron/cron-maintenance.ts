@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CronLockService } from '../lock/cron-lock.service.js';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
-import type { EnvOption } from '../module/tasks-options-from-env.js';
-import { CronRunTracker, WORKER_LOST_CAUSE } from '../tracking/cron-run.tracker.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import type { EnvOption } from '../options/tasks-options-from-env.js';
+import { CronRunStore, WORKER_LOST_CAUSE } from '../tracking/cron-run.store.js';
 import { buildCronMetadata, type CronMetadata } from './cron.decorator.js';
 
 /** The default sweep interval, in seconds (`cronSweepIntervalMs`). */
@@ -48,10 +48,10 @@ export interface MaintenanceCron {
  */
 @Injectable()
 export class CronMaintenance {
-  private readonly logger = new Logger('CronMaintenance');
+  private readonly logger = new Logger(CronMaintenance.name);
 
   constructor(
-    private readonly tracker: CronRunTracker,
+    private readonly runs: CronRunStore,
     private readonly locks: CronLockService,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
   ) {}
@@ -89,12 +89,12 @@ export class CronMaintenance {
    */
   async sweepLostRuns(): Promise<{ markedFailed: number }> {
     let markedFailed = 0;
-    for (const row of await this.tracker.silentRows()) {
+    for (const row of await this.runs.silentRows()) {
       if (row.lockToken && (await this.locks.isHeld(row.jobName, row.lockToken))) continue;
       const since = row.heartbeatAt ? row.heartbeatAt.toISOString() : 'its start';
       const reason =
 `Worker lost: no heartbeat since ${since} (liveness bound ${row.lockTtlMs} ms) and its lock is gone. ${WORKER_LOST_CAUSE}`;
-      if (await this.tracker.markLost(row, reason)) {
+      if (await this.runs.markLost(row, reason)) {
         markedFailed++;
         this.logger.warn(`Cron run ${row.id} of ${row.jobName} marked FAILED: no heartbeat since ${since}`);
       }
@@ -109,7 +109,7 @@ export class CronMaintenance {
    */
   async pruneCronRuns(): Promise<{ deletedCount: number; batches: number }> {
     const before = new Date(Date.now() - this.options.cronRunRetentionDays * 24 * 3_600_000);
-    const { deleted, batches } = await this.tracker.deleteOlderThan(before, this.options.cronPruneBatchSize, Date.now() + 150_000);
+    const { deleted, batches } = await this.runs.deleteOlderThan(before, this.options.cronPruneBatchSize, Date.now() + 150_000);
     return { deletedCount: deleted, batches };
   }
 }

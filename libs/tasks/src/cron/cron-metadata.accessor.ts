@@ -1,4 +1,4 @@
-import { CRON_METADATA } from '../module/tasks.constants.js';
+import { CRON_METADATA } from '../options/tasks.constants.js';
 import type { CronMetadata } from './cron.decorator.js';
 
 /** Reads what `@Cron()` stored on a method. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { duplicateCronName } from '../tasks.messages.js';
+import { duplicateCronName } from '../errors/tasks.messages.js';
 import type { CronMetadata } from './cron.decorator.js';
 import type { CronContext } from './cron-context.js';
 
@@ -13,7 +13,10 @@ export interface RegisteredCron extends CronMetadata {
   readonly invoke: (context: CronContext) => Promise<unknown>;
 }
 
-/** Every cron job of this application, by name, as the explorer found them. Internal: users see {@link CronRegistry}. */
+/**
+ * The cron definitions of this process, by name, as the explorer found them.
+ * Internal: apps steer crons through `CronRegistry`.
+ */
 @Injectable()
 export class CronCatalog {
   private readonly crons = new Map<string, RegisteredCron>();

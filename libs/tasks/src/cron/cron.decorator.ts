@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import { CRON_METADATA } from '../module/tasks.constants.js';
+import { CRON_METADATA } from '../options/tasks.constants.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import {
   invalidCronExpression,
@@ -7,7 +7,7 @@ import {
   invalidLockTtl,
   invalidTaskOption,
   unknownTimeZone,
-} from '../tasks.messages.js';
+} from '../errors/tasks.messages.js';
 import { CronSchedule, isValidTimeZone } from './cron-schedule.js';
 
 /**

@@ -20,6 +20,35 @@ export class UnknownTaskError extends TasksError {
   }
 }
 
+/**
+ * A cron name the deployment lacks: `CronRegistry.pause()` or `resume()` of a
+ * cron without a schedule, `trigger()` or `nextTicks()` of a cron this
+ * process's code does not declare, `CronRunsService` asked for the runs of a
+ * cron without a schedule. `knownCrons` lists the names that would have done.
+ */
+export class UnknownCronError extends TasksError {
+  constructor(
+    message: string,
+    readonly cronName: string,
+    readonly knownCrons: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Pausing, resuming or triggering one of the library's own maintenance crons
+ * (`tasks.sweepLostRuns`, `tasks.pruneCronRuns`): they run on their own schedule.
+ */
+export class InternalCronError extends TasksError {
+  constructor(
+    message: string,
+    readonly cronName: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A payload that would not survive a JSON round trip; `path` points at the offending value. */
 export class InvalidPayloadError extends TasksError {
   constructor(

@@ -1,19 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { AppRedisConnections } from '../redis/app-redis.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { TasksQueues } from '../queues/tasks-queues.js';
-import { assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
-import type { JobOutcomeListener } from '../client/job-outcome.listener.js';
+import { assertQueueName, bullQueueName } from '../options/task-queue-names.js';
+import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
+import { pingableClient, type PingableClient } from '../peers/bullmq-internals.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
 export type TasksHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; [detail: string]: unknown }>;
@@ -55,7 +55,7 @@ export class TasksHealthIndicator {
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly workerHost: TaskWorkerHost,
     private readonly cronScheduler: CronScheduler,
-    private readonly schedules: CronScheduleState,
+    private readonly schedules: ScheduleStoreSelector,
     private readonly appRedis: AppRedisConnections,
     private readonly taskQueues: TaskQueues,
     private readonly queues: TasksQueues,
@@ -218,12 +218,12 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /** A queue's own connection: ioredis behind BullMQ's client adapter, since the library hands BullMQ ioredis options. */
-async function clientOf(queue: Queue): Promise<Redis> {
-  return (await queue.getBackend().client) as unknown as Redis;
+async function clientOf(queue: Queue): Promise<PingableClient> {
+  return pingableClient(await queue.getBackend().client);
 }
 
 /** The connection answers a PING; one that lost Redis and tries again is down at once, rather than queueing the PING until it is back. */
-async function answers(client: Redis): Promise<void> {
+async function answers(client: PingableClient): Promise<void> {
   if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') throw new Error(`not connected (${client.status})`);
   await client.ping();
 }

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Redlock, ExecutionError, ResourceLockedError, type Lock } from '@sesamecare-oss/redlock';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 /** A lock this process holds; it keeps itself alive until released. */
 export interface HeldLock {
@@ -34,14 +34,14 @@ const DELETE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return red
  */
 @Injectable()
 export class CronLockService implements OnApplicationShutdown {
-  private readonly logger = new Logger('CronLock');
+  private readonly logger = new Logger(CronLockService.name);
   private client?: Redis;
   private redlock?: Redlock;
 
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
   ) {}
 
   /** Redis key of a job's lock. */
@@ -139,13 +139,14 @@ export class CronLockService implements OnApplicationShutdown {
         },
         (error: unknown) => {
           if (released) return;
-          this.metrics.lockExtensionFailed(jobName);
           const now = Date.now();
+          const expired = now + retryEvery >= validUntil;
+          this.events.emit('cron.lock.extensionFailed', { cron: jobName, expired });
           if (firstFailure === undefined) {
             firstFailure = now;
             this.logger.warn(`Could not extend the lock of ${initial.resources[0]}, retrying while it is valid: ${this.connections.describe(error)}`);
           }
-          if (now + retryEvery < validUntil) {
+          if (!expired) {
             schedule(retryEvery);
             return;
           }

@@ -1,7 +1,7 @@
 import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
-import { TASKS_OPTIONS } from './tasks.constants.js';
-import type { TasksModuleOptions } from './tasks-options.interface.js';
-import { resolveTasksOptions } from './resolve-tasks-options.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { TasksModuleOptions } from '../options/tasks-options.interface.js';
+import { resolveTasksOptions } from '../options/resolve-tasks-options.js';
 
 /** Extras of `forRoot` / `forRootAsync` that shape the module rather than configure the library. */
 export interface TasksModuleExtras {

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { BullModule } from '@nestjs/bullmq';
-import { CRON_QUEUE, TASKS_BULL_CONFIG_KEY, TASKS_OPTIONS, TASKS_QUEUE } from './tasks.constants.js';
-import type { ResolvedTasksOptions } from './tasks-options.interface.js';
+import { CRON_QUEUE, TASKS_BULL_CONFIG_KEY, TASKS_OPTIONS, TASKS_QUEUE } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import {
   TasksOptionsModule,
   type TasksModuleAsyncOptions,
@@ -13,28 +13,30 @@ import { RedisPreflight } from '../redis/redis-preflight.js';
 import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
 import { TASKS_REDIS, appRedisProviders } from '../redis/app-redis.js';
 import { TaskCatalog } from '../task/task.catalog.js';
-import { TasksExplorer } from '../discovery/tasks.explorer.js';
+import { TasksExplorer } from './tasks.explorer.js';
 import { TaskClient } from '../client/task-client.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
-import { CronRegistry } from '../cron/cron.registry.js';
-import { CronRunPipeline } from '../cron/cron-run-pipeline.js';
+import { CronRegistry } from '../client/cron.registry.js';
+import { CronRunPipeline } from '../worker/cron-run-pipeline.js';
 import { CronMaintenance } from '../cron/cron-maintenance.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronLockService } from '../lock/cron-lock.service.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
-import { CronScheduleStore } from '../tracking/cron-schedule.store.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
-import { RedisScheduleStore } from '../cron/redis-schedule.store.js';
+import { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
+import { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TaskRunner } from '../worker/task-runner.js';
 import { TaskWorkerHost } from '../worker/task-worker.host.js';
-import { RunLogContext } from '../logging/run-log-context.js';
-import { EventPublisher } from '../events/event-publisher.js';
-import { EventSubscriber } from '../events/event-subscriber.js';
+import { RunLogContext } from '../observability/run-log-context.js';
+import { EventPublisher } from '../pubsub/event-publisher.js';
+import { EventSubscriber } from '../pubsub/event-subscriber.js';
 import { TasksHealthIndicator } from '../health/tasks-health.indicator.js';
-import { TasksHealthServer } from '../health/health-server.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TasksHealthServer } from '../health/tasks-health.server.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
+import { RunSpanAnnotations } from '../observability/task-tracing.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
@@ -106,11 +108,11 @@ export class TasksModule {
         CronMaintenance,
         CronScheduler,
         CronLockService,
-        CronRunTracker,
+        CronRunStore,
         CronRunsService,
-        CronScheduleStore,
+        PostgresScheduleStore,
         RedisScheduleStore,
-        CronScheduleState,
+        ScheduleStoreSelector,
         TrackingDatabaseLocator,
         TaskRunner,
         TaskWorkerHost,
@@ -119,14 +121,16 @@ export class TasksModule {
         EventSubscriber,
         TasksHealthIndicator,
         TasksHealthServer,
+        TasksEvents,
         TasksMetrics,
+        RunSpanAnnotations,
         TaskQueues,
         DeployedTasks,
         JobCancellation,
         TasksQueues,
         ...queueProviders,
       ],
-      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksQueues, ...queueProviders.map((p) => p.provide)],
+      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksEvents, TasksQueues, ...queueProviders.map((p) => p.provide)],
     };
   }
 }

@@ -1,5 +1,5 @@
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { peerMissing } from '../tasks.messages.js';
+import { peerMissing } from '../errors/tasks.messages.js';
 import { loadNestjsPino, loadTypeorm, requireFromHere } from './peer-loader.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lacksHandlers } from '../tasks.messages.js';
+import { lacksHandlers } from '../errors/tasks.messages.js';
 import { lackedTasks, readWorkerEntries, type DeployedApp } from './deployed-tasks.js';
 
 const entry = (seenAt: number, queues: Record<string, string[]>, runs = true) => JSON.stringify({ seenAt, queues, runs });

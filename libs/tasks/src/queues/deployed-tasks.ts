@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 
@@ -117,7 +117,7 @@ export function lackedTasks(others: readonly DeployedApp[], consumed: ConsumedTa
  */
 @Injectable()
 export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('DeployedTasks');
+  private readonly logger = new Logger(DeployedTasks.name);
   readonly appId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private client?: Redis;
   private timer?: NodeJS.Timeout;

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 
 /** The text a cancelled run fails with, so that every waiter tells a cancellation from a failure. */
@@ -22,7 +22,7 @@ const RECENT_MS = 60_000;
  */
 @Injectable()
 export class JobCancellation implements OnApplicationShutdown {
-  private readonly logger = new Logger('TaskCancellation');
+  private readonly logger = new Logger(JobCancellation.name);
   private client?: Redis;
   private subscriber?: Redis;
   private readonly recent = new Map<string, number>();

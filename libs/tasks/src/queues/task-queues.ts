@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS, TASKS_QUEUE_TOKEN } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { RedisConnections } from '../redis/redis-connections.js';
 import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
-import { JobOutcomeListener } from '../client/job-outcome.listener.js';
-import { DEFAULT_TASK_QUEUE, bullQueueName } from './task-queue-names.js';
+import { JobOutcomeListener } from './job-outcome.listener.js';
+import { DEFAULT_TASK_QUEUE, bullQueueName } from '../options/task-queue-names.js';
 import { JobCancellation } from './job-cancellation.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Module, type DynamicModule, type FactoryProvider } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { CRON_QUEUE_TOKEN, tasksQueueToken } from '../module/tasks.constants.js';
-import { DEFAULT_TASK_QUEUE, assertQueueName, queueNameProblem } from './task-queue-names.js';
+import { CRON_QUEUE_TOKEN, tasksQueueToken } from '../options/tasks.constants.js';
+import { DEFAULT_TASK_QUEUE, assertQueueName, queueNameProblem } from '../options/task-queue-names.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { queueNotKnown } from '../tasks.messages.js';
+import { queueNotKnown } from '../errors/tasks.messages.js';
 import { TaskQueues } from './task-queues.js';
 
 /**

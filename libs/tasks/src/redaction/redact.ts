@@ -3,7 +3,6 @@
 // the password of a URL's user info, query parameters such as `?password=`,
 // the keyword form of a Postgres DSN (`host=… password='…'`), and a URL that
 // does not parse, which is never shown since its password cannot be told apart.
-// No imports: the lowest layer of the library.
 
 /** What stands in for a secret. */
 export const REDACTED = '***';

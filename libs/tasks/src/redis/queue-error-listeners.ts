@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { CRON_QUEUE_TOKEN, TASKS_QUEUE_TOKEN } from '../module/tasks.constants.js';
+import { CRON_QUEUE_TOKEN, TASKS_QUEUE_TOKEN } from '../options/tasks.constants.js';
 import { RedisConnections } from './redis-connections.js';
 import { RedisPreflight } from './redis-preflight.js';
 
@@ -16,7 +16,7 @@ const REPEAT_AFTER_MS = 60_000;
 
 @Injectable()
 export class QueueErrorListeners {
-  private readonly logger = new Logger('TasksQueue');
+  private readonly logger = new Logger(QueueErrorListeners.name);
 
   constructor(
     @Inject(TASKS_QUEUE_TOKEN) tasks: Queue,

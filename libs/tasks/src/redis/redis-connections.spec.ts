@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRedisUrl, redisOptions } from './redis-connections.js';
+import { redisOptions } from './redis-connections.js';
+import { parseRedisUrl } from '../redaction/connection-url.js';
 
 describe('parseRedisUrl (ioredis parses)', () => {
   it('reads host, port, db, user and a percent-encoded password', () => {

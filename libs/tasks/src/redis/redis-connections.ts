@@ -2,11 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'bullmq';
 import { TlsConnector } from './tls-connector.js';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { RedisTlsOptions, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { RedisTlsOptions, ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { ServiceUnreachableError } from '../errors/tasks.errors.js';
-import { redisAuthRefused, redisNoSuchDb, redisSilent, redisUnreachable } from '../tasks.messages.js';
+import { redisAuthRefused, redisNoSuchDb, redisSilent, redisUnreachable } from '../errors/tasks.messages.js';
 import { redactSecrets, redactUrl } from '../redaction/redact.js';
+import { parseRedisUrl } from '../redaction/connection-url.js';
 
 /**
  * What a connection is for, which decides how it behaves when Redis is slow or away:
@@ -27,26 +28,6 @@ const PROFILES: Record<RedisProfile, RedisOptions> = {
   'fail-fast': { maxRetriesPerRequest: 1, commandTimeout: FAIL_FAST_TIMEOUT_MS, connectTimeout: FAIL_FAST_TIMEOUT_MS },
   subscriber: { maxRetriesPerRequest: null },
 };
-
-/**
- * ioredis options of a `redis://` or `rediss://` URL, parsed by ioredis itself
- * (IPv6 hosts, user and password, db, query options such as `family`).
- * Throws on anything else.
- */
-export function parseRedisUrl(url: string): RedisOptions {
-  const protocol = new URL(url).protocol;
-  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new Error(`unsupported protocol ${protocol}`);
-  // ioredis parses the URL in its constructor; a lazy client opens no connection.
-  const probe = new Redis(url, { lazyConnect: true });
-  const parsed = probe.options;
-  probe.disconnect();
-  const options: RedisOptions = { host: parsed.host, port: parsed.port, db: parsed.db ?? 0 };
-  if (parsed.username) options.username = parsed.username;
-  if (parsed.password) options.password = parsed.password;
-  if (parsed.family) options.family = parsed.family;
-  if (parsed.tls) options.tls = typeof parsed.tls === 'object' ? parsed.tls : {};
-  return options;
-}
 
 /** ioredis options for `url` (and TLS settings) with the behaviour of `profile` (also what BullMQ objects get as `connection`). */
 export function redisOptions(url: string, profile: RedisProfile, tls?: RedisTlsOptions): RedisOptions {
@@ -69,7 +50,7 @@ export function bullmqConnection(url: string, profile: RedisProfile, tls?: Redis
  */
 @Injectable()
 export class RedisConnections {
-  private readonly logger = new Logger('TasksRedis');
+  private readonly logger = new Logger(RedisConnections.name);
 
   constructor(@Inject(TASKS_OPTIONS) private readonly settings: ResolvedTasksOptions) {}
 

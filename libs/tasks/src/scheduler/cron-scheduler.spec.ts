@@ -4,15 +4,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { CronCatalog } from '../cron/cron.catalog.js';
 import { buildCronMetadata, type CronCatchUp, type CronOptions } from '../cron/cron.decorator.js';
 import type { CronJobData } from '../cron/cron-job-data.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
-import type { RedisScheduleStore } from '../cron/redis-schedule.store.js';
-import { DEFAULT_TASKS_OPTIONS } from '../module/resolve-tasks-options.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
+import type { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
+import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
-import type { TaskQueues } from '../queues/task-queues.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
-import type { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import type { CronScheduleStore, DeclaredSchedule } from '../tracking/cron-schedule.store.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import { TASKS_EVENT_NAMES, type TasksEventMap } from '../events/lifecycle-events.js';
+import type { CronRunStore } from '../tracking/cron-run.store.js';
+import type { DeclaredSchedule } from '../tracking/schedule.store.js';
+import type { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
 import { CronScheduler } from './cron-scheduler.js';
 
 // vi.useFakeTimers() replaces the global timers and the default export of
@@ -106,7 +107,7 @@ class FakeStore {
   }
 }
 
-class FakeTracker {
+class FakeRunStore {
   readonly missed: { name: string; tick: number; reason: string }[] = [];
   calls = 0;
   connected = false;
@@ -116,10 +117,10 @@ class FakeTracker {
     return Promise.resolve();
   }
 
-  recordMissed(name: string, ticks: readonly { tick: number; reason: string }[]): Promise<number> {
+  recordMissed(name: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]> {
     this.calls++;
     this.missed.push(...ticks.map((t) => ({ name, tick: t.tick, reason: t.reason })));
-    return Promise.resolve(ticks.length);
+    return Promise.resolve(ticks.map((t) => t.tick));
   }
 }
 
@@ -162,8 +163,10 @@ interface Harness {
   readonly store: FakeStore;
   /** Where an app whose crons are all untracked keeps its schedules. */
   readonly redisStore: FakeStore;
-  readonly tracker: FakeTracker;
+  readonly runs: FakeRunStore;
   readonly redis: FakeRedis;
+  /** The lifecycle events the scheduler emitted, in order. */
+  readonly heard: { name: keyof TasksEventMap; event: TasksEventMap[keyof TasksEventMap] }[];
 }
 
 let current: Harness | undefined;
@@ -182,23 +185,26 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
   const redisStore = new FakeStore('Redis (tasks:cron-schedule:*)');
   const untracked = setup.crons.every((cron) => cron.options?.track === false);
   for (const [name, tick] of Object.entries(setup.lastTicks ?? {})) (untracked ? redisStore : store).lastTicks.set(name, tick);
-  const tracker = new FakeTracker();
+  const runs = new FakeRunStore();
   const redis = new FakeRedis();
   redis.leader = setup.leader ?? true;
   const connections = { create: () => redis, describe: (error: unknown) => String(error) };
   const options: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...setup.options };
-  setup.prepare?.({ catalog, queue, store, redisStore, tracker, redis });
+  const heard: Harness['heard'] = [];
+  const events = new TasksEvents();
+  for (const name of TASKS_EVENT_NAMES) events.on(name, (event) => heard.push({ name, event }));
+  setup.prepare?.({ catalog, queue, store, redisStore, runs, redis, heard });
   const scheduler = new CronScheduler(
     catalog,
     queue as unknown as Queue<CronJobData>,
     options,
     connections as unknown as RedisConnections,
-    new CronScheduleState(catalog, store as unknown as CronScheduleStore, redisStore as unknown as RedisScheduleStore),
-    tracker as unknown as CronRunTracker,
-    new TasksMetrics({ ...options, metrics: false }, queue as unknown as TaskQueues, queue as unknown as Queue),
+    new ScheduleStoreSelector(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
+    runs as unknown as CronRunStore,
+    events,
   );
-  current = { scheduler, catalog, queue, store, redisStore, tracker, redis };
-  await scheduler.start();
+  current = { scheduler, catalog, queue, store, redisStore, runs, redis, heard };
+  await scheduler.startTicking();
   await vi.advanceTimersByTimeAsync(0);
   return current;
 }
@@ -265,7 +271,7 @@ describe('CronScheduler: ticks on time', () => {
     ]);
     expect(h.store.beforeTickCalls.filter((c) => c.name === 'every5s')).toHaveLength(13);
     expect(h.scheduler.stats).toEqual({ enqueued: 15, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 });
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
   });
 
   it('a replica without the lease enqueues 500 ms after the tick, and at the tick once it takes the lease', async () => {
@@ -401,15 +407,15 @@ describe('CronScheduler: freeze and clock jumps', () => {
       const wake = T0 + 2_998 + c.jump;
       await runUntil(wake - 1);
       expect(h.queue.adds).toHaveLength(3);
-      expect(h.tracker.calls).toBe(0);
+      expect(h.runs.calls).toBe(0);
       await runUntil(wake);
 
       const caughtUp = h.queue.adds.slice(3);
       expect(ticksOf(caughtUp)).toEqual(c.fired);
       expect(caughtUp.every((a) => a.at === wake)).toBe(true);
-      expect(h.tracker.calls).toBe(1);
-      expect(h.tracker.missed.map((m) => m.tick)).toEqual(c.missed);
-      expect(h.tracker.missed.at(-1)?.reason).toBe(c.newestReason);
+      expect(h.runs.calls).toBe(1);
+      expect(h.runs.missed.map((m) => m.tick)).toEqual(c.missed);
+      expect(h.runs.missed.at(-1)?.reason).toBe(c.newestReason);
       expect(logs.some((l) => l.level === 'warn' && l.message.startsWith(`everySecond: woke ${wake - T0 - 3_000} ms after tick ${iso(T0 + 3_000)}`))).toBe(true);
 
       await runUntil(T0 + 66_000);
@@ -419,7 +425,7 @@ describe('CronScheduler: freeze and clock jumps', () => {
       expect(onTime(after)).toEqual([]);
       expect(new Set(h.queue.adds.map((a) => a.jobId)).size).toBe(h.queue.adds.length);
       expect(h.scheduler.stats).toEqual({ enqueued: h.queue.adds.length, enqueueRetries: 0, enqueueFailures: 0, missed: c.missed.length, paused: 0 });
-      expect(h.tracker.calls).toBe(1);
+      expect(h.runs.calls).toBe(1);
     });
   }
 
@@ -444,12 +450,12 @@ describe('CronScheduler: freeze and clock jumps', () => {
       vi.setSystemTime(T0 + 63_000);
       await runUntil(T0 + 63_999);
       expect(h.queue.adds).toHaveLength(1);
-      expect(h.tracker.calls).toBe(0);
+      expect(h.runs.calls).toBe(0);
       await runUntil(T0 + 64_000);
       expect(h.queue.adds.slice(1).map((a) => [a.tick, a.at])).toEqual(c.fired.map((tick) => [tick, T0 + 64_000]));
-      expect(h.tracker.missed.map((m) => m.tick)).toEqual(c.missed);
+      expect(h.runs.missed.map((m) => m.tick)).toEqual(c.missed);
       if (c.fired.length === 0) {
-        expect(h.tracker.missed.at(-1)?.reason).toBe("Missed: 4000 ms late, past the catch-up grace of 2000 ms (catchUp: 'skip')");
+        expect(h.runs.missed.at(-1)?.reason).toBe("Missed: 4000 ms late, past the catch-up grace of 2000 ms (catchUp: 'skip')");
       }
       await runUntil(T0 + 80_000);
       expect(ticksOf(h.queue.adds.slice(1 + c.fired.length))).toEqual([T0 + 70_000, T0 + 80_000]);
@@ -467,7 +473,7 @@ describe('CronScheduler: freeze and clock jumps', () => {
     await runUntil(T0 + HOUR);
     expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + HOUR]);
     expect(onTime(h.queue.adds)).toEqual([]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
   });
 
   it('clock set forward past an hourly tick, to 5 s after it: that tick fires within a second, inside the grace', async () => {
@@ -478,7 +484,7 @@ describe('CronScheduler: freeze and clock jumps', () => {
     expect(h.queue.adds).toEqual([{ name: 'hourly', tick: T0, jobId: `hourly@${T0}`, at: T0 + 6_000 }]);
     await runUntil(T0 + HOUR);
     expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + HOUR]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
   });
 
   it('clock set back an hour: no tick fires early or twice; the next one fires when the clock reaches it again', async () => {
@@ -501,7 +507,7 @@ describe('CronScheduler: freeze and clock jumps', () => {
     await runUntil(T0 + 5_000);
     expect(ticksOf(h.queue.adds)).toEqual(range(T0, T0 + 5_000, SECOND));
     expect(onTime(h.queue.adds)).toEqual([]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     expect(h.scheduler.stats).toEqual({ enqueued: 6, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 });
   });
 
@@ -549,8 +555,8 @@ describe('CronScheduler: boot', () => {
       });
       expect(h.queue.adds.map((a) => a.tick)).toEqual(c.fired);
       expect(h.queue.adds.every((a) => a.at === T0 + 1_000)).toBe(true);
-      expect(h.tracker.missed.map((m) => m.tick)).toEqual(c.missed);
-      expect(h.tracker.missed[0].reason).toBe(c.oldestReason);
+      expect(h.runs.missed.map((m) => m.tick)).toEqual(c.missed);
+      expect(h.runs.missed[0].reason).toBe(c.oldestReason);
       expect(h.store.beforeTickCalls).toEqual([{ name: 'every5s', tick: T0, next: T0 + 5_000 }]);
       await runUntil(T0 + 10_000);
       expect(ticksOf(h.queue.adds.slice(c.fired.length))).toEqual([T0 + 5_000, T0 + 10_000]);
@@ -562,8 +568,8 @@ describe('CronScheduler: boot', () => {
   it("last tick 5 min ago, every minute, 'skip': the newest is 30 s old, so nothing runs", async () => {
     const h = await boot(T0 + 30_000, { crons: [{ name: 'everyMinute', expression: '* * * * *' }], lastTicks: { everyMinute: T0 - 5 * MINUTE } });
     expect(h.queue.adds).toEqual([]);
-    expect(h.tracker.missed.map((m) => m.tick)).toEqual(range(T0 - 4 * MINUTE, T0, MINUTE));
-    expect(h.tracker.missed.at(-1)?.reason).toBe("Missed: 30000 ms late, past the catch-up grace of 10000 ms (catchUp: 'skip')");
+    expect(h.runs.missed.map((m) => m.tick)).toEqual(range(T0 - 4 * MINUTE, T0, MINUTE));
+    expect(h.runs.missed.at(-1)?.reason).toBe("Missed: 30000 ms late, past the catch-up grace of 10000 ms (catchUp: 'skip')");
     await runUntil(T0 + MINUTE);
     expect(ticksOf(h.queue.adds)).toEqual([T0 + MINUTE]);
   });
@@ -574,7 +580,7 @@ describe('CronScheduler: boot', () => {
       lastTicks: { everyMinute: T0 - 5 * MINUTE },
     });
     expect(h.queue.adds).toEqual([{ name: 'everyMinute', tick: T0, jobId: `everyMinute@${T0}`, at: T0 + 30_000 }]);
-    expect(h.tracker.missed.map((m) => m.tick)).toEqual(range(T0 - 4 * MINUTE, T0 - MINUTE, MINUTE));
+    expect(h.runs.missed.map((m) => m.tick)).toEqual(range(T0 - 4 * MINUTE, T0 - MINUTE, MINUTE));
   });
 
   it('ticks another replica noted after reconcile are its to fire: not recorded MISSED here', async () => {
@@ -586,14 +592,14 @@ describe('CronScheduler: boot', () => {
       },
     });
     expect(ticksOf(h.queue.adds)).toEqual([T0]);
-    expect(h.tracker.missed.map((m) => m.tick)).toEqual([T0 - 5_000]);
+    expect(h.runs.missed.map((m) => m.tick)).toEqual([T0 - 5_000]);
     expect(h.scheduler.stats.missed).toBe(1);
   });
 
   it('boot just before a tick: the caught-up tick is MISSED as superseded, so no two adds back to back', async () => {
     const h = await boot(T0 + 4_500, { crons: [{ name: 'every5s', expression: '*/5 * * * * *' }], lastTicks: { every5s: T0 - 10_000 } });
     expect(h.queue.adds).toEqual([]);
-    expect(h.tracker.missed).toEqual([
+    expect(h.runs.missed).toEqual([
       { name: 'every5s', tick: T0 - 5_000, reason: `Missed: superseded by the tick of ${iso(T0)}, due before this one could start` },
       { name: 'every5s', tick: T0, reason: `Missed: superseded by the tick of ${iso(T0 + 5_000)}, due moments later` },
     ]);
@@ -607,7 +613,7 @@ describe('CronScheduler: boot', () => {
     expect(h.store.beforeTickCalls).toEqual([]);
     await runUntil(T0 + 5_000);
     expect(ticksOf(h.queue.adds)).toEqual([T0 + 5_000]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
   });
 
   it('first boot within the grace of a tick: that tick in progress runs at boot, nothing is MISSED', async () => {
@@ -615,13 +621,13 @@ describe('CronScheduler: boot', () => {
     expect(h.queue.adds).toEqual([{ name: 'everyMinute', tick: T0, jobId: `everyMinute@${T0}`, at: T0 + 3_000 }]);
     await runUntil(T0 + MINUTE);
     expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + MINUTE]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
   });
 
   it('first boot past the grace of the last tick: nothing runs and nothing is MISSED', async () => {
     const h = await boot(T0 + 20_000, { crons: [{ name: 'everyMinute', expression: '* * * * *' }] });
     expect(h.queue.adds).toEqual([]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     await runUntil(T0 + MINUTE);
     expect(ticksOf(h.queue.adds)).toEqual([T0 + MINUTE]);
   });
@@ -644,7 +650,7 @@ describe('CronScheduler: pause', () => {
     await runUntil(T0 + 6_000);
     expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + 1_000, T0 + 5_000, T0 + 6_000]);
     expect(onTime(h.queue.adds)).toEqual([]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     expect(h.scheduler.stats).toEqual({ enqueued: 4, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 3 });
   });
 
@@ -655,7 +661,7 @@ describe('CronScheduler: pause', () => {
     vi.setSystemTime(T0 + 62_002);
     await runUntil(T0 + 63_000);
     expect(ticksOf(h.queue.adds)).toEqual([T0, T0 + 1_000, T0 + 2_000]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     expect(h.scheduler.stats.paused).toBe(6);
     await h.store.resume('everySecond');
     await runUntil(T0 + 64_000);
@@ -670,7 +676,7 @@ describe('CronScheduler: pause', () => {
       prepare: ({ store }) => store.paused.add('every5s'),
     });
     expect(h.queue.adds).toEqual([]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     expect(h.scheduler.stats).toEqual({ enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 1 });
   });
 });
@@ -687,7 +693,7 @@ describe('CronScheduler: failures', () => {
     expect(h.queue.attempts.map((a) => a.jobId)).toEqual([`everyMinute@${T0}`, `everyMinute@${T0}`, `everyMinute@${T0}`]);
     expect(h.queue.adds).toEqual([{ name: 'everyMinute', tick: T0, jobId: `everyMinute@${T0}`, at: T0 + 600 }]);
     expect(h.scheduler.stats).toEqual({ enqueued: 1, enqueueRetries: 2, enqueueFailures: 0, missed: 0, paused: 0 });
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
   });
 
   // Backoff 200, 400, 800, 1600, then 2000 ms; the last attempt is the one after which the next would be past the deadline.
@@ -703,7 +709,7 @@ describe('CronScheduler: failures', () => {
       h.queue.failures.set(T0, Infinity);
       await runUntil(T0 + 12_000);
       expect(h.queue.attempts.filter((a) => a.tick === T0).map((a) => a.at - T0)).toEqual(c.attemptsAt);
-      expect(h.tracker.missed).toEqual([{ name: 'failing', tick: T0, reason: 'Missed: could not be enqueued (Error: Connection is closed.)' }]);
+      expect(h.runs.missed).toEqual([{ name: 'failing', tick: T0, reason: 'Missed: could not be enqueued (Error: Connection is closed.)' }]);
       expect(h.queue.adds.filter((a) => a.tick === T0)).toEqual([]);
       expect(h.scheduler.stats).toMatchObject({ enqueueRetries: c.attemptsAt.length - 1, enqueueFailures: 1, missed: 1 });
       expect(logs.filter((l) => l.level === 'error' && l.message.startsWith(`Could not enqueue tick ${iso(T0)} of failing (${c.attemptsAt.length} attempt(s))`))).toHaveLength(1);
@@ -743,7 +749,7 @@ describe('CronScheduler: failures', () => {
       },
     });
     expect(ticksOf(h.queue.adds)).toEqual([T0]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     expect(h.scheduler.stats).toEqual({ enqueued: 1, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 });
   });
 });
@@ -761,7 +767,7 @@ describe('CronScheduler: an app whose crons are all track: false', () => {
       `every5s@${iso(T0 + 5_000)}`,
     ]);
     expect(ticksOf(h.queue.adds, 'every5s')).toEqual([T0, T0 + 5_000]);
-    expect({ redis: h.redisStore.connected, database: h.store.connected, tracker: h.tracker.connected }).toEqual({ redis: true, database: false, tracker: false });
+    expect({ redis: h.redisStore.connected, database: h.store.connected, runs: h.runs.connected }).toEqual({ redis: true, database: false, runs: false });
     expect(h.store.beforeTickCalls).toEqual([]);
   });
 
@@ -769,7 +775,7 @@ describe('CronScheduler: an app whose crons are all track: false', () => {
     const h = await boot(T0 - 500, { crons: [untracked('every5s', '*/5 * * * * *'), { name: 'tracked', expression: '* * * * *' }] });
     await runUntil(T0);
     expect(h.store.declared.map((cron) => cron.name)).toEqual(['every5s', 'tracked']);
-    expect({ redis: h.redisStore.connected, database: h.store.connected, tracker: h.tracker.connected }).toEqual({ redis: false, database: true, tracker: true });
+    expect({ redis: h.redisStore.connected, database: h.store.connected, runs: h.runs.connected }).toEqual({ redis: false, database: true, runs: true });
     expect(h.redisStore.beforeTickCalls).toEqual([]);
   });
 
@@ -779,7 +785,7 @@ describe('CronScheduler: an app whose crons are all track: false', () => {
       lastTicks: { every5s: T0 - 30_000 },
     });
     expect(ticksOf(h.queue.adds)).toEqual([T0]);
-    expect(h.tracker.calls).toBe(0);
+    expect(h.runs.calls).toBe(0);
     expect(h.scheduler.stats).toMatchObject({ enqueued: 1, missed: 5 });
     expect(logs.some((l) => l.level === 'warn' && l.message.startsWith('every5s: 5 tick(s) missed'))).toBe(true);
   });
@@ -804,5 +810,53 @@ describe('CronScheduler: an app whose crons are all track: false', () => {
     await runUntil(T0 + 2_000);
     expect(logs.filter((l) => l.message.startsWith('Redis (tasks:cron-schedule:*) unreachable (')).map((l) => l.level)).toEqual(['warn']);
     expect(logs.filter((l) => l.message === 'Redis (tasks:cron-schedule:*) answers again')).toHaveLength(1);
+  });
+});
+
+describe('CronScheduler: lifecycle events', () => {
+  it('the lease taken, each tick enqueued (at the tick, as the leader), and the lease given up at shutdown', async () => {
+    const h = await boot(T0 - 500, { crons: [{ name: 'everySecond', expression: '* * * * * *' }] });
+    await runUntil(T0 + 1_000);
+    await h.scheduler.beforeApplicationShutdown();
+    const schedulerId = h.scheduler.state().id;
+    expect(h.heard).toEqual([
+      { name: 'scheduler.lease.changed', event: { held: true, schedulerId } },
+      { name: 'cron.tick.enqueued', event: { cron: 'everySecond', scheduledAt: new Date(T0), leader: true } },
+      { name: 'cron.tick.enqueued', event: { cron: 'everySecond', scheduledAt: new Date(T0 + 1_000), leader: true } },
+      { name: 'scheduler.lease.changed', event: { held: false, schedulerId } },
+    ]);
+    current = undefined;
+  });
+
+  it('ticks slept through are missed by catch-up, each with its reason, recorded when the run store wrote its row', async () => {
+    const h = await boot(T0 + 4_500, {
+      crons: [{ name: 'every5s', expression: '*/5 * * * * *' }],
+      lastTicks: { every5s: T0 - 10_000 },
+      prepare: ({ runs }) => {
+        // The older tick already had a row (another replica's): the run store did not add it.
+        const record = runs.recordMissed.bind(runs);
+        runs.recordMissed = async (name, ticks) => (await record(name, ticks)).filter((tick) => tick !== T0 - 5_000);
+      },
+    });
+    expect(h.heard.filter((e) => e.name === 'cron.tick.missed')).toEqual([
+      {
+        name: 'cron.tick.missed',
+        event: { cron: 'every5s', scheduledAt: new Date(T0 - 5_000), cause: 'catch-up', reason: `Missed: superseded by the tick of ${iso(T0)}, due before this one could start`, recorded: false },
+      },
+      {
+        name: 'cron.tick.missed',
+        event: { cron: 'every5s', scheduledAt: new Date(T0), cause: 'catch-up', reason: `Missed: superseded by the tick of ${iso(T0 + 5_000)}, due moments later`, recorded: true },
+      },
+    ]);
+  });
+
+  it('a tick that could not be enqueued in time is missed with cause enqueue-failed, and never enqueued', async () => {
+    const h = await boot(T0 - 500, { crons: [{ name: 'failing', expression: '* * * * *', options: { catchUp: { windowMs: 1_000 } } }] });
+    h.queue.failures.set(T0, Infinity);
+    await runUntil(T0 + 2_000);
+    const ofTick = h.heard.filter((e) => 'cron' in e.event && e.event.cron === 'failing');
+    expect(ofTick).toEqual([
+      { name: 'cron.tick.missed', event: { cron: 'failing', scheduledAt: new Date(T0), cause: 'enqueue-failed', reason: 'Missed: could not be enqueued (Error: Connection is closed.)', recorded: true } },
+    ]);
   });
 });

@@ -1,17 +1,18 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
-import { CronScheduleState } from '../cron/cron-schedule-state.js';
-import { CronSchedulerLease } from './scheduler-lease.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
+import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
+import { CronSchedulerLease } from '../lock/scheduler-lease.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import type { CronMissedCause } from '../events/lifecycle-events.js';
 
 // setTimeout counts on the monotonic clock, the ticks are wall-clock times:
 // after the wall clock is stepped forward (NTP, a resumed VM) one long wait
@@ -35,7 +36,7 @@ interface PendingTick {
   timer: NodeJS.Timeout;
 }
 
-/** What the scheduler did since it started; read by tests and, later, metrics. */
+/** What the scheduler did since it started; read by tests (metrics count the lifecycle events). */
 export interface CronSchedulerStats {
   /** Ticks added to the cron queue (a replica's add of a tick another already added counts too). */
   enqueued: number;
@@ -65,7 +66,7 @@ export interface CronSchedulerStats {
  */
 @Injectable()
 export class CronScheduler implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('CronScheduler');
+  private readonly logger = new Logger(CronScheduler.name);
   private readonly pending = new Map<string, PendingTick>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lease: CronSchedulerLease;
@@ -76,19 +77,19 @@ export class CronScheduler implements BeforeApplicationShutdown {
   readonly stats: CronSchedulerStats = { enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 };
 
   constructor(
-    private readonly registry: CronCatalog,
+    private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly connections: RedisConnections,
-    private readonly schedules: CronScheduleState,
-    private readonly tracker: CronRunTracker,
-    private readonly metrics: TasksMetrics,
+    private readonly schedules: ScheduleStoreSelector,
+    private readonly runs: CronRunStore,
+    private readonly events: TasksEvents,
   ) {
     this.lease = new CronSchedulerLease(
       () => connections.create('fail-fast', 'scheduler-lease'),
       `${options.prefix}:cron-scheduler:lease`,
       (held) => {
-        metrics.leaseChanged(held);
+        events.emit('scheduler.lease.changed', { held, schedulerId: this.lease.id });
         if (held) this.rearmAll();
       },
       (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
@@ -104,7 +105,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   state(): { running: boolean; crons: number; leader: boolean; id: string; leaseKey: string; enqueueFailing?: { since: number; cause: string } } {
     return {
       running: this.running,
-      crons: this.registry.all().length,
+      crons: this.catalog.all().length,
       leader: this.lease.isLeader,
       id: this.lease.id,
       leaseKey: this.lease.leaseKey,
@@ -113,9 +114,9 @@ export class CronScheduler implements BeforeApplicationShutdown {
   }
 
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
-  async start(): Promise<void> {
+  async startTicking(): Promise<void> {
     if (this.running) return;
-    const crons = this.registry.all();
+    const crons = this.catalog.all();
     if (crons.length === 0) {
       this.running = true;
       this.logger.log('Scheduling 0 cron job(s)');
@@ -123,7 +124,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     }
     // An app whose crons are all untracked keeps its schedules in Redis and needs no database.
     const store = this.schedules.store;
-    if (!this.schedules.inRedis) await this.tracker.connect();
+    if (!this.schedules.inRedis) await this.runs.connect();
     await store.connect();
     const now = Date.now();
     const lastTicks = await store.reconcile(
@@ -140,7 +141,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     );
     this.running = true;
     // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
-    void this.lease.start();
+    void this.lease.startRefreshing();
     for (const cron of crons) {
       // Without a last tick (a new cron, a new table) nothing was missed: only
       // the tick in progress is looked at (unless the next one is moments away),
@@ -209,7 +210,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Just took the lease: pending ticks move from the backup time to the tick itself. */
   private rearmAll(): void {
     if (!this.running) return;
-    for (const cron of this.registry.all()) {
+    for (const cron of this.catalog.all()) {
       const entry = this.pending.get(cron.name);
       if (entry) this.arm(cron, entry.tick);
     }
@@ -236,7 +237,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     // A tick another replica already noted is its to fire: recording it MISSED here
     // could beat that replica's run to the row. Enqueueing it again is harmless.
     const unclaimed = missed.filter((m) => previousTick === undefined || m.tick > previousTick);
-    if (unclaimed.length > 0) await this.recordMissed(cron, unclaimed);
+    if (unclaimed.length > 0) await this.recordMissed(cron, unclaimed, 'catch-up');
     for (const tick of ticks) await this.enqueue(cron, tick);
   }
 
@@ -258,14 +259,19 @@ export class CronScheduler implements BeforeApplicationShutdown {
     }
   }
 
-  private async recordMissed(cron: RegisteredCron, missed: readonly MissedTick[]): Promise<void> {
+  private async recordMissed(cron: RegisteredCron, missed: readonly MissedTick[], cause: CronMissedCause): Promise<void> {
     this.stats.missed += missed.length;
     this.logger.warn(`${cron.name}: ${missed.length} tick(s) missed, the newest ${new Date(missed[missed.length - 1].tick).toISOString()}: ${missed[missed.length - 1].reason}`);
-    if (!cron.track) return;
-    try {
-      await this.tracker.recordMissed(cron.name, missed);
-    } catch (error) {
-      this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
+    let recorded: ReadonlySet<number> = new Set();
+    if (cron.track) {
+      try {
+        recorded = new Set(await this.runs.recordMissed(cron.name, missed));
+      } catch (error) {
+        this.logger.error(`Could not record ${missed.length} missed tick(s) of ${cron.name}: ${(error as Error).message}`);
+      }
+    }
+    for (const { tick, reason } of missed) {
+      this.events.emit('cron.tick.missed', { cron: cron.name, scheduledAt: new Date(tick), cause, reason, recorded: recorded.has(tick) });
     }
   }
 
@@ -280,6 +286,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
       try {
         await this.queue.add(cron.name, data, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options));
         this.stats.enqueued++;
+        this.events.emit('cron.tick.enqueued', { cron: cron.name, scheduledAt: new Date(tick), leader: this.lease.isLeader });
         this.enqueueFailing = undefined;
         if (attempt > 1) this.logger.log(`Enqueued tick ${new Date(tick).toISOString()} of ${cron.name} at attempt ${attempt}`);
         return;
@@ -289,9 +296,8 @@ export class CronScheduler implements BeforeApplicationShutdown {
         this.enqueueFailing = { since: this.enqueueFailing?.since ?? Date.now(), cause };
         if (!this.running || Date.now() + delay > deadline) {
           this.stats.enqueueFailures++;
-          this.metrics.tickEnqueueFailed(cron.name);
           this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name} (${attempt} attempt(s)): ${cause}`);
-          await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }]);
+          await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }], 'enqueue-failed');
           return;
         }
         if (attempt === 1) this.logger.warn(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name}, retrying: ${cause}`);

@@ -1,5 +1,5 @@
 import type { BackoffOptions as BullBackoff, JobsOptions, MinimalJob } from 'bullmq';
-import type { BackoffOptions } from '../module/tasks-options.interface.js';
+import type { BackoffOptions } from '../options/tasks-options.interface.js';
 
 /**
  * The backoff type of the library's jobs. BullMQ hands a type it does not

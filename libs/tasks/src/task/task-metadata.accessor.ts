@@ -1,4 +1,4 @@
-import { TASK_METADATA } from '../module/tasks.constants.js';
+import { TASK_METADATA } from '../options/tasks.constants.js';
 import type { TaskMetadata } from './task.decorator.js';
 
 /** Reads what `@Task()` stored on a method. */

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
-import type { JobAbort } from '../worker/job-abort.js';
+import type { JobAbort } from './job-abort.js';
 import type { TaskContext } from './task-context.interface.js';
-import { publicJobId } from '../client/job-ids.js';
+import { publicJobId } from './job-ids.js';
 
 /**
  * The TaskContext of one run. A class with getters rather than an object

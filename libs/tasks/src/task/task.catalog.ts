@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { BackoffOptions } from '../module/tasks-options.interface.js';
+import type { BackoffOptions } from '../options/tasks-options.interface.js';
 import type { TaskContext } from './task-context.interface.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { duplicateTaskName } from '../tasks.messages.js';
+import { duplicateTaskName } from '../errors/tasks.messages.js';
 
 export type TaskHandlerFn = (payload: unknown, context: TaskContext) => unknown;
 

@@ -1,8 +1,8 @@
-import { TASK_METADATA } from '../module/tasks.constants.js';
-import type { BackoffOptions } from '../module/tasks-options.interface.js';
+import { TASK_METADATA } from '../options/tasks.constants.js';
+import type { BackoffOptions } from '../options/tasks-options.interface.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { invalidTaskOption } from '../tasks.messages.js';
-import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../queues/task-queue-names.js';
+import { invalidTaskOption } from '../errors/tasks.messages.js';
+import { DEFAULT_TASK_QUEUE, queueNameProblem } from '../options/task-queue-names.js';
 
 /** Options of `@Task()`. */
 export interface TaskOptions {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { DataSource, Repository } from 'typeorm';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { cronDatabaseMissing, cronTableMissing } from '../tasks.messages.js';
+import { cronDatabaseMissing, cronTableMissing } from '../errors/tasks.messages.js';
 import { importTypeorm } from '../peers/optional-peers.js';
 import type { CronJobRun } from './cron-job-run.entity.js';
 import type { CronScheduleRecord } from './cron-schedule-record.entity.js';

@@ -1,12 +1,13 @@
-import type { Logger } from '@nestjs/common';
-import { WaitingError, Worker, type BackoffStrategy, type Job } from 'bullmq';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { Logger } from '@nestjs/common';
+import { WaitingError, Worker, getDefaultBackendFactory, type BackendFactory, type BackoffStrategy, type Job, type RedisQueueBackend } from 'bullmq';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { RedisConnections } from '../redis/redis-connections.js';
-import { toKeepJobs } from '../module/bullmq-options.js';
-import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from './job-abort.js';
-import { publicJobId } from '../client/job-ids.js';
-import { escapeLogText } from '../logging/escape-log-text.js';
-import type { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { toKeepJobs } from '../options/bullmq-options.js';
+import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from '../task/job-abort.js';
+import { publicJobId } from '../task/job-ids.js';
+import { escapeLogText } from '../redaction/escape-log-text.js';
+import type { TasksEvents } from '../events/tasks-events.js';
+import { workerIsRateLimited } from '../peers/bullmq-internals.js';
 
 /**
  * Runs one job; `abort` fires on the job's timeout and when shutdown hands the
@@ -52,6 +53,7 @@ export const SETTLE_BEFORE_HAND_BACK_MS = 2_000;
  * after the stalled-job timeout).
  */
 export class QueueConsumer {
+  private readonly logger = new Logger(QueueConsumer.name);
   private worker?: Worker;
   private readonly active = new Map<string, ActiveJob>();
   /** When the worker last heard from Redis that there was a job, or none: a job started, or a blocking wait returned. */
@@ -63,14 +65,13 @@ export class QueueConsumer {
     private readonly connections: RedisConnections,
     private readonly concurrency: number,
     private readonly processor: JobProcessor,
-    private readonly logger: Logger,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly consumerOptions: QueueConsumerOptions = {},
   ) {}
 
-  async start(): Promise<void> {
+  async startConsuming(): Promise<void> {
     const { prefix, stalledTimeoutMs, keepCompleted, keepFailed } = this.options;
-    this.worker = new Worker(this.queueName, (job, token) => this.process(job, token), {
+    const options = {
       connection: this.connections.bullmq('blocking'),
       prefix,
       concurrency: this.concurrency,
@@ -82,9 +83,9 @@ export class QueueConsumer {
       removeOnFail: toKeepJobs(keepFailed),
       ...(this.consumerOptions.limiter ? { limiter: this.consumerOptions.limiter } : {}),
       ...(this.consumerOptions.backoffStrategy ? { settings: { backoffStrategy: this.consumerOptions.backoffStrategy } } : {}),
-    });
+    };
+    this.worker = new Worker(this.queueName, (job, token) => this.process(job, token), options, this.pollWatchingBackend());
     this.worker.on('error', (error) => this.logger.error(`Worker error on queue ${this.queueName}: ${this.connections.describe(error)}`));
-    this.watchPolls(this.worker);
     await this.worker.waitUntilReady();
     this.lastPollAt = Date.now();
   }
@@ -105,24 +106,28 @@ export class QueueConsumer {
   /** For health checks: running, last poll, and whether every slot is busy (a full worker does not poll, and need not). */
   pollState(): { running: boolean; lastPollAt: number; busy: boolean } {
     // A rate-limited worker waits for its limit, not for Redis: it is not expected to poll meanwhile.
-    const limited = (this.worker as unknown as { isRateLimited?: () => boolean } | undefined)?.isRateLimited?.() ?? false;
+    const limited = this.worker ? workerIsRateLimited(this.worker) : false;
     return { running: this.isRunning(), lastPollAt: limited ? Date.now() : this.lastPollAt, busy: this.active.size >= this.concurrency };
   }
 
   /**
-   * An idle BullMQ worker blocks on Redis for a few seconds at a time; its
-   * wait resolves (job or none) while Redis answers, and resolves with
-   * Infinity after an error. Only the answers count as polls, so a worker
-   * whose blocking connection hangs or fails goes stale.
+   * BullMQ's default backend (the one the worker would build by itself), whose
+   * blocking wait records polls. An idle worker blocks on Redis for a few
+   * seconds at a time, through the backend's `waitForJob`; the wait resolves
+   * (job or none) while Redis answers, and rejects after an error. Only the
+   * answers count as polls, so a worker whose blocking connection fails goes stale.
    */
-  private watchPolls(worker: Worker): void {
-    const target = worker as unknown as { waitForJob?: (blockUntil: number) => Promise<number> };
-    const wait = target.waitForJob;
-    if (typeof wait !== 'function') return;
-    target.waitForJob = async (blockUntil: number) => {
-      const result = await wait.call(worker, blockUntil);
-      if (result !== Infinity) this.lastPollAt = Date.now();
-      return result;
+  private pollWatchingBackend(): BackendFactory<RedisQueueBackend> {
+    const build = getDefaultBackendFactory<RedisQueueBackend>();
+    return (name, options, extra) => {
+      const backend = build(name, options, extra);
+      const wait = backend.waitForJob.bind(backend);
+      backend.waitForJob = async (blockTimeout) => {
+        const found = await wait(blockTimeout);
+        this.lastPollAt = Date.now();
+        return found;
+      };
+      return backend;
     };
   }
 
@@ -209,7 +214,7 @@ export class QueueConsumer {
         }
         try {
           await job.moveToWait(token);
-          this.metrics.handedBack(this.queueName);
+          this.events.emit('job.handedBack', { queue: this.queueName, jobId: publicJobId(job.id as string, this.queueName), jobName: job.name });
           this.logger.warn(`Job ${jobLabel(job, this.queueName)} handed back to the queue`);
         } catch (error) {
           // The lock will expire and stalled-job recovery will rerun it.

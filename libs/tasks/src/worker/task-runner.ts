@@ -1,25 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import type { Logger } from 'pino';
 import { UnrecoverableError, type BackoffStrategy, type Job } from 'bullmq';
 import { TaskCatalog, type RegisteredTask } from '../task/task.catalog.js';
 import { TASK_BACKOFF, taskAttempt, taskRetryDelay, type TaskAttempt } from '../task/task-attempts.js';
 import { TaskRunContext } from '../task/task-run-context.js';
 import { NonRetriableError, TaskTimeoutError } from '../errors/tasks.errors.js';
-import { resultProblem } from '../payload/assert-json-payload.js';
-import { invalidResult, taskTimedOut } from '../tasks.messages.js';
-import { JobCancelledAbort, type JobAbort } from './job-abort.js';
+import { resultProblem } from '../task/assert-json-payload.js';
+import { invalidResult, taskTimedOut } from '../errors/tasks.messages.js';
+import { JobCancelledAbort, type JobAbort } from '../task/job-abort.js';
 import { CANCELLED_REASON } from '../queues/job-cancellation.js';
-import { RunLogContext } from '../logging/run-log-context.js';
-import { escapeLogText } from '../logging/escape-log-text.js';
-import { publicJobId } from '../client/job-ids.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { RunLogContext } from '../observability/run-log-context.js';
+import { escapeLogText } from '../redaction/escape-log-text.js';
+import { publicJobId } from '../task/job-ids.js';
+import { TasksEvents } from '../events/tasks-events.js';
+import { errorType, type TaskAttemptFields } from '../events/lifecycle-events.js';
 import type { Span } from '@opentelemetry/api';
-import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../tracing/task-tracing.js';
+import { TASKS_ATTRIBUTES, endWithError, startProcessSpan, withSpan } from '../observability/task-tracing.js';
 
-/** The `context` field of the library's task lines, as PinoLogger.setContext would set it. */
-const LOG_CONTEXT = 'Tasks';
+/** The `context` field of the task lines: the class's name, as a Nest Logger of it would set (the lines go to pino directly). */
+const LOG_CONTEXT = 'TaskRunner';
 
 export interface TaskRun {
   readonly task: RegisteredTask;
@@ -31,14 +32,16 @@ export interface TaskRun {
 /**
  * Calls one task handler: builds its context, applies its timeout, and wraps
  * the call in a logging context so every line logged during the run, by the
- * library or by the user's injected PinoLogger, carries task, jobId and attempt.
+ * library or by the user's injected PinoLogger, carries task, jobId and attempt,
+ * and in the attempt's span. The attempt's start and end are lifecycle events
+ * (metrics count them).
  */
 @Injectable()
 export class TaskRunner {
   constructor(
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly catalog: TaskCatalog,
   ) {}
 
@@ -55,14 +58,16 @@ export class TaskRunner {
 
   run({ task, job, abort }: TaskRun): Promise<unknown> {
     const attempt = taskAttempt(job, task, this.options);
+    const jobId = publicJobId(job.id as string, job.queueName);
     // A chosen job id (an idempotency key) may come from the app's users.
-    const bindings = { task: task.name, jobId: escapeLogText(publicJobId(job.id as string, job.queueName)), attempt: attempt.attempt };
+    const bindings = { task: task.name, jobId: escapeLogText(jobId), attempt: attempt.attempt };
     const { span, context } = startProcessSpan(job, () => ({
       [TASKS_ATTRIBUTES.task]: task.name,
       [TASKS_ATTRIBUTES.attempt]: attempt.attempt,
       [TASKS_ATTRIBUTES.maxAttempts]: attempt.maxAttempts,
     }));
-    return withSpan(context, () => this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt, span)));
+    const fields: TaskAttemptFields = { task: task.name, queue: job.queueName, jobId, attempt: attempt.attempt, maxAttempts: attempt.maxAttempts };
+    return withSpan(context, () => this.logContext.run(bindings, () => this.invoke(task, job, abort, attempt, span, fields)));
   }
 
   /** The run's pino logger (the context's child, with task, jobId and attempt). */
@@ -70,11 +75,17 @@ export class TaskRunner {
     return this.logContext.logger;
   }
 
-  private async invoke(task: RegisteredTask, job: Job, abort: JobAbort, { attempt, maxAttempts, manualRetry }: TaskAttempt, span: Span): Promise<unknown> {
+  private async invoke(
+    task: RegisteredTask,
+    job: Job,
+    abort: JobAbort,
+    { attempt, maxAttempts, manualRetry }: TaskAttempt,
+    span: Span,
+    fields: TaskAttemptFields,
+  ): Promise<unknown> {
     const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
-    const meters = this.metrics.task(task.name);
-    meters.started();
+    this.events.emit('task.started', { ...fields, manualRetry });
     if (manualRetry) {
       this.log.info(
         { context: LOG_CONTEXT, event: 'task.started', manualRetry, attemptsMade: job.attemptsMade },
@@ -91,7 +102,7 @@ export class TaskRunner {
       const problem = resultProblem(result, this.options.maxResultBytes);
       if (problem) throw new NonRetriableError(invalidResult(task.name, problem.what));
       const elapsed = performance.now() - started;
-      meters.finished('completed', elapsed / 1_000);
+      this.events.emit('task.finished', { ...fields, durationMs: elapsed, status: 'completed' });
       const durationMs = Math.round(elapsed);
       this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
       span.setAttribute(TASKS_ATTRIBUTES.outcome, 'completed');
@@ -101,7 +112,7 @@ export class TaskRunner {
       const elapsed = performance.now() - started;
       const durationMs = Math.round(elapsed);
       if (abort.reason instanceof JobCancelledAbort) {
-        meters.finished('failed', elapsed / 1_000);
+        this.events.emit('task.finished', { ...fields, durationMs: elapsed, status: 'failed', reason: 'cancelled', errorType: errorType(abort.reason) });
         this.log.warn({ context: LOG_CONTEXT, event: 'task.cancelled', durationMs }, `Task ${task.name} cancelled after ${durationMs} ms`);
         endWithError(span, abort.reason, { [TASKS_ATTRIBUTES.outcome]: 'cancelled' });
         throw new UnrecoverableError(CANCELLED_REASON);
@@ -117,7 +128,12 @@ export class TaskRunner {
         throw error;
       }
       const final = attempt >= maxAttempts || error instanceof NonRetriableError;
-      meters.finished(final ? 'failed' : 'retried', elapsed / 1_000);
+      if (final) {
+        const reason = error instanceof NonRetriableError ? 'not-retriable' : 'attempts-exhausted';
+        this.events.emit('task.finished', { ...fields, durationMs: elapsed, status: 'failed', reason, errorType: errorType(error) });
+      } else {
+        this.events.emit('task.retried', { ...fields, durationMs: elapsed, errorType: errorType(error) });
+      }
       endWithError(span, error, { [TASKS_ATTRIBUTES.outcome]: final ? 'failed' : 'retried' });
       this.log.error(
         { context: LOG_CONTEXT, event: 'task.failed', durationMs, willRetry: !final, err: error },

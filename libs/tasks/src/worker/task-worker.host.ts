@@ -1,25 +1,25 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { CRON_QUEUE, TASKS_OPTIONS } from '../module/tasks.constants.js';
-import type { QueueRateLimit, ResolvedTasksOptions } from '../module/tasks-options.interface.js';
+import { CRON_QUEUE, TASKS_OPTIONS } from '../options/tasks.constants.js';
+import type { QueueRateLimit, ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
-import { CronRunPipeline } from '../cron/cron-run-pipeline.js';
-import { CronRunTracker } from '../tracking/cron-run.tracker.js';
+import { CronRunPipeline } from './cron-run-pipeline.js';
+import { CronRunStore } from '../tracking/cron-run.store.js';
 import { RedisConnections } from '../redis/redis-connections.js';
-import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../tasks.messages.js';
+import { invalidTaskOption, lacksHandlers, noTaskOnQueue, unknownTaskOnWorker } from '../errors/tasks.messages.js';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
-import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../queues/task-queue-names.js';
+import { DEFAULT_TASK_QUEUE, assertQueueName, bullQueueName } from '../options/task-queue-names.js';
 import { DeployedTasks, lackedTasks, type ConsumedTasks } from '../queues/deployed-tasks.js';
 import { CANCELLED_REASON, JobCancellation } from '../queues/job-cancellation.js';
 import { TaskRunner } from './task-runner.js';
 import { QueueConsumer, jobLabel } from './queue-consumer.js';
-import { RunLogContext } from '../logging/run-log-context.js';
-import { escapeLogText } from '../logging/escape-log-text.js';
+import { RunLogContext } from '../observability/run-log-context.js';
+import { escapeLogText } from '../redaction/escape-log-text.js';
 import { assertPeersInstalled } from '../peers/optional-peers.js';
-import { JobCancelledAbort, type JobAbort } from './job-abort.js';
+import { JobCancelledAbort, type JobAbort } from '../task/job-abort.js';
 import { holdBackDelayMs } from './hold-back.js';
-import { TasksMetrics } from '../metrics/tasks-metrics.js';
+import { TasksEvents } from '../events/tasks-events.js';
 
 /** Which task queues a worker consumes: `['reports']`, or `{ reports: 2, mail: 20 }` with a concurrency each. */
 export interface WorkerQueueSelection {
@@ -29,12 +29,12 @@ export interface WorkerQueueSelection {
 
 /**
  * Consumes the task and cron queues. It exists in every app that imports
- * TasksModule but consumes only after `start()` (called by `runWorker`), so
+ * TasksModule but consumes only after `startConsuming()` (called by `runWorker`), so
  * an api that shares the worker's modules never runs tasks.
  */
 @Injectable()
 export class TaskWorkerHost implements BeforeApplicationShutdown {
-  private readonly logger = new Logger('TaskWorker');
+  private readonly logger = new Logger(TaskWorkerHost.name);
   private consumers: QueueConsumer[] = [];
 
   constructor(
@@ -44,9 +44,9 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     private readonly runner: TaskRunner,
     private readonly crons: CronCatalog,
     private readonly cronPipeline: CronRunPipeline,
-    private readonly tracker: CronRunTracker,
+    private readonly runs: CronRunStore,
     private readonly logContext: RunLogContext,
-    private readonly metrics: TasksMetrics,
+    private readonly events: TasksEvents,
     private readonly deployed: DeployedTasks,
     private readonly cancellation: JobCancellation,
   ) {}
@@ -55,7 +55,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     return this.consumers.length > 0;
   }
 
-  /** The queues consumed, each with whether its BullMQ worker is running; empty before `start()` and after shutdown. */
+  /** The queues consumed, each with whether its BullMQ worker is running; empty before `startConsuming()` and after shutdown. */
   consumerStates(): { queue: string; running: boolean; lastPollAt: number; busy: boolean }[] {
     return this.consumers.map((consumer) => ({ queue: consumer.queueName, ...consumer.pollState() }));
   }
@@ -68,7 +68,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
    * queues and this one lacks (a rolling deploy) are logged, once each: their
    * jobs wait for those workers.
    */
-  async start(selection: WorkerQueueSelection = {}): Promise<void> {
+  async startConsuming(selection: WorkerQueueSelection = {}): Promise<void> {
     if (this.running) return;
     const hasCrons = this.crons.all().length > 0;
     // Untracked crons alone need no database.
@@ -85,7 +85,7 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
     const consumers = plan.map(
       ({ queue, concurrency, rateLimit }) => {
         const bullQueue = bullQueueName(queue);
-        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.logger, this.metrics, {
+        return new QueueConsumer(bullQueue, this.options, this.connections, concurrency, (job, abort, token) => this.runTask(queue, job, abort, token), this.events, {
           // Called for every job: the queue's name is built once, here.
           heardCancelled: (id) => this.cancellation.heardOf(bullQueue, id),
           backoffStrategy: this.runner.backoffStrategy,
@@ -97,17 +97,17 @@ export class TaskWorkerHost implements BeforeApplicationShutdown {
       for (const consumer of this.consumers) if (consumer.queueName === bullQueue) consumer.cancel(id);
     });
     if (hasCrons) {
-      if (tracksCrons) await this.tracker.connect();
+      if (tracksCrons) await this.runs.connect();
       // A cron run handed back at shutdown first settles its row, so that another worker reclaims it.
       consumers.push(
-        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.logger, this.metrics, {
+        new QueueConsumer(CRON_QUEUE, this.options, this.connections, cronConcurrency, (job, abort) => this.cronPipeline.run(job, abort), this.events, {
           settleBeforeHandBack: true,
         }),
       );
     }
     // Listed before it takes a job: a worker lacking one of its tasks then holds the job back for it.
     await this.deployed.advertise(consumed);
-    await Promise.all(consumers.map((c) => c.start()));
+    await Promise.all(consumers.map((c) => c.startConsuming()));
     this.consumers = consumers;
     const queues = plan.map(({ queue, concurrency, rateLimit }) =>
       `${queue} (concurrency ${concurrency}${rateLimit ? `, at most ${rateLimit.max} per ${rateLimit.durationMs} ms` : ''})`,

@@ -1,0 +1,185 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type * as PromClient from 'prom-client';
+import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
+import { TaskQueues } from '../queues/task-queues.js';
+import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { loadPromClient } from '../peers/optional-peers.js';
+import { TasksEvents } from '../events/tasks-events.js';
+
+/** Queue depth is read from Redis at most this often, however often Prometheus scrapes. */
+const DEPTH_SAMPLE_MS = 1_000;
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const LATENESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** The states of `tasks_queue_jobs`; waiting includes prioritized jobs. */
+const DEPTH_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+interface Instruments {
+  enqueued: PromClient.Counter<'task' | 'queue'>;
+  started: PromClient.Counter<'task'>;
+  completed: PromClient.Counter<'task'>;
+  failed: PromClient.Counter<'task'>;
+  retried: PromClient.Counter<'task'>;
+  duration: PromClient.Histogram<'task' | 'outcome'>;
+  cronRuns: PromClient.Counter<'cron' | 'status'>;
+  lateness: PromClient.Histogram<'cron'>;
+  lastSuccess: PromClient.Gauge<'cron'>;
+  lockExtensionFailures: PromClient.Counter<'cron'>;
+  refusedWrites: PromClient.Counter;
+  tickEnqueueFailures: PromClient.Counter<'cron'>;
+  leaseChanges: PromClient.Counter<'change'>;
+  leader: PromClient.Gauge;
+  handBacks: PromClient.Counter<'queue'>;
+}
+
+/**
+ * The library's Prometheus metrics (prom-client), counted from the lifecycle
+ * events ({@link TasksEvents}) of this process. Every label value is a task
+ * or cron name from the code, a status or a queue name, never a job id or a
+ * payload value, so the number of series stays bounded. Off, and listening to
+ * nothing, when prom-client is not installed or `metrics: false`.
+ *
+ * `runWorker` / `runScheduler` serve them on the health port
+ * (`GET /metrics`); an api serves `metrics()` from a route of its own, or
+ * passes its own registry as `metricsRegistry`.
+ */
+@Injectable()
+export class TasksMetrics {
+  private readonly registry?: PromClient.Registry;
+  private readonly instruments?: Instruments;
+  private depthSampledAt = 0;
+  private depthSample?: Promise<void>;
+
+  /** @internal Built by Nest's injector. */
+  constructor(
+    @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
+    private readonly taskQueues: TaskQueues,
+    @Inject(CRON_QUEUE_TOKEN) private readonly cronQueue: Queue,
+    events: TasksEvents,
+  ) {
+    const prom = loadPromClient(options.metrics);
+    if (!prom) return;
+    const registry = (options.metricsRegistry as PromClient.Registry | undefined) ?? new prom.Registry();
+    this.registry = registry;
+    this.instruments = createInstruments(prom, registry, () => this.sampleQueueDepth());
+    subscribe(events, this.instruments);
+  }
+
+  /** Whether metrics are collected (prom-client is installed and `metrics` is not false). */
+  get enabled(): boolean {
+    return this.instruments !== undefined;
+  }
+
+  /** The Content-Type of `metrics()`'s text (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8';
+  }
+
+  /** The registry's metrics in the Prometheus text format; empty when metrics are off. */
+  async metrics(): Promise<string> {
+    return this.registry ? this.registry.metrics() : '';
+  }
+
+  // One round trip per queue, at most once a second: several scrapers, or a
+  // registry merged into another, do not multiply the load on Redis.
+  private sampleQueueDepth(): Promise<void> {
+    const now = Date.now();
+    if (this.depthSample && now - this.depthSampledAt < DEPTH_SAMPLE_MS) return this.depthSample;
+    this.depthSampledAt = now;
+    this.depthSample = (async () => {
+      const gauge = this.registry?.getSingleMetric('tasks_queue_jobs') as PromClient.Gauge<'queue' | 'state'> | undefined;
+      if (!gauge) return;
+      await Promise.all(
+        [...this.taskQueues.sampled(), this.cronQueue].map(async (queue) => {
+          try {
+            const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
+            const byState = { waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0), active: counts.active, delayed: counts.delayed, failed: counts.failed };
+            for (const state of DEPTH_STATES) gauge.labels(queue.name, state).set(byState[state] ?? 0);
+          } catch {
+            // Redis is away: the series go stale rather than fail the whole scrape (readiness reports Redis).
+            for (const state of DEPTH_STATES) gauge.remove(queue.name, state);
+          }
+        }),
+      );
+    })();
+    return this.depthSample;
+  }
+}
+
+/** What each lifecycle event counts. A cron run is counted as its row says it: by the process that wrote the row. */
+function subscribe(events: TasksEvents, m: Instruments): void {
+  events.on('task.enqueued', ({ task, queue }) => m.enqueued.inc({ task, queue }));
+  events.on('task.started', ({ task }) => m.started.inc({ task }));
+  events.on('task.finished', (event) => {
+    (event.status === 'completed' ? m.completed : m.failed).inc({ task: event.task });
+    m.duration.observe({ task: event.task, outcome: event.status }, event.durationMs / 1_000);
+  });
+  events.on('task.retried', ({ task, durationMs }) => {
+    m.retried.inc({ task });
+    m.duration.observe({ task, outcome: 'retried' }, durationMs / 1_000);
+  });
+  events.on('cron.tick.missed', ({ cron, cause, recorded }) => {
+    if (recorded) m.cronRuns.inc({ cron, status: 'MISSED' });
+    if (cause === 'enqueue-failed') m.tickEnqueueFailures.inc({ cron });
+  });
+  events.on('cron.run.skipped', ({ cron, recorded }) => {
+    if (recorded) m.cronRuns.inc({ cron, status: 'SKIPPED' });
+  });
+  events.on('cron.run.claimed', ({ cron, scheduledAt, trigger, attempt, resumed }) => {
+    // Lateness is the scheduler's and the queue's: a retry or a resumed run starts late by design.
+    if (trigger === 'schedule' && attempt === 1 && !resumed) m.lateness.observe({ cron }, Math.max(Date.now() - scheduledAt.getTime(), 0) / 1_000);
+  });
+  events.on('cron.run.finished', ({ cron, status, recorded }) => {
+    if (!recorded) return;
+    m.cronRuns.inc({ cron, status });
+    if (status === 'COMPLETED') m.lastSuccess.set({ cron }, Date.now() / 1_000);
+  });
+  events.on('cron.run.lost', ({ cron }) => m.cronRuns.inc({ cron, status: 'LOST' }));
+  events.on('cron.run.fenced', () => m.refusedWrites.inc());
+  events.on('cron.lock.extensionFailed', ({ cron }) => m.lockExtensionFailures.inc({ cron }));
+  events.on('scheduler.lease.changed', ({ held }) => {
+    m.leaseChanges.inc({ change: held ? 'acquired' : 'lost' });
+    m.leader.set(held ? 1 : 0);
+  });
+  events.on('job.handedBack', ({ queue }) => m.handBacks.inc({ queue }));
+}
+
+function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>, registry: PromClient.Registry, sampleDepth: () => Promise<void>): Instruments {
+  const registers = [registry];
+  // Two TasksModules sharing one registry (an app's own) share the series instead of failing to register twice.
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+    existing<PromClient.Histogram<L>>(name) ?? new prom.Histogram<L>({ name, help, labelNames, buckets, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
+    existing<PromClient.Gauge<L>>(name) ??
+    new prom.Gauge<L>({ name, help, labelNames, registers, ...(collect ? { collect: () => collect() } : {}) });
+  gauge('tasks_queue_jobs', 'Jobs in each queue by state (waiting includes prioritized), read from Redis at scrape time.', ['queue', 'state'], sampleDepth);
+  return {
+    enqueued: counter('tasks_enqueued_total', 'Task jobs enqueued by this process.', ['task', 'queue']),
+    started: counter('tasks_started_total', 'Task attempts started.', ['task']),
+    completed: counter('tasks_completed_total', 'Task attempts that completed.', ['task']),
+    failed: counter('tasks_failed_total', 'Task attempts that failed for good (no attempt left, or not retriable).', ['task']),
+    retried: counter('tasks_retried_total', 'Task attempts that failed and will be retried.', ['task']),
+    duration: histogram('tasks_run_duration_seconds', 'Duration of task attempts, by outcome.', ['task', 'outcome'], DURATION_BUCKETS),
+    cronRuns: counter(
+      'tasks_cron_runs_total',
+      'Cron runs recorded, by status: COMPLETED, FAILED, SKIPPED, MISSED, or LOST (its worker died or froze).',
+      ['cron', 'status'],
+    ),
+    lateness: histogram('tasks_cron_tick_lateness_seconds', 'From a cron tick to its handler starting.', ['cron'], LATENESS_BUCKETS),
+    lastSuccess: gauge('tasks_cron_last_success_timestamp_seconds', 'When this process last recorded a COMPLETED run of the cron (Unix time).', ['cron']),
+    lockExtensionFailures: counter(
+      'tasks_cron_lock_extension_failures_total',
+      'Failed extensions of a cron run lock (each is retried while the lock is valid).',
+      ['cron'],
+    ),
+    refusedWrites: counter<never>('tasks_cron_refused_writes_total', 'Writes of a cron run refused by its fencing token (the row was marked lost or reclaimed).', []),
+    tickEnqueueFailures: counter('tasks_cron_tick_enqueue_failures_total', 'Ticks the scheduler could not enqueue in time (recorded MISSED).', ['cron']),
+    leaseChanges: counter('tasks_scheduler_lease_changes_total', 'Times this scheduler took (acquired) or lost the scheduler lease.', ['change']),
+    leader: gauge('tasks_scheduler_leader', '1 while this scheduler holds the scheduler lease.', []),
+    handBacks: counter('tasks_worker_hand_backs_total', 'Running jobs handed back to their queue at shutdown, past the grace period.', ['queue']),
+  };
+}
