@@ -110,8 +110,8 @@ export function summaryTables(metrics: readonly MetricRow[]): string {
   }
   return [...sections]
     .map(([name, { rows, columns, cells }]) => {
-      const table = [[name, ...columns], ...rows.map((r) => [r, ...columns.map((c) => cells.get(`${r}\u0000${c}`) ?? '—')])];
-      return alignedTable(table);
+      const table = [['', ...columns], ...rows.map((r) => [r, ...columns.map((c) => cells.get(`${r}\u0000${c}`) ?? '—')])];
+      return `${name}:\n\n${alignedTable(table)}`;
     })
     .join('\n\n');
 }
