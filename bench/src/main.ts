@@ -101,6 +101,11 @@ async function main(): Promise<void> {
       metrics.push(...(await SCENARIOS[name](ctx)));
       durations[name] = Math.round((performance.now() - started) / 1_000);
       progress(`${name} done in ${durations[name]} s`);
+      // A later scenario's failure must not lose the figures of those that ran (a full run takes a while).
+      if (config.scenarios.size > 1) {
+        mkdirSync(join(root, 'bench/results'), { recursive: true });
+        writeFileSync(join(root, 'bench/results/partial.json'), `${JSON.stringify({ runId: ctx.runId, machine: host, scenarioSeconds: durations, metrics }, null, 2)}\n`);
+      }
     }
     const table = markdownTable(metrics);
     const summary = summaryTables(metrics);

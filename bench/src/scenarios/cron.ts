@@ -55,7 +55,8 @@ async function collect(ctx: BenchContext, side: Side, windowStart: number, windo
     const found = await ctx.query<{ tick: string; completed: string | null }>(
       `SELECT extract(epoch FROM scheduled_at) * 1000 AS tick, extract(epoch FROM completed_at) * 1000 AS completed
          FROM ${pg.escapeIdentifier(side.schema)}.cron_job_runs
-        WHERE job_name = $1 AND scheduled_at >= to_timestamp($2::double precision / 1000) AND scheduled_at < to_timestamp($3::double precision / 1000)`,
+        WHERE job_name = $1 AND status = 'COMPLETED'
+          AND scheduled_at >= to_timestamp($2::double precision / 1000) AND scheduled_at < to_timestamp($3::double precision / 1000)`,
       [NAMES.cron, windowStart, windowEnd],
     );
     for (const r of found) if (r.completed !== null) rows.set(Math.round(Number(r.tick)), Number(r.completed));
