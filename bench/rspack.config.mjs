@@ -5,11 +5,12 @@
 // and the memory reference (the same stack without the library) does not load
 // the library.
 import { resolve } from 'node:path';
+import { workspaceConfig } from '../rspack.workspace.mjs';
 
 const source = (file) => resolve(import.meta.dirname, 'src', file);
 
 export default (defaults) => ({
-  ...defaults,
+  ...workspaceConfig(defaults),
   entry: {
     main: source('main.ts'),
     'lib-roles': source('roles/lib-roles.ts'),

@@ -8,7 +8,7 @@
 //   npm run build:lib && node bench/loops/log-destination-loop.mjs
 import { openSync } from 'node:fs';
 import { pino } from 'pino';
-import { bufferedLogDestination } from 'nestjs-tasks';
+import { bufferedLogDestination } from 'nestjs-tasks/extras';
 
 const out = process.env.LOG_FILE ?? '/tmp/log-destination-loop.log';
 const N = 200_000;

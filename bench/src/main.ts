@@ -14,8 +14,9 @@ import { latencyScenario } from './scenarios/latency.js';
 import { cronScenario } from './scenarios/cron.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { commandsScenario } from './scenarios/commands.js';
+import { kitCronScenario } from './scenarios/kit-cron.js';
 
-// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,commands --quick]`:
+// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,commands,kit-cron --quick]`:
 // the library next to plain BullMQ on the same Redis, alternately, round by round.
 const SCENARIOS = {
   enqueue: enqueueScenario,
@@ -24,6 +25,7 @@ const SCENARIOS = {
   cron: cronScenario,
   memory: memoryScenario,
   commands: commandsScenario,
+  'kit-cron': kitCronScenario,
 } as const satisfies Record<string, (ctx: BenchContext) => Promise<MetricRow[]>>;
 type ScenarioName = keyof typeof SCENARIOS;
 

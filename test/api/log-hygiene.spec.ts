@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASKS_QUEUE } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { apiReady, startApp, workerReady, type AppProcess, type LogLine } from '../support/processes.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/ports.js';

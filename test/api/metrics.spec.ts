@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { TASKS_QUEUE } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { AppProcess, apiReady, startApp } from '../support/processes.js';
 import { deletePrefix, uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/ports.js';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appRedisKeyPrefix } from 'nestjs-tasks';
+import { appRedisKeyPrefix } from 'nestjs-tasks/extras';
 import { apiReady, startApp, workerReady, type AppProcess } from '../support/processes.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/ports.js';

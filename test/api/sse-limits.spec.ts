@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { userEventsChannel, type PublishedEvent } from 'nestjs-tasks';
+import { userEventsChannel, type PublishedEvent } from 'nestjs-tasks/extras';
 import { apiReady, startApp, type AppProcess } from '../support/processes.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { freePort } from '../support/ports.js';

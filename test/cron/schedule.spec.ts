@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CronSchedule } from 'nestjs-tasks/testing';
+import { CronSchedule } from '#nestjs-tasks-internal';
 
 // A fixed instant: Wednesday 15 January 2025, 10:17:23.456 UTC (11:17 in Berlin, CET).
 const FROM = Date.parse('2025-01-15T10:17:23.456Z');

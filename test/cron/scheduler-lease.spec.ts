@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { CronSchedulerLease } from 'nestjs-tasks/testing';
+import { CronSchedulerLease } from '#nestjs-tasks-internal';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -16,11 +16,13 @@ describe('scheduler lease', () => {
     const key = `${prefix}:cron-scheduler:lease`;
     const acquired: number[] = [];
     const errors: Error[] = [];
+    // One client per replica, as each scheduler process has its own.
+    const clients = Array.from({ length: count }, () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }));
     const all = Array.from(
       { length: count },
       (_, i) =>
         new CronSchedulerLease(
-          () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }),
+          clients[i] as Redis,
           key,
           (held) => {
             if (held) acquired.push(i);
@@ -30,6 +32,7 @@ describe('scheduler lease', () => {
     );
     cleanups.push(async () => {
       await Promise.all(all.map((lease) => lease.stop()));
+      for (const client of clients) client.disconnect();
       await deletePrefix(prefix);
     });
     return { key, all, acquired, errors };

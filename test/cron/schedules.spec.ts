@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { CronRegistry } from 'nestjs-tasks';
-import { CronMaintenance, CronRunStore } from 'nestjs-tasks/testing';
+import { CronMaintenance, CronRunStore } from '#nestjs-tasks-internal';
 import { databaseOptions } from '@app/jobs';
 import { cronScenarios, duplicated, iso, missingTicks, type CronRunRow, type CronScenario } from '../support/cron.js';
 import { createTasksApp } from '../support/in-process.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CronMaintenance, DEFAULT_TASKS_OPTIONS, LOST_RUN_SWEEP_SECONDS } from 'nestjs-tasks/testing';
+import { CronMaintenance, DEFAULT_TASKS_OPTIONS, LOST_RUN_SWEEP_SECONDS } from '#nestjs-tasks-internal';
 import { cronScenarios, overlapping, untracked } from '../support/cron.js';
 import { freePort } from '../support/ports.js';
 import { scrape, valueOf } from '../support/metrics.js';

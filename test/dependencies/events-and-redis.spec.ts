@@ -2,15 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { Subscription } from 'rxjs';
-import {
-  EventPublisher,
-  EventSubscriber,
-  InvalidEventError,
-  TASKS_QUEUE,
-  TASKS_REDIS,
-  TaskClient,
-  type PublishedEvent,
-} from 'nestjs-tasks';
+import { TaskClient } from 'nestjs-tasks';
+import { EventPublisher, EventSubscriber, InvalidEventError, TASKS_REDIS, type PublishedEvent } from 'nestjs-tasks/extras';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { runInTransaction } from 'nestjs-tasks/typeorm';
 import { ExpiringRecord, databaseOptions } from '@app/jobs';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';

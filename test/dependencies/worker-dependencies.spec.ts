@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { TestingModule } from '@nestjs/testing';
-import { EventSubscriber, TaskClient, type PublishedEvent } from 'nestjs-tasks';
+import { TaskClient } from 'nestjs-tasks';
+import { EventSubscriber, type PublishedEvent } from 'nestjs-tasks/extras';
 import { ExpiringRecord } from '@app/jobs';
 import { DependencyTasks } from '../fixtures/dependency-tasks.js';
 import { createTasksApp } from '../support/in-process.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Redis } from 'ioredis';
-import { TASKS_QUEUE, TasksEvents, type TaskEnqueuedEvent } from 'nestjs-tasks';
+import { TasksEvents, type TasksEventMap } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { lifecycleEventsKey, type RecordedLifecycleEvent } from '../fixtures/lifecycle-recorder.js';
 import { startWorkerAndProducer, tasksQueue } from '../support/in-process.js';
 import { cronScenarios, withStatus, type CronRunRow, type CronScenario } from '../support/cron.js';
@@ -35,7 +36,7 @@ describe('lifecycle events of tasks, heard by a subscriber in a worker process',
     const apps = await startWorkerAndProducer(prefix, { workerEnv: RECORD });
     onTestFinished(() => apps.stop());
     // The producer subscribes in this process, as an api would.
-    const enqueued: TaskEnqueuedEvent[] = [];
+    const enqueued: TasksEventMap['task.enqueued'][] = [];
     apps.producer.get(TasksEvents).on('task.enqueued', (event) => enqueued.push(event));
 
     const handle = await apps.client.enqueue('flaky', { failTimes: 1 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestingModule } from '@nestjs/testing';
-import { TaskClient, TasksMetrics, TASKS_QUEUE } from 'nestjs-tasks';
+import { TaskClient, TasksMetrics } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { rejectionOf, startWorkerAndProducer, tasksQueue, type WorkerAndProducer } from '../support/in-process.js';
 import { waitFor } from '../support/wait-for.js';
 import { uniquePrefix } from '../support/redis.js';

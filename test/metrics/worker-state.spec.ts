@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TestingModule } from '@nestjs/testing';
-import { TaskClient, TasksHealthIndicator, TasksMetrics, TASKS_QUEUE } from 'nestjs-tasks';
+import { TaskClient, TasksHealthIndicator, TasksMetrics } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { closeAll, createTasksApp, logs } from '../support/in-process.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';

@@ -5,8 +5,8 @@ import { BullBoardModule, InjectBullBoard, type BullBoardInstance } from '@bull-
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Logger, LoggerModule } from 'nestjs-pino';
-import { TASKS_QUEUE, TaskClient, TasksModule, TasksQueues, bullQueueName } from 'nestjs-tasks';
-import { TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskClient, TasksModule, TasksQueues, bullQueueName } from 'nestjs-tasks';
+import { TASKS_QUEUE, TaskWorkerHost } from '#nestjs-tasks-internal';
 import { FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { logs, rejectionOf } from '../support/in-process.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';

@@ -5,8 +5,8 @@ import { BullModule, InjectQueue } from '@nestjs/bullmq';
 import { Queue, Worker } from 'bullmq';
 import { LoggerModule } from 'nestjs-pino';
 import { Redis } from 'ioredis';
-import { TASKS_QUEUE_TOKEN, TaskClient, TasksModule } from 'nestjs-tasks';
-import { TaskWorkerHost, bullmqConnection } from 'nestjs-tasks/testing';
+import { TaskClient, TasksModule } from 'nestjs-tasks';
+import { TASKS_QUEUE_TOKEN, TaskWorkerHost, bullmqConnection } from '#nestjs-tasks-internal';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 

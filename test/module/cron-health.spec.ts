@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { TasksHealthIndicator } from 'nestjs-tasks';
-import { CronSchedule } from 'nestjs-tasks/testing';
+import { CronSchedule } from '#nestjs-tasks-internal';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';
 import { createTasksApp } from '../support/in-process.js';

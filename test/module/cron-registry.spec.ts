@@ -3,7 +3,7 @@ import { Injectable, Module, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TestingModule } from '@nestjs/testing';
 import { Cron, CronRegistry, CronRunStatus, CronRunsService, InternalCronError, UnknownCronError, type CronJobInfo } from 'nestjs-tasks';
-import { PostgresScheduleStore } from 'nestjs-tasks/testing';
+import { PostgresScheduleStore } from '#nestjs-tasks-internal';
 import { declaredSchedules } from '../support/cron-schedules.js';
 import { databaseOptions } from '@app/jobs';
 import { createTestSchema, type TestSchema } from '../support/database.js';

@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Injectable, Module } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { Job, Queue } from 'bullmq';
-import {
-  CRON_QUEUE_TOKEN,
-  Cron,
-  CronRegistry,
-  CronRunsService,
-  TasksHealthIndicator,
-  UnknownCronError,
-  type CronContext,
-  type CronJobInfo,
-  type CronRunOutcome,
-} from 'nestjs-tasks';
-import { RedisScheduleStore } from 'nestjs-tasks/testing';
+import { Cron, CronRegistry, CronRunsService, TasksHealthIndicator, UnknownCronError, type CronContext, type CronJobInfo, type CronRunOutcome } from 'nestjs-tasks';
+import { CRON_QUEUE_TOKEN, RedisScheduleStore } from '#nestjs-tasks-internal';
 import { declaredSchedules } from '../support/cron-schedules.js';
 import { rejectionOf, tasksAppsPerTest } from '../support/in-process.js';
 import { waitFor } from '../support/wait-for.js';

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { LoggerModule } from 'nestjs-pino';
-import { TaskClient, TasksModule, type ResolvedTasksOptions, type TasksModuleOptions, type TasksOptionsFactory } from 'nestjs-tasks';
-import { TASKS_OPTIONS, TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskClient, TasksModule, type TasksModuleOptions, type TasksOptionsFactory } from 'nestjs-tasks';
+import { TASKS_OPTIONS, TaskWorkerHost, type ResolvedTasksOptions } from '#nestjs-tasks-internal';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 

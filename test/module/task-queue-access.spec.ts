@@ -4,15 +4,8 @@ import { Test } from '@nestjs/testing';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { LoggerModule } from 'nestjs-pino';
-import {
-  CRON_QUEUE_TOKEN,
-  TASKS_QUEUE_TOKEN,
-  TaskClient,
-  TasksConfigurationError,
-  TasksModule,
-  TasksQueues,
-  tasksQueueToken,
-} from 'nestjs-tasks';
+import { TaskClient, TasksConfigurationError, TasksModule, TasksQueues, tasksQueueToken } from 'nestjs-tasks';
+import { CRON_QUEUE_TOKEN, TASKS_QUEUE_TOKEN } from '#nestjs-tasks-internal';
 import { FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { tasksAppsPerTest } from '../support/in-process.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';

@@ -3,7 +3,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { LoggerModule } from 'nestjs-pino';
 import { Cron, Task, TasksConfigurationError, TasksModule } from 'nestjs-tasks';
-import { TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskWorkerHost } from '#nestjs-tasks-internal';
 import { rejectionOf } from '../support/in-process.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 

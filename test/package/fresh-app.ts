@@ -168,10 +168,10 @@ async function generateApp(root: string, type: ModuleSystem): Promise<string> {
 
 /**
  * The package's entry points as this app resolves them: its own node_modules,
- * the build of its module system, and no deep imports.
+ * the build of its module system, and no deep imports nor internals.
  */
 async function resolvedEntries(app: string, type: ModuleSystem): Promise<string[]> {
-  const ids = ['nestjs-tasks', 'nestjs-tasks/typeorm', 'nestjs-tasks/dist/esm/index.js'];
+  const ids = ['nestjs-tasks', 'nestjs-tasks/extras', 'nestjs-tasks/typeorm', 'nestjs-tasks/testing', 'nestjs-tasks/internal', 'nestjs-tasks/dist/esm/index.js'];
   const script =
     type === 'esm'
       ? `for (const id of ${JSON.stringify(ids)}) { try { console.log(id, import.meta.resolve(id)); } catch (error) { console.log(id, error.code); } }`
@@ -250,7 +250,7 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       const listing = (await mustRun('tar', ['-tzf', join(root, TARBALL)], root)).split('\n').filter(Boolean);
       expect(listing).toEqual(
         expect.arrayContaining(
-          ['index', 'typeorm'].flatMap((entry) =>
+          ['index', 'extras', 'typeorm'].flatMap((entry) =>
             ['esm', 'commonjs'].flatMap((dir) => [`package/dist/${dir}/${entry}.js`, `package/dist/${dir}/${entry}.d.ts`]),
           ),
         ),
@@ -288,7 +288,10 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       const appModules = new URL(`file://${app}/node_modules/nestjs-tasks/dist/${build}/`).href;
       expect(await resolvedEntries(app, type)).toEqual([
         `nestjs-tasks ${appModules}index.js`,
+        `nestjs-tasks/extras ${appModules}extras.js`,
         `nestjs-tasks/typeorm ${appModules}typeorm.js`,
+        'nestjs-tasks/testing ERR_PACKAGE_PATH_NOT_EXPORTED',
+        'nestjs-tasks/internal ERR_PACKAGE_PATH_NOT_EXPORTED',
         'nestjs-tasks/dist/esm/index.js ERR_PACKAGE_PATH_NOT_EXPORTED',
       ]);
 

@@ -1,5 +1,5 @@
 import type { TestingModule } from '@nestjs/testing';
-import { CronCatalog, type PostgresScheduleStore } from 'nestjs-tasks/testing';
+import { CronCatalog, type PostgresScheduleStore } from '#nestjs-tasks-internal';
 
 /** A cron as a scheduler hands it to its store's reconcile. */
 export type DeclaredSchedule = Parameters<PostgresScheduleStore['reconcile']>[0][number];

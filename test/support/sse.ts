@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
-import { userEventsChannel, type PublishedEvent } from 'nestjs-tasks';
+import { userEventsChannel, type PublishedEvent } from 'nestjs-tasks/extras';
 import { REDIS_URL } from './redis.js';
 import { waitFor } from './wait-for.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TaskClient } from 'nestjs-tasks';
-import { TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskWorkerHost } from '#nestjs-tasks-internal';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { tasksAppsPerTest } from '../support/in-process.js';
 

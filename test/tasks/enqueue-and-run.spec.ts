@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TaskClient, TaskFailedError, TaskWaitTimeoutError } from 'nestjs-tasks';
-import { TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskWorkerHost } from '#nestjs-tasks-internal';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { logs, rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
 

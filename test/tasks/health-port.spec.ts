@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { TASKS_QUEUE } from 'nestjs-tasks';
-import { bullmqConnection } from 'nestjs-tasks/testing';
+import { TASKS_QUEUE, bullmqConnection } from '#nestjs-tasks-internal';
 import { AppProcess, ENTRY, workerReady } from '../support/processes.js';
 import { CRON_FIXTURE_ENTRY, schedulerReady } from '../support/cron.js';
 import { createTestSchema, type TestSchema } from '../support/database.js';

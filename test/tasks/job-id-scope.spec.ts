@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JobIdConflictError, TaskClient, TaskNotFoundError } from 'nestjs-tasks';
-import { TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskWorkerHost } from '#nestjs-tasks-internal';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { rejectionOf, tasksAppsPerTest, tasksQueue } from '../support/in-process.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestingModule } from '@nestjs/testing';
 import { TaskClient, TaskWaitAbortedError, TaskWaitTimeoutError } from 'nestjs-tasks';
-import { TaskWorkerHost } from 'nestjs-tasks/testing';
+import { TaskWorkerHost } from '#nestjs-tasks-internal';
 import { FixtureTasks, FixtureTasksModule } from '../fixtures/fixture-tasks.js';
 import { createTasksApp, rejectionOf } from '../support/in-process.js';
 import { ExtraRedisServer } from '../support/redis-server.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { TASKS_QUEUE, CRON_QUEUE } from 'nestjs-tasks';
+import { CRON_QUEUE, TASKS_QUEUE } from '#nestjs-tasks-internal';
 import { AppProcess, ENTRY, ROOT, workerReady } from '../support/processes.js';
 import { cronScenarios, withStatus } from '../support/cron.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';

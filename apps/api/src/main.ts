@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
-import { reportBootFailure } from 'nestjs-tasks';
+import { reportBootFailure } from 'nestjs-tasks/extras';
 import { ApiModule } from './api.module.js';
 import { ApiConfigError, apiConfigFromEnv, type ApiConfig } from './config/api-config.js';
 

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { TasksError, redactSecrets } from 'nestjs-tasks';
+import { TasksError } from 'nestjs-tasks';
+import { redactSecrets } from 'nestjs-tasks/extras';
 import { databaseOptions, ensureDatabase } from '@app/jobs';
 
 // Creates the database (and DATABASE_SCHEMA) when missing, then applies pending migrations.

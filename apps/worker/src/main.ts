@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { reportBootFailure, runWorker, workerQueuesFromEnv } from 'nestjs-tasks';
+import { runWorker, workerQueuesFromEnv } from 'nestjs-tasks';
+import { reportBootFailure } from 'nestjs-tasks/extras';
 import { WorkerModule } from './worker.module.js';
 
 // WORKER_QUEUES (e.g. "reports:2,default") makes this process a pool of those queues only.

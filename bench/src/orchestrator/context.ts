@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { TaskClient } from 'nestjs-tasks';
 import { DEFAULT_DATABASE_URL } from '@app/jobs';
-import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
+import { bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
 import type { ConnectionOptions } from 'bullmq';
 import { benchClientModule } from '../roles/bench-tasks.js';
 import type { LibRole, NestBullmqRole, PlainRole, StackRole } from '../shared/protocol.js';

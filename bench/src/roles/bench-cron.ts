@@ -1,7 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { Cron, TasksModule, tasksOptionsFromEnv, type CronContext } from 'nestjs-tasks';
-import { CronRunPipeline } from 'nestjs-tasks/testing';
+import { CronRunPipeline } from '#nestjs-tasks-internal';
 import { DatabaseModule } from '@app/jobs/database/database.module.js';
 import { loggerParams } from '@app/jobs/logger-params.js';
 import { preciseNow } from '../shared/clock.js';

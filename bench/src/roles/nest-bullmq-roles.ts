@@ -5,12 +5,11 @@ import { BullModule, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { Logger, LoggerModule, PinoLogger } from 'nestjs-pino';
 import { loggerParams } from '@app/jobs/logger-params.js';
-import { bullmqConnection } from 'nestjs-tasks/testing';
+import { TASKS_QUEUE, bullmqConnection } from '#nestjs-tasks-internal';
 import { NAMES, type NestBullmqRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 import { countNoop, serveOrchestrator } from '../shared/samples.js';
 import { runLogged } from '../shared/task-lines.js';
-import { TASKS_QUEUE } from 'nestjs-tasks';
 
 // The peer a Nest user picks today, as a child of `npm run bench`:
 // @nestjs/bullmq, a `@Processor` class extending `WorkerHost` in a Nest

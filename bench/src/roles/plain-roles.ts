@@ -4,13 +4,13 @@ import { Redlock } from '@sesamecare-oss/redlock';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loggerParams } from '@app/jobs/logger-params.js';
-import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
+import { CRON_QUEUE, TASKS_QUEUE, bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
 import { preciseNow } from '../shared/clock.js';
 import { EXTRA_QUEUES, NAMES, type PlainRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
 import { countNoop, recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
 import { pinoArguments, runLogged } from '../shared/task-lines.js';
-import { CRON_QUEUE, TASKS_QUEUE, bullQueueName } from 'nestjs-tasks';
+import { bullQueueName } from 'nestjs-tasks';
 
 // The baseline children of `npm run bench`: plain BullMQ as a team would
 // write it without the library, with the connection and lock settings the

@@ -7,10 +7,9 @@ import { Redis } from 'ioredis';
 import { Redlock } from '@sesamecare-oss/redlock';
 import { DatabaseModule } from '@app/jobs/database/database.module.js';
 import { loggerParams } from '@app/jobs/logger-params.js';
-import { bullmqConnection, parseRedisUrl } from 'nestjs-tasks/testing';
+import { CRON_QUEUE, TASKS_QUEUE, bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
 import type { StackRole } from '../shared/protocol.js';
 import { serveOrchestrator } from '../shared/samples.js';
-import { CRON_QUEUE, TASKS_QUEUE } from 'nestjs-tasks';
 
 // The memory reference of `npm run bench`: the stack the issue prescribes
 // (Nest application context, nestjs-pino, TypeORM on Postgres, BullMQ workers

@@ -7,7 +7,7 @@ import type { RoleProcess } from '../orchestrator/children.js';
 import { inSummary, row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { quantile } from '../orchestrator/stats.js';
 import { progress } from '../orchestrator/progress.js';
-import { CRON_QUEUE } from 'nestjs-tasks';
+import { CRON_QUEUE } from '#nestjs-tasks-internal';
 
 /** What one tick cost, ms; undefined where the side has no such step. */
 interface Tick {

@@ -6,7 +6,7 @@ import { BenchTasks } from '../roles/bench-tasks.js';
 import type { BenchContext } from '../orchestrator/context.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';
-import { TASKS_QUEUE } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 
 const IN_FLIGHT = 100;
 const BULK_BATCH = 1_000;

@@ -8,7 +8,7 @@ import type { RoleProcess } from '../orchestrator/children.js';
 import { row, type MetricRow } from '../orchestrator/results.js';
 import { quantile } from '../orchestrator/stats.js';
 import { progress } from '../orchestrator/progress.js';
-import { TASKS_QUEUE } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 
 const RATE = 500;
 const WARM_UP = 250;

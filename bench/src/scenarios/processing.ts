@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EnqueueManyItem } from 'nestjs-tasks';
+import { bullQueueName, type EnqueueManyItem } from 'nestjs-tasks';
 import { preciseNow } from '../shared/clock.js';
 import { EXTRA_QUEUES, NAMES, queuedNoopName } from '../shared/protocol.js';
 import type { BenchContext } from '../orchestrator/context.js';
@@ -9,7 +9,7 @@ import { inSummary, row, withTarget, type MetricRow, type SummaryCell } from '..
 import { progress } from '../orchestrator/progress.js';
 import { median } from '../orchestrator/stats.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
-import { TASKS_QUEUE, bullQueueName } from 'nestjs-tasks';
+import { TASKS_QUEUE } from '#nestjs-tasks-internal';
 
 const BATCH = 1_000;
 const CONFIGS = [

@@ -1,5 +1,5 @@
 import type { JobsOptions, WorkerOptions } from 'bullmq';
-import { DEFAULT_TASKS_OPTIONS, toBullBackoff, toKeepJobs } from 'nestjs-tasks/testing';
+import { DEFAULT_TASKS_OPTIONS, toBullBackoff, toKeepJobs } from '#nestjs-tasks-internal';
 
 /**
  * What a plain BullMQ baseline is configured with.

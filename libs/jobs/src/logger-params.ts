@@ -1,5 +1,5 @@
 import type { Params } from 'nestjs-pino';
-import { bufferedLogDestination, escapeLogText } from 'nestjs-tasks';
+import { bufferedLogDestination, escapeLogText } from 'nestjs-tasks/extras';
 
 /**
  * nestjs-pino settings shared by the example apps: JSON lines on stdout at LOG_LEVEL.

@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { redactSecrets } from 'nestjs-tasks';
+import { redactSecrets } from 'nestjs-tasks/extras';
 
 const REPEAT_AFTER_MS = 60_000;
 

@@ -1,129 +1,67 @@
-// The public surface of nestjs-tasks. Run tracking's TypeORM entity and
-// migrations are in 'nestjs-tasks/typeorm'; internals for tests in 'nestjs-tasks/testing'.
-export { TasksModule } from './module/tasks.module.js';
-export type {
-  TasksModuleForRootOptions,
-  TasksModuleAsyncOptions,
-  TasksModuleExtras,
-  TasksOptionsFactory,
-} from './module/tasks.module-definition.js';
-export type {
-  TasksModuleOptions,
-  ResolvedTasksOptions,
-  RetentionOptions,
-  BackoffOptions,
-  RedisTlsOptions,
-  MetricsRegistry,
-  TaskQueueOptions,
-  QueueRateLimit,
-} from './options/tasks-options.interface.js';
-export { TasksMetrics } from './observability/tasks-metrics.js';
-export { tasksOptionsFromEnv, TASKS_ENV_VARIABLES } from './options/tasks-options-from-env.js';
-export {
-  TASKS_QUEUE,
-  CRON_QUEUE,
-  TASKS_QUEUE_TOKEN,
-  CRON_QUEUE_TOKEN,
-  TASKS_BULL_CONFIG_KEY,
-  tasksQueueToken,
-} from './options/tasks.constants.js';
-export { TasksQueues } from './queues/tasks-queues.js';
+// nestjs-tasks: what an application writes its code against. App-level extras
+// (pub/sub events, the app's Redis client, log and redaction helpers) are in
+// 'nestjs-tasks/extras'; run tracking's TypeORM entities, migrations and
+// transactions in 'nestjs-tasks/typeorm'. libs/tasks/public-api.json lists
+// every name of every entry, and a test holds the entries to it.
 
+// The module and its options.
+export { TasksModule } from './module/tasks.module.js';
+export type { TasksModuleForRootOptions, TasksModuleAsyncOptions, TasksOptionsFactory } from './module/tasks.module-definition.js';
+export type { TasksModuleOptions, TaskQueueOptions } from './options/tasks-options.interface.js';
+export { tasksOptionsFromEnv } from './options/tasks-options-from-env.js';
+
+// Tasks: declare, enqueue, follow.
 export { Task, type TaskOptions } from './task/task.decorator.js';
 export type { TaskContext } from './task/task-context.interface.js';
-
 export { TaskClient, type EnqueueManyItem } from './client/task-client.js';
-export type {
-  EnqueueOptions,
-  TaskHandle,
-  TaskJobInfo,
-  TaskJobState,
-  TaskClass,
-  TaskMethodName,
-  TaskPayload,
-  TaskResult,
-  WaitResultOptions,
-} from './client/task-client.types.js';
-export type { JsonValue, JsonPrimitive } from './task/assert-json-payload.js';
+export type { EnqueueOptions, TaskHandle, TaskJobInfo, TaskJobState, TaskPayload, TaskResult, WaitResultOptions } from './client/task-client.types.js';
+export type { JsonValue } from './task/assert-json-payload.js';
 
-export { bufferedLogDestination, BufferedLogDestination, type BufferedLogDestinationOptions } from './observability/buffered-log-destination.js';
-export { escapeLogText } from './redaction/escape-log-text.js';
-export { runWorker, workerQueuesFromEnv } from './entrypoints/run-worker.js';
-export type { WorkerQueueSelection } from './worker/task-worker.host.js';
-export { DEFAULT_TASK_QUEUE, bullQueueName } from './options/task-queue-names.js';
-export { runScheduler } from './entrypoints/run-scheduler.js';
-export { reportBootFailure } from './entrypoints/boot.js';
-export { redactUrl, redactSecrets, isSecretName, type RedactOptions } from './redaction/redact.js';
-export { parseConnectionUrl } from './redaction/connection-url.js';
-
-export { Cron, type CronOptions, type CronCatchUp, type CronOverlap } from './cron/cron.decorator.js';
+// Crons: declare, operate, read their runs.
+export { Cron, type CronOptions } from './cron/cron.decorator.js';
 export type { CronContext } from './cron/cron-context.js';
 export type { CronRunOutcome } from './cron/cron-job-data.js';
-export { CronRegistry, type CronJobInfo, type CronListOptions } from './client/cron.registry.js';
-export type { PauseNote } from './tracking/schedule.store.js';
-export { CronLockLostError, CronRunLostError } from './cron/cron-abort.js';
-export { WorkerShutdownAbort } from './task/job-abort.js';
+export { CronRegistry, type CronJobInfo } from './client/cron.registry.js';
 export { CronRunsService, type CronRunQuery } from './tracking/cron-runs.service.js';
 export type { CronJobRun } from './tracking/cron-job-run.entity.js';
-export type { CronScheduleRecord } from './tracking/cron-schedule-record.entity.js';
-export { CronRunStatus, type CronRunTrigger } from './tracking/cron-run-status.js';
+export { CronRunStatus } from './tracking/cron-run-status.js';
 
+// The worker and scheduler processes.
+export { runWorker, workerQueuesFromEnv } from './entrypoints/run-worker.js';
+export { runScheduler } from './entrypoints/run-scheduler.js';
+
+// The BullMQ queues, for Bull Board and admin code.
+export { TasksQueues } from './queues/tasks-queues.js';
+export { tasksQueueToken } from './options/tasks.constants.js';
+export { bullQueueName } from './options/task-queue-names.js';
+
+// Health and metrics.
+export { TasksHealthIndicator } from './health/tasks-health.indicator.js';
+export { TasksMetrics } from './observability/tasks-metrics.js';
+
+// Errors, and the abort reasons a handler's signal carries.
 export {
   TasksError,
   TasksConfigurationError,
+  ServiceUnreachableError,
   UnknownTaskError,
   UnknownCronError,
   InternalCronError,
   InvalidPayloadError,
+  InvalidEnqueueOptionError,
+  JobIdConflictError,
   NonRetriableError,
   TaskFailedError,
   TaskCancelledError,
   TaskWaitTimeoutError,
-  TaskTimeoutError,
-  TaskNotFoundError,
-  ServiceUnreachableError,
-  CronRunNotRecordedError,
-  InvalidEnqueueOptionError,
-  JobIdConflictError,
   TaskWaitAbortedError,
+  TaskNotFoundError,
+  TaskTimeoutError,
 } from './errors/tasks.errors.js';
+export { CronLockLostError, CronRunLostError } from './cron/cron-abort.js';
+export { WorkerShutdownAbort } from './task/job-abort.js';
 
-export { InjectRedis, TASKS_REDIS, appRedisKeyPrefix } from './redis/app-redis.js';
-export { EventPublisher } from './pubsub/event-publisher.js';
-export { EventSubscriber } from './pubsub/event-subscriber.js';
-export {
-  userEventsChannel,
-  MAX_EVENT_BYTES,
-  type TaskEvent,
-  type PublishedEvent,
-} from './pubsub/task-event.js';
-export { InvalidEventError } from './pubsub/event.errors.js';
-
-export { TasksHealthIndicator, type RedisHealthOptions, type TasksHealthResult } from './health/tasks-health.indicator.js';
-
-// Lifecycle events (issue 21): the emitter the app subscribes to, and the payload of each event.
+// Lifecycle events: the emitter the app subscribes to, and the payload of each event.
 export { TasksEvents, type TasksEventListener } from './events/tasks-events.js';
-export {
-  TASKS_EVENT_NAMES,
-  type TasksEventMap,
-  type TasksEventName,
-  type TaskAttemptFields,
-  type TaskEnqueuedEvent,
-  type TaskStartedEvent,
-  type TaskFinishedEvent,
-  type TaskFailureReason,
-  type TaskRetriedEvent,
-  type CronTrigger,
-  type CronTickEnqueuedEvent,
-  type CronTickMissedEvent,
-  type CronMissedCause,
-  type CronRunFields,
-  type CronRunClaimedEvent,
-  type CronRunSkippedEvent,
-  type CronRunFinishedEvent,
-  type CronRunLostEvent,
-  type CronRunFencedEvent,
-  type CronLockExtensionFailedEvent,
-  type SchedulerLeaseChangedEvent,
-  type JobHandedBackEvent,
-} from './events/lifecycle-events.js';
+// One event's payload is TasksEventMap['task.finished'], and so on: the map is the one name to import.
+export { TASKS_EVENT_NAMES, type TasksEventMap, type TasksEventName } from './events/lifecycle-events.js';

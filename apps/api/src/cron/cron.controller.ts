@@ -14,7 +14,8 @@ import {
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import { CronRegistry, CronRunsService, UnknownCronError, escapeLogText, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
+import { CronRegistry, CronRunsService, UnknownCronError, type CronJobInfo, type CronJobRun } from 'nestjs-tasks';
+import { escapeLogText } from 'nestjs-tasks/extras';
 import { Caller, RequireRole, type Principal } from '../auth/auth.decorators.js';
 import { booleanParam, parseCronName, parseCronStatus, parseLimit, parsePauseBody, parseTicks } from '../http/params.js';
 import { readQuery } from '../http/query.js';

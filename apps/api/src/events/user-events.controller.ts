@@ -1,6 +1,6 @@
 import { ForbiddenException, Controller, Get, Inject, Logger, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { EventSubscriber } from 'nestjs-tasks';
+import { EventSubscriber } from 'nestjs-tasks/extras';
 import { AcceptQueryToken, Caller, type Principal } from '../auth/auth.decorators.js';
 import { API_CONFIG, type ApiConfig } from '../config/api-config.js';
 import { readQuery } from '../http/query.js';

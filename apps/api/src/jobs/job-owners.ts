@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { InjectRedis, type TaskHandle } from 'nestjs-tasks';
+import type { TaskHandle } from 'nestjs-tasks';
+import { InjectRedis } from 'nestjs-tasks/extras';
 
 // How long the worker keeps a finished job: the library's defaults (keepCompleted,
 // keepFailed), which CoreModule does not change. Change them together.

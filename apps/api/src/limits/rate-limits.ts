@@ -13,7 +13,7 @@ import {
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { Request } from 'express';
 import type { Redis } from 'ioredis';
-import { TASKS_REDIS } from 'nestjs-tasks';
+import { TASKS_REDIS } from 'nestjs-tasks/extras';
 import { principalOf } from '../auth/auth.decorators.js';
 import { API_CONFIG, type ApiConfig, type RateLimitKind } from '../config/api-config.js';
 

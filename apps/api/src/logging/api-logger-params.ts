@@ -1,7 +1,7 @@
 import type { Params } from 'nestjs-pino';
 import type { Options } from 'pino-http';
 import type { DestinationStream } from 'pino';
-import { escapeLogText, isSecretName, redactUrl } from 'nestjs-tasks';
+import { escapeLogText, isSecretName, redactUrl } from 'nestjs-tasks/extras';
 import { loggerParams } from '@app/jobs';
 
 const REDACTED = '[redacted]';

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { ServiceUnreachableError, redactSecrets, redactUrl } from 'nestjs-tasks';
+import { ServiceUnreachableError } from 'nestjs-tasks';
+import { redactSecrets, redactUrl } from 'nestjs-tasks/extras';
 
 const PG_INVALID_PASSWORD = '28P01';
 const PG_INVALID_AUTHORIZATION = '28000';

@@ -1,5 +1,5 @@
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
-import { parseConnectionUrl } from 'nestjs-tasks';
+import { parseConnectionUrl } from 'nestjs-tasks/extras';
 import { TASKS_ENTITIES, TASKS_MIGRATIONS } from 'nestjs-tasks/typeorm';
 import { ExpiringRecord } from '../maintenance/expiring-record.entity.js';
 import { CreateExpiringRecords1795800001000 } from './migrations/1795800001000-create-expiring-records.js';

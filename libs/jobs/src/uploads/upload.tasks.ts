@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventPublisher, Task, type TaskContext, type TaskEvent } from 'nestjs-tasks';
+import { Task, type TaskContext } from 'nestjs-tasks';
+import { EventPublisher, type TaskEvent } from 'nestjs-tasks/extras';
 
 export interface ProcessUploadPayload {
   uploadId: string;

@@ -7,10 +7,11 @@ import type { CronJobData } from '../cron/cron-job-data.js';
 import type { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import type { RedisConnections } from '../redis/redis-connections.js';
+import type { QueueFactory } from '../queues/queue-factory.js';
 import type { CronScheduleRecord } from '../tracking/cron-schedule-record.entity.js';
 import type { ScheduleStore, ScheduleWithLastRun } from '../tracking/schedule.store.js';
 import { CronRegistry } from './cron.registry.js';
+import { TasksClock } from '../options/tasks-clock.js';
 
 /** A schedule store holding `names` (the `tasks.*` ones internal); pause and resume find only those. */
 function storeWith(names: readonly string[]): ScheduleStore {
@@ -35,7 +36,7 @@ function registry(declared: readonly string[], scheduled: readonly string[], opt
   }
   const selector = { store: storeWith(scheduled), inRedis: false } as unknown as ScheduleStoreSelector;
   const queue = { name: 'cron', add: async () => ({}) } as unknown as Queue<CronJobData>;
-  return new CronRegistry(catalog, selector, queue, { ...DEFAULT_TASKS_OPTIONS, prefix: 'shop', ...options }, {} as RedisConnections);
+  return new CronRegistry(catalog, selector, queue, { ...DEFAULT_TASKS_OPTIONS, prefix: 'shop', ...options }, { outcomes: () => ({}) } as unknown as QueueFactory, new TasksClock());
 }
 
 function thrown(fn: () => unknown): unknown {

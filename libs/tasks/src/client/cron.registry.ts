@@ -1,12 +1,13 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { InternalCronError, UnknownCronError } from '../errors/tasks.errors.js';
 import { cronWithoutSchedule, internalCron, optionName, unknownCron } from '../errors/tasks.messages.js';
-import { RedisConnections } from '../redis/redis-connections.js';
-import { JobOutcomeListener } from '../queues/job-outcome.listener.js';
+import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
+import { QueueFactory } from '../queues/queue-factory.js';
 import { EnqueuedTask } from './task-handle.js';
 import type { TaskHandle } from './task-client.types.js';
 import type { PauseNote, ScheduleWithLastRun } from '../tracking/schedule.store.js';
@@ -67,7 +68,8 @@ export interface CronListOptions {
  * schedule: pausing, resuming or triggering one throws `InternalCronError`.
  */
 @Injectable()
-export class CronRegistry implements OnApplicationShutdown {
+export class CronRegistry {
+  /** The process's one result listener of the cron queue. */
   private readonly outcomes: JobOutcomeListener;
 
   /** @internal Built by Nest's injector. */
@@ -76,9 +78,10 @@ export class CronRegistry implements OnApplicationShutdown {
     private readonly schedules: ScheduleStoreSelector,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    connections: RedisConnections,
+    queues: QueueFactory,
+    private readonly clock: TasksClock,
   ) {
-    this.outcomes = new JobOutcomeListener(queue, connections);
+    this.outcomes = queues.outcomes(queue.name);
   }
 
   /** Every cron job, sorted by name. Crons this process declares but no scheduler has reconciled yet are listed too. */
@@ -100,8 +103,8 @@ export class CronRegistry implements OnApplicationShutdown {
   }
 
   /** The next `count` ticks of a cron this process declares, after `from` (default now). Throws `UnknownCronError` for a cron it does not declare. */
-  nextTicks(name: string, count = 5, from: Date = new Date()): Date[] {
-    return previewTicks(this.require(name).schedule, count, from.getTime());
+  nextTicks(name: string, count = 5, from?: Date): Date[] {
+    return previewTicks(this.require(name).schedule, count, from?.getTime() ?? this.clock.now());
   }
 
   /**
@@ -134,12 +137,8 @@ export class CronRegistry implements OnApplicationShutdown {
     this.assertNotInternal(name, 'triggered');
     const cron = this.require(name);
     const jobId = `${name}@manual-${randomUUID()}`;
-    await this.queue.add(name, { name, scheduledAt: Date.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
+    await this.queue.add(name, { name, scheduledAt: this.clock.now(), trigger: 'manual' }, cronJobOptions(cron, jobId, this.options));
     return new EnqueuedTask<CronRunOutcome>(jobId, name, this.queue.name, this.outcomes);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.outcomes.close();
   }
 
   private describe(name: string, row: ScheduleWithLastRun | undefined, ticks: number): CronJobInfo {
@@ -149,7 +148,7 @@ export class CronRegistry implements OnApplicationShutdown {
     const timeZone = schedule?.timeZone ?? (cron as RegisteredCron).timeZone;
     const removedAt = schedule?.removedAt ?? null;
     let nextTicks: Date[] = [];
-    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, Date.now());
+    if (!removedAt) nextTicks = previewTicks(cron?.schedule ?? new CronSchedule(expression, timeZone), ticks, this.clock.now());
     return {
       name,
       expression,

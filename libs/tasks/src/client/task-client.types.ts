@@ -48,6 +48,7 @@ export interface EnqueueOptions {
   queue?: string;
 }
 
+/** Options of `handle.waitResult()`. */
 export interface WaitResultOptions {
   /** Reject with `TaskWaitTimeoutError` after this many ms. Default: wait as long as it takes. */
   timeoutMs?: number;
@@ -81,6 +82,7 @@ export interface TaskHandle<R> {
   waitResult(options?: WaitResultOptions): Promise<R>;
 }
 
+/** Where a job stands (BullMQ's states), as `TaskClient.getJob()` reports it in `state`. */
 export type TaskJobState =
   | 'waiting'
   | 'delayed'

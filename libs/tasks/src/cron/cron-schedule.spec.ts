@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Cron as CronPattern } from 'croner';
 import { CronSchedule } from './cron-schedule.js';
 
 const MINUTE = 60_000;
@@ -176,5 +177,61 @@ describe('CronSchedule: tick arithmetic', () => {
   it('rejects a wrong number of fields and a pattern that never fires', () => {
     expect(() => new CronSchedule('* * * *', 'UTC')).toThrow('4 fields; expected 5, or 6 with seconds');
     expect(() => new CronSchedule('0 0 30 2 *', 'UTC')).toThrow('it never fires');
+  });
+});
+
+describe('CronSchedule: ticks computed at a fixed offset away from DST changes equal croner zone-aware ones', () => {
+  // croner's own zone-aware answer, the reference the fast path must match.
+  const reference = (expression: string, timeZone: string) => {
+    const pattern = new CronPattern(expression, { timezone: timeZone, paused: true, mode: '5-or-6-parts' });
+    return (after: number) => pattern.nextRun(new Date(after))?.getTime();
+  };
+  const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Sydney', 'Australia/Lord_Howe', 'America/Santiago', 'Pacific/Chatham', 'Asia/Kathmandu', 'Asia/Tokyo', 'Etc/GMT+5'];
+  const expressions = ['*/5 * * * *', '30 2 * * *', '0 * * * *', '*/30 * * * *', '0 */6 * * *', '30 */5 * * * *', '15 1 * * 0', '0 0 1 * *', '45 23 L * *', '0 3 * * 1-5', '*/20 * * * * *'];
+  const from = at('2026-01-01T00:00:00Z');
+  const to = at('2027-01-10T00:00:00Z');
+
+  /** Every instant within a day and a half of a change of the zone's offset in [from, to], every 37 min 13 s. */
+  function nearChanges(timeZone: string): number[] {
+    const format = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+    const offset = (ms: number) => format.formatToParts(ms).find((part) => part.type === 'timeZoneName')?.value;
+    const instants: number[] = [];
+    for (let day = from; day < to; day += 24 * HOUR) {
+      if (offset(day) === offset(day + 24 * HOUR)) continue;
+      for (let t = day - 36 * HOUR; t < day + 60 * HOUR; t += 37 * MINUTE + 13_000) instants.push(t);
+    }
+    return instants;
+  }
+
+  for (const timeZone of zones) {
+    it(`${timeZone}: from random instants over a year, and from instants near each offset change`, () => {
+      // A fixed sequence, so that a failure replays.
+      let seed = 42;
+      const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+      const instants = [...Array.from({ length: 100 }, () => Math.floor(from + random() * (to - from))), ...nearChanges(timeZone)];
+      for (const expression of expressions) {
+        const schedule = new CronSchedule(expression, timeZone);
+        const expected = reference(expression, timeZone);
+        for (const instant of instants) {
+          const tick = schedule.nextTick(instant);
+          if (tick !== expected(instant)) expect(`${expression} after ${iso(instant)}: ${iso(tick)}`).toBe(`${expression} after ${iso(instant)}: ${iso(expected(instant) ?? NaN)}`);
+        }
+      }
+    });
+  }
+
+  it('Europe/Berlin: a year of "*/5 * * * *" walked tick by tick equals croner zone-aware walk through both changes', () => {
+    const schedule = new CronSchedule('*/5 * * * *', 'Europe/Berlin');
+    const expected = reference('*/5 * * * *', 'Europe/Berlin');
+    // The reference is slow: its walk is checked on the days around each change and a sample of the others.
+    let tick = schedule.nextTick(from);
+    let count = 0;
+    for (; tick <= at('2027-01-01T00:00:00Z'); tick = schedule.nextTick(tick)) {
+      count++;
+      const day = new Date(tick).toISOString().slice(0, 10);
+      if (day === '2026-03-29' || day === '2026-10-25' || count % 97 === 0) expect(iso(schedule.nextTick(tick))).toBe(iso(expected(tick) ?? NaN));
+    }
+    // 365 days of 288 ticks, one hour less in March and one more in October.
+    expect(count).toBe(365 * 288);
   });
 });

@@ -196,6 +196,7 @@ export interface TasksEventMap {
   'job.handedBack': JobHandedBackEvent;
 }
 
+/** The name of a lifecycle event, e.g. `task.started`: a key of {@link TasksEventMap}. */
 export type TasksEventName = keyof TasksEventMap;
 
 // A record, so that a name added to the map and not here fails to compile.

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { RedisConnections } from '../redis/redis-connections.js';
-import { AppRedisConnections } from '../redis/app-redis.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { TaskQueues } from '../queues/task-queues.js';
-import { TasksQueues } from '../queues/tasks-queues.js';
 import { assertQueueName, bullQueueName } from '../options/task-queue-names.js';
 import type { JobOutcomeListener } from '../queues/job-outcome.listener.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
@@ -13,7 +11,6 @@ import { TaskWorkerHost } from '../worker/task-worker.host.js';
 import { CronScheduler } from '../scheduler/cron-scheduler.js';
 import { CronSchedule } from '../cron/cron-schedule.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
-import { pingableClient, type PingableClient } from '../peers/bullmq-internals.js';
 
 /** What one check reports, in the shape `@nestjs/terminus` expects of a health indicator. */
 export type TasksHealthResult<Key extends string = string> = Record<Key, { status: 'up' | 'down'; [detail: string]: unknown }>;
@@ -50,15 +47,13 @@ export interface RedisHealthOptions {
 export class TasksHealthIndicator {
   /** @internal Built by Nest's injector. */
   constructor(
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly tracking: TrackingDatabaseLocator,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly workerHost: TaskWorkerHost,
     private readonly cronScheduler: CronScheduler,
     private readonly schedules: ScheduleStoreSelector,
-    private readonly appRedis: AppRedisConnections,
     private readonly taskQueues: TaskQueues,
-    private readonly queues: TasksQueues,
   ) {}
 
   /**
@@ -89,27 +84,23 @@ export class TasksHealthIndicator {
    */
   async scheduler<Key extends string = 'scheduler'>(key: Key = 'scheduler' as Key): Promise<TasksHealthResult<Key>> {
     return this.probe(key, async () => {
-      const { running, crons, leader, id: replica, leaseKey, enqueueFailing } = this.cronScheduler.state();
+      const { running, crons, leader, id: replica, enqueueFailing } = this.cronScheduler.state();
       if (!running) throw new Error('not scheduling: the scheduler has not started, or is shutting down');
       if (enqueueFailing) {
         throw new Error(`cannot enqueue ticks since ${new Date(enqueueFailing.since).toISOString()}: ${enqueueFailing.cause}`);
       }
       if (crons === 0) return { crons, leader };
       // Redis being away is the redis check's to report; here it only leaves the holder unknown.
-      const leaseHolder = await this.queues
-        .get('cron')
-        .getBackend()
-        .client.then((client) => client.get(leaseKey))
-        .catch(() => undefined);
+      const leaseHolder = await this.cronScheduler.leaseHolder().catch(() => undefined);
       return { crons, leader, replica, leaseHolder: leaseHolder ?? null };
     });
   }
 
   /**
    * Redis answers, within 2 s, on the connections this process enqueues and
-   * consumes with: the shared client (`@InjectRedis()`, events), the client
-   * of every queue of the library this app knows (`TasksQueues.all()`), and
-   * the result readers (`waitResult`) that are open or named in
+   * consumes with: the shared client (`@InjectRedis()`), the library's
+   * command connection (every queue of the library, cancellations, events),
+   * and the result readers (`waitResult`) that are open or named in
    * `options.results`. A connection Redis will not take back (down, or at
    * `maxclients` while older connections still work) makes it down. A probe
    * costs one PING per connection and opens none of its own: a connection
@@ -119,8 +110,8 @@ export class TasksHealthIndicator {
     return this.probe(key, async () => {
       const results = new Set(options.results);
       const checks: [string, () => Promise<unknown>][] = [
-        ['the shared client', () => answers(this.appRedis.client)],
-        ...this.queues.all().map((queue): [string, () => Promise<unknown>] => [`the queue ${queue.name}`, async () => answers(await clientOf(queue))]),
+        ['the shared client', () => answers(this.clients.app)],
+        ['the queues\' connection', () => answers(this.clients.command)],
         ...[...new Set([...this.taskQueues.names(), ...results])].map((name): [string, () => Promise<unknown>] => [
           `the result reader of ${bullQueueName(name)}`,
           async () => readerConnected(this.taskQueues.outcomes(assertQueueName('TasksHealthIndicator.redis({ results })', name)), results.has(name)),
@@ -128,7 +119,7 @@ export class TasksHealthIndicator {
       ];
       const outcomes = await Promise.allSettled(checks.map(([, check]) => within(check(), CHECK_TIMEOUT_MS - 100)));
       // Causes go through describe(), the one redaction (redactSecrets), like every other health answer.
-      const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [`${checks[i]?.[0]}: ${this.connections.describe(outcome.reason)}`] : []));
+      const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [`${checks[i]?.[0]}: ${this.clients.describe(outcome.reason)}`] : []));
       if (failed.length > 0) throw new Error(failed.join('; '));
       return { prefix: this.options.prefix };
     });
@@ -199,7 +190,7 @@ export class TasksHealthIndicator {
     try {
       return result('up', await within(check(), CHECK_TIMEOUT_MS));
     } catch (error) {
-      return result('down', { message: this.connections.describe(error) });
+      return result('down', { message: this.clients.describe(error) });
     }
   }
 }
@@ -217,13 +208,8 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-/** A queue's own connection: ioredis behind BullMQ's client adapter, since the library hands BullMQ ioredis options. */
-async function clientOf(queue: Queue): Promise<PingableClient> {
-  return pingableClient(await queue.getBackend().client);
-}
-
 /** The connection answers a PING; one that lost Redis and tries again is down at once, rather than queueing the PING until it is back. */
-async function answers(client: PingableClient): Promise<void> {
+async function answers(client: Redis): Promise<void> {
   if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') throw new Error(`not connected (${client.status})`);
   await client.ping();
 }

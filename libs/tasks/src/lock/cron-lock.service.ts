@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { Redlock, ExecutionError, ResourceLockedError, type Lock } from '@sesamecare-oss/redlock';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { TasksEvents } from '../events/tasks-events.js';
+import { OwnedKey, ownerToken } from './owned-key.js';
 
 /** A lock this process holds; it keeps itself alive until released. */
 export interface HeldLock {
@@ -19,28 +18,46 @@ export interface BufferSlot {
   release(): Promise<void>;
 }
 
-// Extends the slot only while it is ours; deletes it only if it is ours.
-const REFRESH_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const DELETE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/**
+ * What a cron run needs of its job's lock and of the `bufferOne` waiting
+ * place, and the lost-run sweep of a lock: Redis in production
+ * ({@link CronLockService}), memory in the testing kit.
+ */
+export interface CronLocks {
+  tryAcquire(jobName: string, ttlMs: number, onLost: (error: Error) => void): Promise<HeldLock | undefined>;
+  tryTakeBufferSlot(jobName: string, holder: string, ttlMs: number): Promise<BufferSlot | undefined>;
+  isBufferSlotTaken(jobName: string): Promise<boolean>;
+  isHeld(jobName: string, token: string): Promise<boolean>;
+}
 
 /**
- * Redlock locks for cron jobs, one per job name. A held lock is extended
- * every third of its TTL for as long as the run lives, so the TTL only bounds
- * how long a crashed holder blocks the job, never how long a run may take.
- * A failed extension is retried until the lock has really expired; only then
- * is the run told it lost the lock. The lock keeps two runs apart in the
- * common case; the database's one-RUNNING-row rule is the guard when Redis
- * loses the key (restart, failover, eviction).
+ * How much earlier than its TTL says a lock is counted as gone: Redis expires
+ * keys to the millisecond, and the two clocks run at slightly different rates.
+ */
+function clockDriftMs(ttlMs: number): number {
+  return Math.round(ttlMs * 0.01) + 2;
+}
+
+/**
+ * Locks for cron jobs, one per job name, each an {@link OwnedKey}. A held
+ * lock is extended every third of its TTL for as long as the run lives, so
+ * the TTL only bounds how long a crashed holder blocks the job, never how long
+ * a run may take. A failed extension is retried until the lock has really
+ * expired; only then is the run told it lost the lock. The lock keeps two runs
+ * apart in the common case; the database's one-RUNNING-row rule is the guard
+ * when Redis loses the key (restart, failover, eviction).
+ *
+ * The library talks to one Redis, so a lock on it is a single key: what
+ * Redlock adds (a majority of independent Redis nodes) has nothing to vote
+ * with here, and the key alone is as safe as that Redis.
  */
 @Injectable()
-export class CronLockService implements OnApplicationShutdown {
+export class CronLockService implements CronLocks {
   private readonly logger = new Logger(CronLockService.name);
-  private client?: Redis;
-  private redlock?: Redlock;
 
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly events: TasksEvents,
   ) {}
 
@@ -55,14 +72,11 @@ export class CronLockService implements OnApplicationShutdown {
    * Throws when Redis cannot be asked at all.
    */
   async tryAcquire(jobName: string, ttlMs: number, onLost: (error: Error) => void): Promise<HeldLock | undefined> {
-    let lock: Lock;
-    try {
-      lock = await this.locks().acquire([this.keyOf(jobName)], ttlMs);
-    } catch (error) {
-      if (await isHeldElsewhere(error)) return undefined;
-      throw error;
-    }
-    return this.keepAlive(jobName, lock, ttlMs, onLost);
+    const lock = new OwnedKey(this.clients.failFast, this.keyOf(jobName));
+    const token = ownerToken();
+    const sentAt = Date.now();
+    if (!(await lock.acquire(token, ttlMs))) return undefined;
+    return this.keepAlive(jobName, lock, token, sentAt + ttlMs - clockDriftMs(ttlMs), ttlMs, onLost);
   }
 
   /**
@@ -71,18 +85,17 @@ export class CronLockService implements OnApplicationShutdown {
    * refresh, so a waiting worker that dies frees it.
    */
   async tryTakeBufferSlot(jobName: string, holder: string, ttlMs: number): Promise<BufferSlot | undefined> {
-    const key = this.bufferKeyOf(jobName);
-    const taken = await this.redis().set(key, holder, 'PX', ttlMs, 'NX');
-    if (taken !== 'OK') return undefined;
+    const slot = this.bufferOf(jobName);
+    if (!(await slot.acquire(holder, ttlMs))) return undefined;
     return {
       refresh: async () => {
-        await this.redis().eval(REFRESH_IF_OURS, 1, key, holder, String(ttlMs));
+        await slot.extend(holder, ttlMs);
       },
       release: async () => {
         try {
-          await this.redis().eval(DELETE_IF_OURS, 1, key, holder);
+          await slot.release(holder);
         } catch (error) {
-          this.logger.warn(`Could not free the waiting place of ${jobName}: ${this.connections.describe(error)}`);
+          this.logger.warn(`Could not free the waiting place of ${jobName}: ${this.clients.describe(error)}`);
         }
       },
     };
@@ -90,20 +103,16 @@ export class CronLockService implements OnApplicationShutdown {
 
   /** Whether a `bufferOne` tick waits in the job's waiting place. */
   async isBufferSlotTaken(jobName: string): Promise<boolean> {
-    return (await this.redis().exists(this.bufferKeyOf(jobName))) === 1;
+    return (await this.bufferOf(jobName).owner()) !== null;
   }
 
-  private bufferKeyOf(jobName: string): string {
-    return `${this.options.prefix}:cron-buffer:${jobName}`;
+  private bufferOf(jobName: string): OwnedKey {
+    return new OwnedKey(this.clients.failFast, `${this.options.prefix}:cron-buffer:${jobName}`);
   }
 
   /** Whether the lock with this token is still the job's current lock. */
   async isHeld(jobName: string, token: string): Promise<boolean> {
-    return (await this.redis().get(this.keyOf(jobName))) === token;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    this.client?.disconnect();
+    return (await new OwnedKey(this.clients.failFast, this.keyOf(jobName)).owner()) === token;
   }
 
   /**
@@ -112,10 +121,9 @@ export class CronLockService implements OnApplicationShutdown {
    * the moment the last successful request was sent); when it expires
    * unextended, `onLost` is told, once.
    */
-  private keepAlive(jobName: string, initial: Lock, ttlMs: number, onLost: (error: Error) => void): HeldLock {
-    let lock = initial;
+  private keepAlive(jobName: string, lock: OwnedKey, token: string, validFrom: number, ttlMs: number, onLost: (error: Error) => void): HeldLock {
     let released = false;
-    let validUntil = initial.expiration;
+    let validUntil = validFrom;
     let firstFailure: number | undefined;
     let extending: Promise<void> = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
@@ -125,14 +133,18 @@ export class CronLockService implements OnApplicationShutdown {
       timer = setTimeout(extend, delay);
       timer.unref();
     };
+    const extendOnce = async () => {
+      // A lock that is already gone is not asked for: only its TTL could bring it back, and it cannot.
+      if (validUntil < Date.now()) throw new Error('the lock had expired before it was extended');
+      if (!(await lock.extend(token, ttlMs))) throw new Error(`${lock.key} no longer holds this run's token`);
+    };
     const extend = () => {
       const sentAt = Date.now();
-      extending = lock.extend(ttlMs).then(
-        (extended) => {
-          lock = extended;
+      extending = extendOnce().then(
+        () => {
           validUntil = sentAt + ttlMs;
           if (firstFailure !== undefined) {
-            this.logger.log(`Extended the lock of ${initial.resources[0]} again after failures since ${new Date(firstFailure).toISOString()}`);
+            this.logger.log(`Extended the lock of ${lock.key} again after failures since ${new Date(firstFailure).toISOString()}`);
           }
           firstFailure = undefined;
           if (!released) schedule(every);
@@ -144,59 +156,32 @@ export class CronLockService implements OnApplicationShutdown {
           this.events.emit('cron.lock.extensionFailed', { cron: jobName, expired });
           if (firstFailure === undefined) {
             firstFailure = now;
-            this.logger.warn(`Could not extend the lock of ${initial.resources[0]}, retrying while it is valid: ${this.connections.describe(error)}`);
+            this.logger.warn(`Could not extend the lock of ${lock.key}, retrying while it is valid: ${this.clients.describe(error)}`);
           }
           if (!expired) {
             schedule(retryEvery);
             return;
           }
           const since = new Date(firstFailure).toISOString();
-          this.logger.error(`Lost the lock of ${initial.resources[0]}: it expired unextended (failing since ${since})`);
-          onLost(new Error(`it expired at ${new Date(validUntil).toISOString()}; extensions failed since ${since}: ${this.connections.describe(error)}`));
+          this.logger.error(`Lost the lock of ${lock.key}: it expired unextended (failing since ${since})`);
+          onLost(new Error(`it expired at ${new Date(validUntil).toISOString()}; extensions failed since ${since}: ${this.clients.describe(error)}`));
         },
       );
     };
     schedule(every);
     return {
-      token: initial.value,
+      token,
       release: async () => {
         released = true;
         clearTimeout(timer);
         await extending;
         try {
-          await lock.release();
+          if (!(await lock.release(token))) throw new Error(`${lock.key} no longer holds this run's token`);
         } catch (error) {
           // It expires by itself; the next run only waits out the TTL.
-          this.logger.warn(`Could not release ${initial.resources[0]}: ${this.connections.describe(error)}`);
+          this.logger.warn(`Could not release ${lock.key}: ${this.clients.describe(error)}`);
         }
       },
     };
   }
-
-  private redis(): Redis {
-    this.client ??= this.connections.create('fail-fast', 'cron-lock');
-    return this.client;
-  }
-
-  private locks(): Redlock {
-    // No retries: a held lock means an earlier run is going, and this tick is SKIPPED.
-    if (!this.redlock) {
-      this.redlock = new Redlock([this.redis()], { retryCount: 0, automaticExtensionThreshold: 0 });
-      // Redlock also emits every failed vote, a held lock included; they reach the caller as rejections.
-      this.redlock.on('error', () => undefined);
-    }
-    return this.redlock;
-  }
-}
-
-/** Redlock reports "held by someone else" and "Redis failed" as the same error; tell them apart. */
-async function isHeldElsewhere(error: unknown): Promise<boolean> {
-  if (!(error instanceof ExecutionError)) return false;
-  for (const attempt of error.attempts) {
-    const stats = await attempt;
-    for (const reason of stats.votesAgainst.values()) {
-      if (reason instanceof ResourceLockedError) return true;
-    }
-  }
-  return false;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { OwnedKey } from './owned-key.js';
 
 /** How long the lease lives without renewal, and how often every scheduler renews or tries to take it. */
 export interface LeaseTiming {
@@ -8,23 +9,6 @@ export interface LeaseTiming {
   readonly ttlMs: number;
   readonly renewMs: number;
 }
-
-// Takes the lease when free, renews it when ours; 1 if we hold it afterwards.
-const ACQUIRE_OR_RENEW = `
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
 /**
  * Which scheduler replica enqueues ticks first. Every replica enqueues every
@@ -44,24 +28,31 @@ export class CronSchedulerLease {
   private held = false;
   private stopped = false;
   private refreshing: Promise<void> = Promise.resolve();
-  private client?: Redis;
+  private readonly lease: OwnedKey;
   /** Set while Redis does not answer, so an outage is logged once, not at every refresh. */
   private failing = false;
   private busy = false;
 
   constructor(
-    /** Opens the lease's connection on first use: one command at a time, failing fast while Redis is away. */
-    private readonly connect: () => Redis,
-    private readonly key: string,
+    /** The process's fail-fast client (one try, a short timeout while Redis is away); the lease does not close it. */
+    redis: Redis,
+    key: string,
     /** Called when this replica takes the lease (so it can move its pending ticks forward) and when it loses or gives it up. */
     private readonly onChange: (held: boolean) => void,
     private readonly onError: (error: Error) => void,
     private readonly timing: LeaseTiming = { ttlMs: 10_000, renewMs: 2_000 },
-  ) {}
+  ) {
+    this.lease = new OwnedKey(redis, key);
+  }
 
   /** The Redis key whose value names the holder. */
   get leaseKey(): string {
-    return this.key;
+    return this.lease.key;
+  }
+
+  /** The replica that holds the lease (its {@link id}), or null when none does. */
+  holder(): Promise<string | null> {
+    return this.lease.owner();
   }
 
   get isLeader(): boolean {
@@ -88,13 +79,12 @@ export class CronSchedulerLease {
       this.held = false;
       this.onChange(false);
       try {
-        await this.redis().eval(RELEASE, 1, this.key, this.id);
+        await this.lease.release(this.id);
       } catch (error) {
         // It expires by itself; the backups keep firing meanwhile.
         this.onError(error as Error);
       }
     }
-    this.client?.disconnect();
   }
 
   private async refresh(): Promise<void> {
@@ -102,7 +92,7 @@ export class CronSchedulerLease {
     this.busy = true;
     const was = this.held;
     try {
-      this.held = (await this.redis().eval(ACQUIRE_OR_RENEW, 1, this.key, this.id, String(this.timing.ttlMs))) === 1;
+      this.held = await this.lease.acquireOrExtend(this.id, this.timing.ttlMs);
       this.failing = false;
     } catch (error) {
       // Unsure whether we still hold it: behave as a backup until Redis answers.
@@ -112,10 +102,5 @@ export class CronSchedulerLease {
     }
     this.busy = false;
     if (this.held !== was) this.onChange(this.held);
-  }
-
-  private redis(): Redis {
-    this.client ??= this.connect();
-    return this.client;
   }
 }

@@ -1,16 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { BullModule } from '@nestjs/bullmq';
-import { CRON_QUEUE, TASKS_BULL_CONFIG_KEY, TASKS_OPTIONS, TASKS_QUEUE } from '../options/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { CRON_QUEUE_TOKEN, TASKS_QUEUE_TOKEN } from '../options/tasks.constants.js';
 import {
   TasksOptionsModule,
   type TasksModuleAsyncOptions,
   type TasksModuleForRootOptions,
 } from './tasks.module-definition.js';
-import { RedisConnections, bullmqConnection } from '../redis/redis-connections.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { RedisPreflight } from '../redis/redis-preflight.js';
-import { QueueErrorListeners } from '../redis/queue-error-listeners.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { TASKS_REDIS, appRedisProviders } from '../redis/app-redis.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { TasksExplorer } from './tasks.explorer.js';
@@ -40,7 +38,9 @@ import { TasksEvents } from '../events/tasks-events.js';
 import { TaskQueues } from '../queues/task-queues.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { JobCancellation } from '../queues/job-cancellation.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { TaskQueueTokensModule, TasksQueues, taskQueueProviders } from '../queues/tasks-queues.js';
+import { QueueFactory, libraryQueueProviders } from '../queues/queue-factory.js';
 
 /**
  * Background tasks and distributed cron on BullMQ. Import it once, in the
@@ -51,9 +51,10 @@ import { TaskQueueTokensModule, TasksQueues, taskQueueProviders } from '../queue
  * TasksModule.forRootAsync({ inject: [ConfigService], useFactory: (config: ConfigService) => ({ redisUrl: config.get('REDIS_URL') }) })
  * ```
  *
- * It is global unless `isGlobal: false`. Its BullMQ settings live under their
- * own `configKey`, so the application's own `BullModule.forRoot()` and queues
- * are independent of it, in either import order.
+ * It is global unless `isGlobal: false`. It builds its BullMQ queues itself,
+ * on its own connection, and registers no `@nestjs/bullmq` settings, so the
+ * application's own `BullModule.forRoot()` and queues are independent of it,
+ * in either import order.
  */
 @Module({})
 export class TasksModule {
@@ -84,21 +85,14 @@ export class TasksModule {
       imports: [
         DiscoveryModule,
         optionsModule,
-        BullModule.forRootAsync(TASKS_BULL_CONFIG_KEY, {
-          imports: [optionsModule],
-          inject: [TASKS_OPTIONS],
-          useFactory: (resolved: ResolvedTasksOptions) => ({
-            connection: bullmqConnection(resolved.redisUrl, 'command', resolved.redisTls),
-            prefix: resolved.prefix,
-          }),
-        }),
-        BullModule.registerQueue({ name: TASKS_QUEUE, configKey: TASKS_BULL_CONFIG_KEY }, { name: CRON_QUEUE, configKey: TASKS_BULL_CONFIG_KEY }),
       ],
       providers: [
         RedisConnections,
         RedisPreflight,
-        QueueErrorListeners,
+        RedisClients,
         ...appRedisProviders,
+        QueueFactory,
+        ...libraryQueueProviders,
         TaskCatalog,
         CronCatalog,
         TasksExplorer,
@@ -124,13 +118,14 @@ export class TasksModule {
         TasksEvents,
         TasksMetrics,
         RunSpanAnnotations,
+        TasksClock,
         TaskQueues,
         DeployedTasks,
         JobCancellation,
         TasksQueues,
         ...queueProviders,
       ],
-      exports: [BullModule, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksEvents, TasksQueues, ...queueProviders.map((p) => p.provide)],
+      exports: [TASKS_QUEUE_TOKEN, CRON_QUEUE_TOKEN, TaskClient, CronRegistry, CronRunsService, TASKS_REDIS, EventPublisher, EventSubscriber, TasksHealthIndicator, TasksMetrics, TasksEvents, TasksQueues, ...queueProviders.map((p) => p.provide)],
     };
   }
 }

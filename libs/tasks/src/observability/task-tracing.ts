@@ -86,7 +86,7 @@ export function startBatchSpan(queue: string, count: number, links: Link[]): Spa
 }
 
 /** The context the job was enqueued in (the root context when it carries none, or an unreadable one). */
-export function jobContext(job: Job): Context {
+export function jobContext(job: Pick<Job, 'opts'>): Context {
   const metadata = job.opts.telemetry?.metadata;
   if (!metadata) return ROOT_CONTEXT;
   try {
@@ -101,7 +101,7 @@ export function jobContext(job: Job): Context {
  * the context to run the handler in: none when the span carries no valid
  * context (no SDK, no trace in the job), as there is nothing to propagate.
  */
-export function startProcessSpan(job: Job, attributes: () => Attributes): { span: Span; context: Context | undefined } {
+export function startProcessSpan(job: Pick<Job, 'id' | 'queueName' | 'opts'>, attributes: () => Attributes): { span: Span; context: Context | undefined } {
   const parent = jobContext(job);
   const span = tracer.startSpan(`process ${job.queueName}`, { kind: SpanKind.CONSUMER }, parent);
   // Once per job: without an SDK the span records nothing, and its attributes are not even built.

@@ -23,7 +23,11 @@ export function assertQueueName(where: string, name: unknown): string {
   return name as string;
 }
 
-/** The BullMQ queue of a task queue: `tasks.<name>`, so it never clashes with the application's own queues. */
+/**
+ * The BullMQ queue of a task queue: `tasks.<name>`, so it never clashes with
+ * the application's own queues (`bullQueueName('cron')` is `tasks.cron`, the
+ * queue of cron runs), e.g. for Bull Board's `BullBoardModule.forFeature({ name })`.
+ */
 export function bullQueueName(queue: string): string {
   return `tasks.${queue}`;
 }

@@ -2,13 +2,6 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { assertQueueName, bullQueueName } from './task-queue-names.js';
 
 /**
- * The `configKey` of the library's BullMQ settings: a user's own
- * `BullModule.forRoot()` (the default key) never changes the library's queues,
- * and the library's never change the user's.
- */
-export const TASKS_BULL_CONFIG_KEY = 'nestjs-tasks';
-
-/**
  * BullMQ name of the queue that carries every task (its Redis keys are
  * `${prefix}:tasks.default:*`). Namespaced, so it cannot clash with a queue
  * the application registers itself.

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { Queue, Worker, type ConnectionOptions, type RedisClient } from 'bullmq';
+import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { pingableClient, workerIsRateLimited } from './bullmq-internals.js';
+import { workerIsRateLimited } from './bullmq-internals.js';
 
 // These run the installed BullMQ on the real Redis: when one fails, the
 // BullMQ release changed what bullmq-internals.ts relies on, and the adapter
-// (and the health checks that use it) must follow.
+// (and the health check that uses it) must follow.
 
 const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const connection: ConnectionOptions = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
@@ -58,19 +58,5 @@ describe('what the library relies on in BullMQ', () => {
       timeout: 10_000,
     });
     expect(await limited.getJobCounts('completed', 'wait')).toEqual({ completed: 1, wait: 1 });
-  });
-
-  it('a queue’s client (getBackend().client) is ioredis behind BullMQ’s adapter: its ping() and status are ioredis’', async () => {
-    const pinged = queue('pinged');
-    const client = pingableClient(await pinged.getBackend().client);
-    await expect(client.ping(), `${CHANGED}: ping() through BullMQ's client adapter`).resolves.toBe('PONG');
-    expect(client.status, `${CHANGED}: status through BullMQ's client adapter`).toBe('ready');
-    await pinged.close();
-    expect(client.status, `${CHANGED}: a closed queue's client status`).toBe('end');
-  });
-
-  it('pingableClient() names the change when a client has no ping()', () => {
-    const withoutPing = { status: 'ready' } as unknown as RedisClient;
-    expect(() => pingableClient(withoutPing)).toThrow(/BullMQ's Redis client has no ping\(\).*checked against bullmq 6\.7\.0/);
   });
 });

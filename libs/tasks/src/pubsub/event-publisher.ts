@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { AppRedisConnections } from '../redis/app-redis.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { encodeEvent, userEventsChannel, type PublishedEvent, type TaskEvent } from './task-event.js';
 
 /**
@@ -23,7 +23,7 @@ export class EventPublisher {
   /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: AppRedisConnections,
+    private readonly clients: RedisClients,
   ) {}
 
   /**
@@ -35,7 +35,7 @@ export class EventPublisher {
    */
   async publish(userId: string, event: TaskEvent): Promise<{ event: PublishedEvent; receivers: number }> {
     const { published, json } = encodeEvent(userId, event);
-    const receivers = await this.connections.client.publish(userEventsChannel(this.options.prefix, userId), json);
+    const receivers = await this.clients.command.publish(userEventsChannel(this.options.prefix, userId), json);
     return { event: published, receivers };
   }
 }

@@ -2,19 +2,21 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { Observable, type Subscriber } from 'rxjs';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { AppRedisConnections } from '../redis/app-redis.js';
+import { RedisClients } from '../redis/redis-clients.js';
+import type { ChannelListener } from '../redis/redis-channels.js';
 import { assertUserId, decodeEvent, userEventsChannel, type PublishedEvent } from './task-event.js';
 
 interface Channel {
   readonly userId: string;
   readonly subscribers: Set<Subscriber<PublishedEvent>>;
+  listener?: ChannelListener;
 }
 
 /**
  * The receiving side of {@link EventPublisher}, for the process that talks to
- * clients (the api). One Redis connection per process carries every user's
- * channel; each channel is subscribed in Redis while at least one local
- * subscriber wants it, and its events are fanned out locally.
+ * clients (the api). The process's one subscriber connection carries every
+ * user's channel (and the library's own); each channel is subscribed in Redis
+ * while at least one local subscriber wants it, and its events are fanned out locally.
  *
  * ```ts
  * @Sse('users/:userId/events')
@@ -28,12 +30,11 @@ export class EventSubscriber implements BeforeApplicationShutdown {
   private readonly logger = new Logger(EventSubscriber.name);
   /** By Redis channel name. */
   private readonly channels = new Map<string, Channel>();
-  private listening = false;
 
   /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: AppRedisConnections,
+    private readonly clients: RedisClients,
   ) {}
 
   /**
@@ -72,11 +73,11 @@ export class EventSubscriber implements BeforeApplicationShutdown {
     }
     const channel: Channel = { userId, subscribers: new Set([subscriber]) };
     this.channels.set(name, channel);
-    const redis = this.connection();
-    redis.subscribe(name).catch((error: Error) => {
+    channel.listener = this.clients.channels.listen(name, (message) => this.deliver(name, message));
+    channel.listener.subscribed.catch((error: Error) => {
       if (this.channels.get(name) !== channel) return;
       this.channels.delete(name);
-      this.logger.error(`Could not subscribe to the events of user "${userId}": ${this.connections.describe(error)}`);
+      this.logger.error(`Could not subscribe to the events of user "${userId}": ${this.clients.describe(error)}`);
       for (const s of channel.subscribers) s.error(error);
     });
   }
@@ -85,19 +86,9 @@ export class EventSubscriber implements BeforeApplicationShutdown {
     const channel = this.channels.get(name);
     if (!channel?.subscribers.delete(subscriber) || channel.subscribers.size > 0) return;
     this.channels.delete(name);
-    // Commands run in order on the connection: a later SUBSCRIBE of the same channel wins.
-    this.connections.subscriber.unsubscribe(name).catch((error: Error) => {
-      this.logger.warn(`Could not unsubscribe from the events of user "${channel.userId}": ${this.connections.describe(error)}`);
+    channel.listener?.close().catch((error: unknown) => {
+      this.logger.warn(`Could not unsubscribe from the events of user "${channel.userId}": ${this.clients.describe(error)}`);
     });
-  }
-
-  private connection() {
-    const redis = this.connections.subscriber;
-    if (!this.listening) {
-      this.listening = true;
-      redis.on('message', (name: string, message: string) => this.deliver(name, message));
-    }
-    return redis;
   }
 
   private deliver(name: string, message: string): void {

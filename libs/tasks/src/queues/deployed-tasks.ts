@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 
 /** How often a running app says which tasks it has, and after how long without that it no longer counts. */
@@ -119,7 +118,6 @@ export function lackedTasks(others: readonly DeployedApp[], consumed: ConsumedTa
 export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DeployedTasks.name);
   readonly appId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  private client?: Redis;
   private timer?: NodeJS.Timeout;
   private listed?: { queues: ConsumedTasks; runs: boolean };
   private publishing?: Promise<void>;
@@ -128,7 +126,7 @@ export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutd
   /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly catalog: TaskCatalog,
   ) {}
 
@@ -165,20 +163,19 @@ export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutd
     this.listed = undefined;
     // A refresh under way would list this worker again after the removal.
     await this.publishing;
-    await this.redis()
+    await this.clients.failFast
       .hdel(this.key, this.appId)
-      .catch((error: unknown) => this.logger.warn(`Could not remove this app from ${this.key}: ${this.connections.describe(error)}`));
+      .catch((error: unknown) => this.logger.warn(`Could not remove this app from ${this.key}: ${this.clients.describe(error)}`));
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.withdraw();
-    this.client?.disconnect();
   }
 
   /** The other running apps with tasks, workers or not (drops stale entries on the way). */
   async others(): Promise<DeployedApp[]> {
-    const { workers, stale } = readWorkerEntries(await this.redis().hgetall(this.key), this.appId, Date.now());
-    if (stale.length > 0) await this.redis().hdel(this.key, ...stale);
+    const { workers, stale } = readWorkerEntries(await this.clients.failFast.hgetall(this.key), this.appId, Date.now());
+    if (stale.length > 0) await this.clients.failFast.hdel(this.key, ...stale);
     return workers;
   }
 
@@ -211,15 +208,10 @@ export class DeployedTasks implements OnApplicationBootstrap, OnApplicationShutd
 
   private async write({ queues, runs }: { queues: ConsumedTasks; runs: boolean }): Promise<void> {
     try {
-      await this.redis().hset(this.key, this.appId, JSON.stringify({ seenAt: Date.now(), queues, runs } satisfies AppEntry));
+      await this.clients.failFast.hset(this.key, this.appId, JSON.stringify({ seenAt: Date.now(), queues, runs } satisfies AppEntry));
     } catch (error) {
       // Until a refresh succeeds, workers may fail (rather than hold back) jobs of this app's tasks.
-      this.logger.warn(`Could not list this app in ${this.key}: ${this.connections.describe(error)}`);
+      this.logger.warn(`Could not list this app in ${this.key}: ${this.clients.describe(error)}`);
     }
-  }
-
-  private redis(): Redis {
-    this.client ??= this.connections.create('fail-fast', 'deployed-tasks');
-    return this.client;
   }
 }

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
+import type { ChannelListener } from '../redis/redis-channels.js';
 
 /** The text a cancelled run fails with, so that every waiter tells a cancellation from a failure. */
 export const CANCELLED_REASON = 'Cancelled by TaskClient (handle.cancel())';
@@ -21,16 +21,14 @@ const RECENT_MS = 60_000;
  * `TaskCancelledError`.
  */
 @Injectable()
-export class JobCancellation implements OnApplicationShutdown {
-  private readonly logger = new Logger(JobCancellation.name);
-  private client?: Redis;
-  private subscriber?: Redis;
+export class JobCancellation {
+  private listener?: ChannelListener;
   private readonly recent = new Map<string, number>();
 
   /** @internal Built by Nest's injector. */
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
   ) {}
 
   private get channel(): string {
@@ -43,7 +41,7 @@ export class JobCancellation implements OnApplicationShutdown {
 
   /** Cancels the job; `'removed'` when it had not started, `'signalled'` when its run is told to stop, `'finished'` when too late. */
   async cancel(queue: Queue, storedId: string): Promise<'removed' | 'signalled' | 'finished'> {
-    const redis = this.redis();
+    const redis = this.clients.command;
     const state = await queue.getJobState(storedId);
     if (state === 'completed' || state === 'failed' || state === 'unknown') return 'finished';
     await redis.set(this.markKey(queue.name, storedId), '1', 'EX', MARK_TTL_SECONDS);
@@ -55,16 +53,13 @@ export class JobCancellation implements OnApplicationShutdown {
 
   /** Whether the job was cancelled (for a waiter that finds it gone, or failed). */
   async isCancelled(bullQueue: string, storedId: string): Promise<boolean> {
-    return (await this.redis().exists(this.markKey(bullQueue, storedId))) === 1;
+    return (await this.clients.command.exists(this.markKey(bullQueue, storedId))) === 1;
   }
 
-  /** Worker side: calls `onCancel(queue, id)` for each cancellation of a running job, from any producer. */
+  /** Worker side: calls `onCancel(queue, id)` for each cancellation of a running job, from any producer; resolves once Redis listens. */
   async listen(onCancel: (bullQueue: string, storedId: string) => void): Promise<void> {
-    if (this.subscriber) return;
-    const subscriber = this.connections.create('subscriber', 'cancel-subscriber');
-    this.subscriber = subscriber;
-    subscriber.on('error', (error) => this.logger.warn(`Cancellation listener: ${this.connections.describe(error)}`));
-    subscriber.on('message', (_channel: string, message: string) => {
+    if (this.listener) return;
+    const listener = this.clients.channels.listen(this.channel, (message) => {
       let parsed: { queue?: unknown; id?: unknown };
       try {
         parsed = JSON.parse(message) as typeof parsed;
@@ -75,7 +70,13 @@ export class JobCancellation implements OnApplicationShutdown {
       this.remember(`${parsed.queue}\0${parsed.id}`);
       onCancel(parsed.queue, parsed.id);
     });
-    await subscriber.subscribe(this.channel);
+    this.listener = listener;
+    try {
+      await listener.subscribed;
+    } catch (error) {
+      this.listener = undefined;
+      throw error;
+    }
   }
 
   /** Whether this worker heard of the job's cancellation lately: a run that starts just after it must not go on. */
@@ -83,19 +84,9 @@ export class JobCancellation implements OnApplicationShutdown {
     return this.recent.size > 0 && this.recent.has(`${bullQueue}\0${storedId}`);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.subscriber?.disconnect();
-    this.client?.disconnect();
-  }
-
   private remember(key: string): void {
     const now = Date.now();
     for (const [old, at] of this.recent) if (now - at > RECENT_MS) this.recent.delete(old);
     this.recent.set(key, now);
-  }
-
-  private redis(): Redis {
-    this.client ??= this.connections.create('command', 'cancellation');
-    return this.client;
   }
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import type { RedisConnections } from '../redis/redis-connections.js';
+import type { RedisClients } from '../redis/redis-clients.js';
 import { TaskCancelledError, TaskFailedError, TaskNotFoundError, TaskWaitAbortedError, TaskWaitTimeoutError } from '../errors/tasks.errors.js';
 import { CANCELLED_REASON } from './job-cancellation.js';
 import { jobIdReused, jobVanished, waitAborted, waitTimedOut } from '../errors/tasks.messages.js';
@@ -42,6 +43,7 @@ export class JobOutcomeListener {
   constructor(
     private readonly queue: Queue,
     private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     /** Whether a job that is gone was cancelled (rather than removed some other way). */
     private readonly wasCancelled: (storedId: string) => Promise<boolean> = async () => false,
   ) {}
@@ -173,15 +175,10 @@ export class JobOutcomeListener {
   private async openEvents(): Promise<QueueEvents> {
     // Start reading right after the newest event that exists now, not at '$'
     // when the first XREAD happens to run: nothing in between is missed.
-    const probe = this.connections.create('fail-fast', 'outcome-probe');
-    let newest: [string, string[]][];
-    try {
-      newest = await probe.xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1);
-    } finally {
-      probe.disconnect();
-    }
+    const newest = await this.clients.failFast.xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1);
     const events = new QueueEvents(this.queue.name, {
-      connection: this.connections.bullmq('blocking'),
+      // The name BullMQ gives a reader once it runs, set from the start: a reconnected connection keeps it.
+      connection: { ...this.connections.bullmq('blocking'), connectionName: readerName(this.queue) },
       prefix: this.queue.opts.prefix,
       lastEventId: newest[0]?.[0] ?? '0-0',
     });
@@ -240,6 +237,11 @@ export class JobOutcomeListener {
     set?.delete(waiter);
     if (set?.size === 0) this.waiters.delete(jobId);
   }
+}
+
+/** BullMQ's `CLIENT SETNAME` of a queue's QueueEvents reader: `<prefix>:<base64 of the queue's name>:qe`. */
+function readerName(queue: Queue): string {
+  return `${queue.opts.prefix ?? 'bull'}:${Buffer.from(queue.name).toString('base64')}:qe`;
 }
 
 function failure(

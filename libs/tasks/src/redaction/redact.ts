@@ -29,6 +29,7 @@ export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
+/** Options of `redactUrl()`. */
 export interface RedactOptions {
   /** What replaces each secret; default `***`. */
   mask?: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redisOptions } from './redis-connections.js';
+import { redisOptions } from './redis-profiles.js';
 import { parseRedisUrl } from '../redaction/connection-url.js';
 
 describe('parseRedisUrl (ioredis parses)', () => {

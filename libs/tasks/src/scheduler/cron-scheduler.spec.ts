@@ -8,12 +8,13 @@ import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import type { RedisScheduleStore } from '../tracking/redis-schedule.store.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import type { RedisConnections } from '../redis/redis-connections.js';
+import type { RedisClients } from '../redis/redis-clients.js';
 import { TasksEvents } from '../events/tasks-events.js';
 import { TASKS_EVENT_NAMES, type TasksEventMap } from '../events/lifecycle-events.js';
 import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { DeclaredSchedule } from '../tracking/schedule.store.js';
 import type { PostgresScheduleStore } from '../tracking/postgres-schedule.store.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { CronScheduler } from './cron-scheduler.js';
 
 // vi.useFakeTimers() replaces the global timers and the default export of
@@ -188,7 +189,7 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
   const runs = new FakeRunStore();
   const redis = new FakeRedis();
   redis.leader = setup.leader ?? true;
-  const connections = { create: () => redis, describe: (error: unknown) => String(error) };
+  const clients = { failFast: redis, describe: (error: unknown) => String(error) };
   const options: ResolvedTasksOptions = { ...DEFAULT_TASKS_OPTIONS, ...setup.options };
   const heard: Harness['heard'] = [];
   const events = new TasksEvents();
@@ -198,10 +199,11 @@ async function boot(at: number, setup: Setup): Promise<Harness> {
     catalog,
     queue as unknown as Queue<CronJobData>,
     options,
-    connections as unknown as RedisConnections,
+    clients as unknown as RedisClients,
     new ScheduleStoreSelector(catalog, store as unknown as PostgresScheduleStore, redisStore as unknown as RedisScheduleStore),
     runs as unknown as CronRunStore,
     events,
+    new TasksClock(),
   );
   current = { scheduler, catalog, queue, store, redisStore, runs, redis, heard };
   await scheduler.startTicking();

@@ -3,11 +3,12 @@ import type { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import { CronRunStore } from '../tracking/cron-run.store.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
 import { CronSchedulerLease } from '../lock/scheduler-lease.js';
@@ -80,19 +81,20 @@ export class CronScheduler implements BeforeApplicationShutdown {
     private readonly catalog: CronCatalog,
     @Inject(CRON_QUEUE_TOKEN) private readonly queue: Queue<CronJobData>,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
     private readonly schedules: ScheduleStoreSelector,
     private readonly runs: CronRunStore,
     private readonly events: TasksEvents,
+    private readonly clock: TasksClock,
   ) {
     this.lease = new CronSchedulerLease(
-      () => connections.create('fail-fast', 'scheduler-lease'),
+      clients.failFast,
       `${options.prefix}:cron-scheduler:lease`,
       (held) => {
         events.emit('scheduler.lease.changed', { held, schedulerId: this.lease.id });
         if (held) this.rearmAll();
       },
-      (error) => this.logger.warn(`Scheduler lease: ${connections.describe(error)}; firing ticks as a backup meanwhile`),
+      (error) => this.logger.warn(`Scheduler lease: ${clients.describe(error)}; firing ticks as a backup meanwhile`),
       { ttlMs: options.schedulerLeaseTtlMs, renewMs: options.schedulerLeaseRenewMs },
     );
   }
@@ -113,6 +115,11 @@ export class CronScheduler implements BeforeApplicationShutdown {
     };
   }
 
+  /** The replica that holds the scheduler lease (the `id` of its state), or null when none does. */
+  leaseHolder(): Promise<string | null> {
+    return this.lease.holder();
+  }
+
   /** Reconciles cron_schedules with the code, catches up on missed ticks, and arms the next ones. */
   async startTicking(): Promise<void> {
     if (this.running) return;
@@ -126,7 +133,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     const store = this.schedules.store;
     if (!this.schedules.inRedis) await this.runs.connect();
     await store.connect();
-    const now = Date.now();
+    const now = this.clock.now();
     const lastTicks = await store.reconcile(
       crons.map((cron) => ({
         name: cron.name,
@@ -171,7 +178,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   private arm(cron: RegisteredCron, tick: number): void {
     const previous = this.pending.get(cron.name);
     if (previous) clearTimeout(previous.timer);
-    const delay = Math.min(Math.max(this.fireTime(tick) - Date.now() - EARLY_WAKE_MS, 0), MAX_WAIT_MS);
+    const delay = Math.min(Math.max(this.fireTime(tick) - this.clock.now() - EARLY_WAKE_MS, 0), MAX_WAIT_MS);
     const entry: PendingTick = { tick, timer: setTimeout(() => this.due(cron, entry), delay) };
     this.pending.set(cron.name, entry);
   }
@@ -179,7 +186,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Fires the tick once its time has come (never before), unless it was re-armed meanwhile. */
   private due(cron: RegisteredCron, entry: PendingTick): void {
     if (!this.running || this.pending.get(cron.name) !== entry) return;
-    const now = Date.now();
+    const now = this.clock.now();
     const left = this.fireTime(entry.tick) - now;
     if (left > EARLY_WAKE_MS) {
       // One piece of a longer wait, or the clock was set back: the tick stays ahead.
@@ -292,9 +299,9 @@ export class CronScheduler implements BeforeApplicationShutdown {
         return;
       } catch (error) {
         const delay = Math.min(100 * 2 ** attempt, 2_000);
-        const cause = this.connections.describe(error);
-        this.enqueueFailing = { since: this.enqueueFailing?.since ?? Date.now(), cause };
-        if (!this.running || Date.now() + delay > deadline) {
+        const cause = this.clients.describe(error);
+        this.enqueueFailing = { since: this.enqueueFailing?.since ?? this.clock.now(), cause };
+        if (!this.running || this.clock.now() + delay > deadline) {
           this.stats.enqueueFailures++;
           this.logger.error(`Could not enqueue tick ${new Date(tick).toISOString()} of ${cron.name} (${attempt} attempt(s)): ${cause}`);
           await this.recordMissed(cron, [{ tick, reason: `Missed: could not be enqueued (${cause})` }], 'enqueue-failed');

@@ -1,8 +1,9 @@
 import { InvalidPayloadError } from '../errors/tasks.errors.js';
 import { invalidPayload, payloadTooLarge } from '../errors/tasks.messages.js';
 
-/** JSON values: what a payload or a result may be. */
+/** A JSON scalar. */
 export type JsonPrimitive = string | number | boolean | null;
+/** JSON values: what a payload or a result may be (an `undefined` property is left out, as `JSON.stringify` does). */
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue | undefined };
 
 /** Nesting deeper than this is refused: no real payload needs it, and walking it must not overflow the stack. */

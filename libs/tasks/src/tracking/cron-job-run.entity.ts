@@ -76,7 +76,7 @@ export class CronJobRun {
   @Column({ type: 'text', nullable: true })
   reason: string | null;
 
-  /** Value of the Redlock lock the run held; lets the sweeper tell a live run from a lost one. */
+  /** Token of the cron lock the run held; lets the sweeper tell a live run from a lost one. */
   @Column({ name: 'lock_token', type: 'varchar', length: 64, nullable: true })
   lockToken: string | null;
 

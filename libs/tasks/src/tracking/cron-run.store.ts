@@ -47,6 +47,26 @@ export interface SilentRow {
   readonly lockTtlMs: number;
 }
 
+/**
+ * What the cron run pipeline writes about its runs: the row a run claims,
+ * its heartbeats and outcome, the ticks it skipped or missed. Postgres in
+ * production ({@link CronRunStore}), memory in the testing kit. Every write
+ * after the claim is fenced by the attempt's token: false when refused.
+ */
+export interface CronRunRecorder {
+  /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */
+  readonly refusedWrites: number;
+  admit(run: CronRunKey, claim: RunClaim): Promise<RunAdmission>;
+  heartbeat(jobName: string, runId: number, fencingToken: number): Promise<boolean>;
+  complete(jobName: string, runId: number, fencingToken: number, durationMs: number, result: unknown): Promise<boolean>;
+  fail(jobName: string, runId: number, fencingToken: number, durationMs: number, error: unknown, abortReason?: string): Promise<boolean>;
+  handBack(jobName: string, runId: number, fencingToken: number, durationMs: number, reason: string): Promise<boolean>;
+  /** False when the tick already had a row (which it keeps). */
+  recordSkipped(run: CronRunKey, reason: string): Promise<boolean>;
+  /** The ticks (epoch ms) it added; a tick that already had a row keeps it. */
+  recordMissed(jobName: string, ticks: readonly { tick: number; reason: string }[]): Promise<number[]>;
+}
+
 /** The end of every "Worker lost" message, whoever finds the silent row (the sweep or the job's next run). */
 export const WORKER_LOST_CAUSE = 'The worker died, or was frozen longer than that; the run was marked failed.';
 /** Rows from before heartbeats were written are judged by their start and this bound. */
@@ -67,7 +87,7 @@ const SILENT = `status = 'RUNNING' AND coalesce(heartbeat_at, started_at) < now(
  * is `cron.run.lost`. What the other writes recorded, they return.
  */
 @Injectable()
-export class CronRunStore {
+export class CronRunStore implements CronRunRecorder {
   private readonly workerId = `${hostname()}:${process.pid}`;
   private database?: TrackingDatabase;
   /** Outcome and heartbeat writes refused because the row no longer belonged to the attempt. */

@@ -8,9 +8,11 @@ import { TrackingDatabaseLocator, type TrackingDatabase } from './tracking-datab
 import { UnknownCronError } from '../errors/tasks.errors.js';
 import { optionName, unknownCronRuns } from '../errors/tasks.messages.js';
 
+/** What `CronRunsService.find()` selects. */
 export interface CronRunQuery {
   /** Only runs of this job; `UnknownCronError` when it has neither runs nor a schedule. */
   job?: string;
+  /** Only runs with this status. */
   status?: CronRunStatus;
   /** At most this many, newest first. Default 20, at most 500. */
   limit?: number;

@@ -1,8 +1,7 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Inject, Injectable } from '@nestjs/common';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { RedisConnections } from '../redis/redis-connections.js';
+import { RedisClients } from '../redis/redis-clients.js';
 import type { CronScheduleRecord } from './cron-schedule-record.entity.js';
 import type { DeclaredSchedule, PauseNote, ScheduleStore, ScheduleWithLastRun } from './schedule.store.js';
 import { CronRunStatus, type CronRunTrigger } from './cron-run-status.js';
@@ -75,13 +74,12 @@ const DEFINITION = {
  * as it starts and ends.
  */
 @Injectable()
-export class RedisScheduleStore implements ScheduleStore, OnApplicationShutdown {
+export class RedisScheduleStore implements ScheduleStore {
   readonly where: string;
-  private client?: Redis;
 
   constructor(
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
-    private readonly connections: RedisConnections,
+    private readonly clients: RedisClients,
   ) {
     this.where = `Redis (${options.prefix}:cron-schedule:*)`;
   }
@@ -152,18 +150,13 @@ export class RedisScheduleStore implements ScheduleStore, OnApplicationShutdown 
     await this.noteRun(name, tick, status, new Date(), false);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.client?.disconnect();
-  }
-
   private noteRun(name: string, tick: Date, status: CronRunStatus, completedAt: Date | undefined, checkPause: boolean): Promise<unknown> {
     const args = [String(tick.getTime()), status, completedAt ? String(completedAt.getTime()) : '', checkPause ? '1' : '0'];
     return this.redis().eval(NOTE_RUN, 1, this.keyOf(name), ...args);
   }
 
-  private redis(): Redis {
-    this.client ??= this.connections.create('fail-fast', 'cron-schedules');
-    return this.client;
+  private redis() {
+    return this.clients.failFast;
   }
 
   private get namesKey(): string {

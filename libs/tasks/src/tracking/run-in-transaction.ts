@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 
+/** Options of `runInTransaction()`. */
 export interface TransactionOptions {
   /** Default: the database's (READ COMMITTED on Postgres). */
   isolationLevel?: IsolationLevel;

@@ -9,6 +9,7 @@ import { buildCronMetadata } from '../cron/cron.decorator.js';
 import type { CronJobData } from '../cron/cron-job-data.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import { JobAbort } from '../task/job-abort.js';
+import { TasksClock } from '../options/tasks-clock.js';
 import type { CronLockService } from '../lock/cron-lock.service.js';
 import type { CronRunStore } from '../tracking/cron-run.store.js';
 import type { RunLogContext } from '../observability/run-log-context.js';
@@ -40,6 +41,7 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
     events,
     // Schedules in Postgres: the untracked cron notes nothing, and this spec needs no Redis.
     { inRedis: false } as unknown as ScheduleStoreSelector,
+    new TasksClock(),
   );
 }
 

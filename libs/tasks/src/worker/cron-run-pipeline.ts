@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CronRunNotRecordedError } from '../errors/tasks.errors.js';
 import { cronLockLost, cronRunNotRecorded, unknownCron } from '../errors/tasks.messages.js';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
-import { CronLockService, type BufferSlot, type HeldLock } from '../lock/cron-lock.service.js';
-import { CronRunStore, type CronRunKey } from '../tracking/cron-run.store.js';
+import { TasksClock } from '../options/tasks-clock.js';
+import { CronLockService, type BufferSlot, type CronLocks, type HeldLock } from '../lock/cron-lock.service.js';
+import { CronRunStore, type CronRunKey, type CronRunRecorder } from '../tracking/cron-run.store.js';
 import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { HandBackRequest, WorkerShutdownAbort, type JobAbort } from '../task/job-abort.js';
 import { RunLogContext } from '../observability/run-log-context.js';
@@ -36,6 +36,9 @@ type Claim =
 
 const iso = (date: Date | number | null) => (date === null ? 'never' : new Date(date).toISOString());
 
+/** What the pipeline reads and writes of a cron queue's job: a BullMQ job, or the testing kit's. */
+export type CronJob = Pick<Job<CronJobData>, 'id' | 'data' | 'attemptsMade' | 'opts' | 'queueName' | 'updateData'>;
+
 /**
  * Runs one job of the cron queue, as one pipeline of plain steps:
  *
@@ -57,15 +60,16 @@ export class CronRunPipeline {
 
   constructor(
     private readonly crons: CronCatalog,
-    private readonly locks: CronLockService,
-    private readonly runs: CronRunStore,
+    @Inject(CronLockService) private readonly locks: CronLocks,
+    @Inject(CronRunStore) private readonly runs: CronRunRecorder,
     private readonly logContext: RunLogContext,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
     private readonly events: TasksEvents,
     private readonly schedules: ScheduleStoreSelector,
+    private readonly clock: TasksClock,
   ) {}
 
-  run(job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
+  run(job: CronJob, abort: JobAbort): Promise<CronRunOutcome> {
     const { name, scheduledAt, trigger } = job.data;
     const cron = this.crons.get(name);
     if (!cron) {
@@ -108,7 +112,7 @@ export class CronRunPipeline {
   }
 
   /** Every way a run fails (no lock, no row, the handler threw) is logged in the run's context, then fails the job. */
-  private async execute(cron: RegisteredCron, run: CronRunKey, job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
+  private async execute(cron: RegisteredCron, run: CronRunKey, job: CronJob, abort: JobAbort): Promise<CronRunOutcome> {
     try {
       return await this.steps(cron, run, job, abort);
     } catch (error) {
@@ -118,10 +122,10 @@ export class CronRunPipeline {
     }
   }
 
-  private async steps(cron: RegisteredCron, run: CronRunKey, job: Job<CronJobData>, abort: JobAbort): Promise<CronRunOutcome> {
+  private async steps(cron: RegisteredCron, run: CronRunKey, job: CronJob, abort: JobAbort): Promise<CronRunOutcome> {
     // A retry or a handed-back run continues a tick that was admitted on time: catch-up judged it already.
     if (run.trigger === 'schedule' && run.attempt === 1 && !job.data.resumed) {
-      const late = missedReason(cron, run.scheduledAt.getTime(), Date.now(), this.options.cronCatchUpMs);
+      const late = missedReason(cron, run.scheduledAt.getTime(), this.clock.now(), this.options.cronCatchUpMs);
       if (late) {
         const reason = `Missed: ${late}`;
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} not run. ${reason}`);
@@ -184,7 +188,7 @@ export class CronRunPipeline {
           this.routine(cron, `Cron job ${cron.name} waits for the run going to end: ${claim.reason}`);
         }
         try {
-          await sleep(BUFFER_POLL_MS, undefined, { signal: abort.signal });
+          await this.clock.sleep(BUFFER_POLL_MS, abort.signal);
         } catch {
           // Shutdown while waiting: the tick has no row yet and goes back to the queue as it is.
           throw abort.reason instanceof WorkerShutdownAbort ? new HandBackRequest('Worker shut down while the tick waited') : abort.reason;
@@ -262,7 +266,7 @@ export class CronRunPipeline {
   private async invoke(
     cron: RegisteredCron,
     run: CronRunKey,
-    job: Job<CronJobData>,
+    job: CronJob,
     { runId, fencingToken }: { runId: number; fencingToken: number },
     abort: JobAbort,
     heartbeat: Heartbeat | undefined,
@@ -319,7 +323,7 @@ export class CronRunPipeline {
         failing = false;
         if (!owned && !stopped) {
           stopped = true;
-          clearInterval(timer);
+          timer.stop();
           this.logger.error(`Cron run ${runId} (${cron.name}) no longer owns its row (marked lost, or reclaimed): aborting it`);
           abort.abort(new CronRunLostError(`run ${runId} (fencing token ${fencingToken}) was marked lost or reclaimed`));
         }
@@ -328,12 +332,11 @@ export class CronRunPipeline {
         failing = true;
       }
     };
-    const timer = setInterval(() => void beat(), Math.max(Math.floor(cron.lockTtlMs / 3), 100));
-    timer.unref();
+    const timer = this.clock.every(Math.max(Math.floor(cron.lockTtlMs / 3), 100), () => void beat());
     return {
       stop: () => {
         stopped = true;
-        clearInterval(timer);
+        timer.stop();
       },
     };
   }
@@ -356,7 +359,7 @@ export class CronRunPipeline {
         if (attempt === 1) {
           this.logger.warn(`Recording the outcome of cron run ${runId} (${cron.name}) failed, retrying: ${(error as Error).message}`);
         }
-        await sleep(Math.min(200 * attempt, 2_000));
+        await this.clock.sleep(Math.min(200 * attempt, 2_000));
       }
     }
   }

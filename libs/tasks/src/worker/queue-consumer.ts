@@ -5,6 +5,7 @@ import type { RedisConnections } from '../redis/redis-connections.js';
 import { toKeepJobs } from '../options/bullmq-options.js';
 import { HandBackRequest, JobAbort, JobCancelledAbort, WorkerShutdownAbort } from '../task/job-abort.js';
 import { publicJobId } from '../task/job-ids.js';
+import { taskQueueOf } from '../options/task-queue-names.js';
 import { escapeLogText } from '../redaction/escape-log-text.js';
 import type { TasksEvents } from '../events/tasks-events.js';
 import { workerIsRateLimited } from '../peers/bullmq-internals.js';
@@ -72,7 +73,9 @@ export class QueueConsumer {
   async startConsuming(): Promise<void> {
     const { prefix, stalledTimeoutMs, keepCompleted, keepFailed } = this.options;
     const options = {
-      connection: this.connections.bullmq('blocking'),
+      // Two connections: this one (`<prefix>:tasks:worker:<queue>`), and the one that blocks
+      // waiting for jobs, which BullMQ names after the queue (what `queue.getWorkers()` lists).
+      connection: this.connections.bullmq('blocking', `worker:${taskQueueOf(this.queueName)}`),
       prefix,
       concurrency: this.concurrency,
       lockDuration: stalledTimeoutMs,
