@@ -1,63 +1,10 @@
-import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { CronRegistry, TaskClient, type EnqueueOptions, type TaskHandle, type TasksModuleOptions } from 'nestjs-tasks';
+import { TasksTesting, TasksTestingModule } from 'nestjs-tasks/testing';
 import { waitFor } from '../support/wait-for.js';
 import { ContractJobsModule, ContractProbe, type ContractCronSet, type ContractPayload } from './contract-jobs.js';
 import type { ContractDriver, ContractTaskName, CronDriver, ProbeDriver, RunView, StackSpec, TaskDriver, TaskOutcome } from './driver.js';
-
-// The kit's API as docs/kit-design (issue 22) describes it. The kit is not on
-// main yet: these types say what this driver relies on, and the entry is
-// loaded by a specifier TypeScript does not follow. Once the kit lands, import
-// TasksTestingModule and TasksTesting from 'nestjs-tasks/testing' instead and
-// delete these types: a drift then fails to compile.
-
-/** A run as `TasksTesting.runsOf()` returns it. */
-interface KitCronRun {
-  status: RunView['status'];
-  scheduledAt: Date;
-  attempt: number;
-  result?: unknown;
-  error?: string | null;
-  reason?: string | null;
-  fencingToken?: number | null;
-}
-
-/** What of `TasksTesting` (moduleRef.get(TasksTesting)) this driver uses. */
-interface KitTesting {
-  /**
-   * Runs due jobs until none is left. Assumed: `recursive` also runs jobs
-   * that handlers enqueue; retries run at once (their backoff computed, then skipped).
-   */
-  drain(options?: { includeDelayed?: boolean; recursive?: boolean }): Promise<unknown[]>;
-  readonly clock: {
-    now(): Date;
-    /**
-     * Fires exactly the ticks in (now, `date`]. Assumed: it resolves once each
-     * fired tick was taken by the run pipeline, without waiting for handlers
-     * that are still going (a run waiting at a gate must not stop the next
-     * tick from firing, or overlap could not be seen).
-     */
-    advanceTo(date: Date): Promise<unknown>;
-  };
-  runsOf(cronName: string): KitCronRun[];
-  /** Ticks that fall while stopped wait, as jobs in a queue no worker consumes. */
-  stopWorker(): void | Promise<void>;
-  /** Assumed: resolves once the waiting ticks were taken, one at a time (cronConcurrency). */
-  startWorker(): void | Promise<void>;
-}
-
-interface KitEntry {
-  TasksTestingModule: {
-    forRoot(options?: { mode?: 'manual' | 'inline'; now?: Date | number; options?: Partial<TasksModuleOptions> }): DynamicModule;
-  };
-  TasksTesting: Type<KitTesting>;
-}
-
-const KIT_ENTRY = 'nestjs-tasks/testing';
-
-async function loadKit(): Promise<KitEntry> {
-  return (await import(KIT_ENTRY)) as KitEntry;
-}
 
 /** Where the kit's clock starts: a fixed instant, so a failure replays alike. */
 const KIT_START = Date.parse('2030-01-07T09:00:00.250Z');
@@ -124,11 +71,11 @@ export class KitDriver implements ContractDriver {
   readonly crons: CronDriver;
   readonly probe: ProbeDriver;
 
-  private constructor(private readonly app: TestingModule, kit: KitEntry) {
-    const testing = app.get(kit.TasksTesting);
+  private constructor(private readonly app: TestingModule) {
+    const testing = app.get(TasksTesting);
     const probe = app.get(ContractProbe) as MemoryContractProbe;
     this.tasks = new KitTasks(app.get(TaskClient), testing);
-    this.crons = new KitCrons(kit, testing, app.get(CronRegistry));
+    this.crons = new KitCrons(testing, app.get(CronRegistry));
     this.probe = {
       notes: (key, atLeast = 0) => waitFor(async () => ((await probe.notes(key)).length >= atLeast ? probe.notes(key) : undefined), { what: `${atLeast} note(s) of ${key}` }),
       openGate: (gate) => probe.openGate(gate),
@@ -136,8 +83,7 @@ export class KitDriver implements ContractDriver {
   }
 
   static async start(spec: StackSpec, now: number = KIT_START): Promise<KitDriver> {
-    const kit = await loadKit();
-    return new KitDriver(await kitApp(kit, spec.crons, now, spec.cronConcurrency), kit);
+    return new KitDriver(await kitApp(spec.crons, now, spec.cronConcurrency));
   }
 
   async dispose(): Promise<void> {
@@ -145,10 +91,10 @@ export class KitDriver implements ContractDriver {
   }
 }
 
-async function kitApp(kit: KitEntry, crons: readonly ContractCronSet[], now: number, cronConcurrency?: number): Promise<TestingModule> {
+async function kitApp(crons: readonly ContractCronSet[], now: number, cronConcurrency?: number): Promise<TestingModule> {
   @Module({
     imports: [
-      kit.TasksTestingModule.forRoot({ mode: 'manual', now, options: cronConcurrency === undefined ? {} : { cronConcurrency } }),
+      TasksTestingModule.forRoot({ mode: 'manual', now, options: cronConcurrency === undefined ? {} : { cronConcurrency } }),
       ContractJobsModule.register({ probe: { provide: ContractProbe, useValue: new MemoryContractProbe() }, crons }),
     ],
   })
@@ -164,7 +110,7 @@ class KitTasks implements TaskDriver {
 
   constructor(
     private readonly client: TaskClient,
-    private readonly testing: KitTesting,
+    private readonly testing: TasksTesting,
   ) {}
 
   async enqueue(name: ContractTaskName, payload: ContractPayload, options?: EnqueueOptions): Promise<TaskHandle<unknown>> {
@@ -198,8 +144,7 @@ class KitCrons implements CronDriver {
   private backlog: number[] = [];
 
   constructor(
-    private readonly kit: KitEntry,
-    private readonly testing: KitTesting,
+    private readonly testing: TasksTesting,
     private readonly registry: CronRegistry,
   ) {}
 
@@ -254,9 +199,9 @@ class KitCrons implements CronDriver {
 
   async firedTicks(name: string, from: number, to: number): Promise<number[]> {
     // A kit of its own whose clock starts just before `from`, with only the zone's crons.
-    const app = await kitApp(this.kit, ['dst'], from - 1);
+    const app = await kitApp(['dst'], from - 1);
     try {
-      const testing = app.get(this.kit.TasksTesting);
+      const testing = app.get(TasksTesting);
       await testing.clock.advanceTo(new Date(to - 1));
       const runs = testing.runsOf(name);
       const notCompleted = runs.filter((run) => run.status !== 'COMPLETED');
