@@ -15,8 +15,9 @@ import { cronScenario } from './scenarios/cron.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { commandsScenario } from './scenarios/commands.js';
 import { kitCronScenario } from './scenarios/kit-cron.js';
+import { kitInlineScenario } from './scenarios/kit-inline.js';
 
-// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,commands,kit-cron --quick]`:
+// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,commands,kit-cron,kit-inline --quick]`:
 // the library next to plain BullMQ on the same Redis, alternately, round by round.
 const SCENARIOS = {
   enqueue: enqueueScenario,
@@ -26,6 +27,7 @@ const SCENARIOS = {
   memory: memoryScenario,
   commands: commandsScenario,
   'kit-cron': kitCronScenario,
+  'kit-inline': kitInlineScenario,
 } as const satisfies Record<string, (ctx: BenchContext) => Promise<MetricRow[]>>;
 type ScenarioName = keyof typeof SCENARIOS;
 
