@@ -6,16 +6,17 @@ import { parseArgs } from 'node:util';
 import { ensureDatabase } from '@app/jobs';
 import { BenchContext, type Settings } from './orchestrator/context.js';
 import { ENTRIES } from './orchestrator/children.js';
-import { markdownTable, type MetricRow } from './orchestrator/results.js';
+import { markdownTable, summaryTables, type MetricRow } from './orchestrator/results.js';
 import { progress } from './orchestrator/progress.js';
 import { enqueueScenario } from './scenarios/enqueue.js';
 import { processingScenario } from './scenarios/processing.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { cronScenario } from './scenarios/cron.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { commandsScenario } from './scenarios/commands.js';
 import { kitCronScenario } from './scenarios/kit-cron.js';
 
-// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,kit-cron --quick]`:
+// `npm run bench [-- --rounds 5 --only enqueue,processing,latency,cron,memory,commands,kit-cron --quick]`:
 // the library next to plain BullMQ on the same Redis, alternately, round by round.
 const SCENARIOS = {
   enqueue: enqueueScenario,
@@ -23,6 +24,7 @@ const SCENARIOS = {
   latency: latencyScenario,
   cron: cronScenario,
   memory: memoryScenario,
+  commands: commandsScenario,
   'kit-cron': kitCronScenario,
 } as const satisfies Record<string, (ctx: BenchContext) => Promise<MetricRow[]>>;
 type ScenarioName = keyof typeof SCENARIOS;
@@ -101,8 +103,14 @@ async function main(): Promise<void> {
       metrics.push(...(await SCENARIOS[name](ctx)));
       durations[name] = Math.round((performance.now() - started) / 1_000);
       progress(`${name} done in ${durations[name]} s`);
+      // A later scenario's failure must not lose the figures of those that ran (a full run takes a while).
+      if (config.scenarios.size > 1) {
+        mkdirSync(join(root, 'bench/results'), { recursive: true });
+        writeFileSync(join(root, 'bench/results/partial.json'), `${JSON.stringify({ runId: ctx.runId, machine: host, scenarioSeconds: durations, metrics }, null, 2)}\n`);
+      }
     }
     const table = markdownTable(metrics);
+    const summary = summaryTables(metrics);
     const results = {
       runId: ctx.runId,
       startedAt: startedAt.toISOString(),
@@ -116,10 +124,12 @@ async function main(): Promise<void> {
       metrics,
       missed: metrics.filter((m) => m.target && !m.target.met).map((m) => `${m.scenario}: ${m.metric}`),
       table,
+      summary,
     };
     mkdirSync(join(root, 'bench/results'), { recursive: true });
     writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`\n${table}\n\n`);
+    if (summary) process.stdout.write(`Summary (targets in the column names):\n\n${summary}\n\n`);
     process.stdout.write(
       `Machine: ${host.cpus} × ${host.cpuModel}, ${host.memoryGb} GB, Node ${host.node}, ` +
         `Redis ${host.redis} (hz ${host.redisHz}), Postgres ${host.postgres}, BullMQ ${host.bullmq}; ` +
@@ -140,5 +150,6 @@ try {
   await main();
 } catch (error) {
   process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exitCode = 1;
+  // What was still in flight when a scenario failed (a queue, a producer) would keep the process alive.
+  process.exit(1);
 }

@@ -71,6 +71,17 @@ export class BenchProcess {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
   }
 
+  /**
+   * System calls that read and write so far (sockets, pipes, files: /proc/<pid>/io),
+   * all threads. Where a side costs more CPU for the same Redis commands, more
+   * of them says its writes to Redis were coalesced less.
+   */
+  ioCalls(): number {
+    const io = readFileSync(`/proc/${this.pid}/io`, 'utf8');
+    const read = (name: string) => Number(new RegExp(`${name}: (\\d+)`).exec(io)?.[1] ?? 0);
+    return read('syscr') + read('syscw');
+  }
+
   /** Resident set size, MB (VmRSS). */
   rssMb(): number {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');

@@ -89,11 +89,11 @@ export class BenchContext {
     return child;
   }
 
-  /** The library's producer side under `prefix`, its logs (LOG_LEVEL info) in a file. */
-  async clientApp(prefix: string): Promise<ClientApp> {
+  /** The library's producer side under `prefix` (on the run's Redis unless told another), its logs (LOG_LEVEL info) in a file. */
+  async clientApp(prefix: string, redisUrl: string = this.redisUrl): Promise<ClientApp> {
     const destination = pino.destination({ dest: this.logFile(`client-${prefix}`), sync: false });
     const app = await NestFactory.createApplicationContext(
-      benchClientModule({ prefix, redisUrl: this.redisUrl }, { pinoHttp: [{ level: 'info' }, destination] }),
+      benchClientModule({ prefix, redisUrl }, { pinoHttp: [{ level: 'info' }, destination] }),
       { bufferLogs: true, abortOnError: false },
     );
     app.useLogger(app.get(Logger));

@@ -13,6 +13,26 @@ export interface MetricRow {
   ratio?: Series;
   target?: { text: string; met: boolean };
   note?: string;
+  /** Where the row also shows in the summary tables. */
+  summary?: SummaryCell[];
+}
+
+/**
+ * A cell of a summary table: section (one table), row and column, and which
+ * figure of the metric it shows; with `target`, pass or FAIL after it (the
+ * column's name says what the target is).
+ */
+export interface SummaryCell {
+  section: string;
+  row: string;
+  column: string;
+  show: 'ratio' | 'library' | 'baseline';
+  target?: boolean;
+}
+
+/** `metric`, also shown in the summary tables at `cells`. */
+export function inSummary(metric: MetricRow, ...cells: SummaryCell[]): MetricRow {
+  return { ...metric, summary: [...(metric.summary ?? []), ...cells] };
 }
 
 export function row(
@@ -35,6 +55,8 @@ export function withTarget(metric: MetricRow, text: string, check: (metric: Metr
 function format(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (unit === 'ratio') return value.toFixed(2);
+  // Commands per job: a thousandth tells a per-run command from a per-job one.
+  if (unit === 'cmds') return value.toFixed(3);
   if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
   if (Math.abs(value) >= 100) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(1);
@@ -60,6 +82,38 @@ function cells(metric: MetricRow): string[] {
     metric.target?.text ?? '',
     metric.target ? (metric.target.met ? 'yes' : 'NO') : '',
   ];
+}
+
+function summaryCell(metric: MetricRow, at: SummaryCell): string {
+  const figure = at.show === 'ratio' ? cell(metric.ratio, 'ratio') : cell(at.show === 'library' ? metric.library : metric.baseline, metric.unit);
+  if (!at.target || !metric.target) return figure;
+  return `${figure} ${metric.target.met ? 'pass' : 'FAIL'}`;
+}
+
+function alignedTable(rows: string[][]): string {
+  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${widths.map((w, i) => (r[i] ?? '').padEnd(w)).join(' | ')} |`;
+  return [line(rows[0] as string[]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The summary tables: one per section, its rows and columns in the order the metrics name them. */
+export function summaryTables(metrics: readonly MetricRow[]): string {
+  const sections = new Map<string, { rows: string[]; columns: string[]; cells: Map<string, string> }>();
+  for (const metric of metrics) {
+    for (const at of metric.summary ?? []) {
+      let section = sections.get(at.section);
+      if (!section) sections.set(at.section, (section = { rows: [], columns: [], cells: new Map() }));
+      if (!section.rows.includes(at.row)) section.rows.push(at.row);
+      if (!section.columns.includes(at.column)) section.columns.push(at.column);
+      section.cells.set(`${at.row}\u0000${at.column}`, summaryCell(metric, at));
+    }
+  }
+  return [...sections]
+    .map(([name, { rows, columns, cells }]) => {
+      const table = [['', ...columns], ...rows.map((r) => [r, ...columns.map((c) => cells.get(`${r}\u0000${c}`) ?? '—')])];
+      return `${name}:\n\n${alignedTable(table)}`;
+    })
+    .join('\n\n');
 }
 
 /** The results as a Markdown table (readable in a terminal, pasteable into docs/benchmarks.md). */

@@ -4,13 +4,15 @@ import { Task, TasksModule, tasksOptionsFromEnv, type TasksModuleOptions } from 
 import { loggerParams } from '@app/jobs/logger-params.js';
 import { preciseNow } from '../shared/clock.js';
 import { EXTRA_QUEUES, NAMES, queuedNoopName } from '../shared/protocol.js';
-import { recordLatency } from '../shared/samples.js';
+import { countNoop, recordLatency } from '../shared/samples.js';
 
 /** The tasks of the processing, latency and round-trip scenarios. */
 @Injectable()
 export class BenchTasks {
   @Task({ name: NAMES.noop })
-  async noop(_payload: { n: number }): Promise<void> {}
+  async noop(_payload: { n: number }): Promise<void> {
+    countNoop();
+  }
 
   /** Records when it started against the enqueue time the producer put in the payload. */
   @Task({ name: NAMES.stamp })
@@ -28,16 +30,24 @@ export class BenchTasks {
 @Injectable()
 export class BenchQueuedTasks {
   @Task({ name: queuedNoopName(EXTRA_QUEUES[0]), queue: EXTRA_QUEUES[0] })
-  async q2(_payload: { n: number }): Promise<void> {}
+  async q2(_payload: { n: number }): Promise<void> {
+    countNoop();
+  }
 
   @Task({ name: queuedNoopName(EXTRA_QUEUES[1]), queue: EXTRA_QUEUES[1] })
-  async q3(_payload: { n: number }): Promise<void> {}
+  async q3(_payload: { n: number }): Promise<void> {
+    countNoop();
+  }
 
   @Task({ name: queuedNoopName(EXTRA_QUEUES[2]), queue: EXTRA_QUEUES[2] })
-  async q4(_payload: { n: number }): Promise<void> {}
+  async q4(_payload: { n: number }): Promise<void> {
+    countNoop();
+  }
 
   @Task({ name: queuedNoopName(EXTRA_QUEUES[3]), queue: EXTRA_QUEUES[3] })
-  async q5(_payload: { n: number }): Promise<void> {}
+  async q5(_payload: { n: number }): Promise<void> {
+    countNoop();
+  }
 }
 
 /**

@@ -2,11 +2,14 @@ import { Queue, Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Redlock } from '@sesamecare-oss/redlock';
 import pg from 'pg';
+import { pino } from 'pino';
+import { loggerParams } from '@app/jobs/logger-params.js';
 import { CRON_QUEUE, TASKS_QUEUE, bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
 import { preciseNow } from '../shared/clock.js';
 import { EXTRA_QUEUES, NAMES, type PlainRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
-import { recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
+import { countNoop, recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
+import { pinoArguments, runLogged } from '../shared/task-lines.js';
 import { bullQueueName } from 'nestjs-tasks';
 
 // The baseline children of `npm run bench`: plain BullMQ as a team would
@@ -29,9 +32,20 @@ const taskProcessor: Processor = async (job: Job) => {
     case NAMES.echo:
       return job.data as unknown;
     default:
+      countNoop();
       return undefined;
   }
 };
+
+// BENCH_TASK_LINES=1: the plain worker logs the library's two lines per task,
+// through pino set up as the library's worker sets it up (the same options and
+// destination), so that the library's own code is the only difference.
+const processor: Processor = process.env.BENCH_TASK_LINES === '1' ? withTaskLines(taskProcessor) : taskProcessor;
+
+function withTaskLines(inner: Processor): Processor {
+  const root = pino(...pinoArguments(loggerParams()));
+  return (job: Job, token?: string, signal?: AbortSignal) => runLogged(root, job, () => inner(job, token, signal));
+}
 
 /** Redlock and a pg pool, for the baseline of what the library's lock and run record cost. */
 interface RawTracking {
@@ -85,7 +99,7 @@ async function boot(): Promise<() => Promise<void>> {
     case 'plain-worker': {
       // BENCH_QUEUES=several: one Worker per queue of the several-queues side, each at WORKER_CONCURRENCY.
       const names = process.env.BENCH_QUEUES === 'several' ? [TASKS_QUEUE, ...EXTRA_QUEUES.map((queue) => bullQueueName(queue))] : [TASKS_QUEUE];
-      const workers = names.map((name) => new Worker(name, taskProcessor, workerOptions));
+      const workers = names.map((name) => new Worker(name, processor, workerOptions));
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
       return async () => {
         await Promise.all(workers.map((worker) => worker.close()));

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NAMES, type CronSample } from '../shared/protocol.js';
 import type { BenchContext } from '../orchestrator/context.js';
 import type { RoleProcess } from '../orchestrator/children.js';
-import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
+import { inSummary, row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { quantile } from '../orchestrator/stats.js';
 import { progress } from '../orchestrator/progress.js';
 import { CRON_QUEUE } from '#nestjs-tasks-internal';
@@ -55,7 +55,8 @@ async function collect(ctx: BenchContext, side: Side, windowStart: number, windo
     const found = await ctx.query<{ tick: string; completed: string | null }>(
       `SELECT extract(epoch FROM scheduled_at) * 1000 AS tick, extract(epoch FROM completed_at) * 1000 AS completed
          FROM ${pg.escapeIdentifier(side.schema)}.cron_job_runs
-        WHERE job_name = $1 AND scheduled_at >= to_timestamp($2::double precision / 1000) AND scheduled_at < to_timestamp($3::double precision / 1000)`,
+        WHERE job_name = $1 AND status = 'COMPLETED'
+          AND scheduled_at >= to_timestamp($2::double precision / 1000) AND scheduled_at < to_timestamp($3::double precision / 1000)`,
       [NAMES.cron, windowStart, windowEnd],
     );
     for (const r of found) if (r.completed !== null) rows.set(Math.round(Number(r.tick)), Number(r.completed));
@@ -151,29 +152,55 @@ function cronRows(results: Record<'one' | 'three' | 'plain', SideResult[]>, tota
   const delay = (t: Tick) => t.delay;
   const lockAndTracking = (t: Tick) => (t.before !== undefined && t.after !== undefined ? t.before + t.after : undefined);
   const byHand = (t: Tick) => (t.rawBefore !== undefined && t.rawAfter !== undefined ? t.rawBefore + t.rawAfter : undefined);
+  // A hand-made cron's handler would start after its lock and RUNNING row: the
+  // plain job scheduler's tick → start plus the same two steps done by hand.
+  const handMade = (t: Tick) => (t.rawBefore !== undefined ? t.delay + t.rawBefore : undefined);
+  const section = `Cron, every-second job, ${totalTicks} ticks per configuration (plain: a BullMQ job scheduler; by hand: the same lock and run record with the raw drivers)`;
   const rows: MetricRow[] = [];
   for (const [key, name] of [['one', '1 scheduler'], ['three', '3 schedulers']] as const) {
     rows.push(
       row({ scenario, metric: `tick → handler start p50, ${name} (per round)`, unit: 'ms', better: 'lower' }, perRound(key, delay, 0.5), perRound('plain', delay, 0.5)),
       row({ scenario, metric: `tick → handler start p99, ${name} (per round)`, unit: 'ms', better: 'lower' }, perRound(key, delay, 0.99), perRound('plain', delay, 0.99)),
       row({ scenario, metric: `tick → handler start p50, ${name}, all ${totalTicks} ticks`, unit: 'ms', better: 'lower' }, pooled(key, delay, 0.5), pooled('plain', delay, 0.5)),
-      withTarget(
-        row({ scenario, metric: `tick → handler start p99, ${name}, all ${totalTicks} ticks`, unit: 'ms', better: 'lower' }, pooled(key, delay, 0.99), pooled('plain', delay, 0.99)),
-        'library < 25 ms',
-        (m) => m.library.median < 25,
+      inSummary(
+        withTarget(
+          row({ scenario, metric: `tick → handler start p99, ${name}, all ${totalTicks} ticks`, unit: 'ms', better: 'lower' }, pooled(key, delay, 0.99), pooled('plain', delay, 0.99)),
+          'library < 25 ms',
+          (m) => m.library.median < 25,
+        ),
+        { section, row: name, column: 'tick → handler start p99, ms (target < 25)', show: 'library', target: true },
+        { section, row: name, column: 'p99 / plain job scheduler', show: 'ratio' },
+      ),
+      inSummary(
+        row(
+          { scenario, metric: `  tick → handler start p99, ${name}, vs a hand-made cron (plain job scheduler + lock and RUNNING row by hand)`, unit: 'ms', better: 'lower' },
+          pooled(key, delay, 0.99),
+          pooled('plain', handMade, 0.99),
+        ),
+        { section, row: name, column: 'p99 / hand-made floor', show: 'ratio' },
+      ),
+      row(
+        { scenario, metric: `  tick → handler start p50, ${name}, vs a hand-made cron`, unit: 'ms', better: 'lower' },
+        pooled(key, delay, 0.5),
+        pooled('plain', handMade, 0.5),
       ),
     );
   }
   for (const [key, name] of [['one', '1 scheduler'], ['three', '3 schedulers']] as const) {
     rows.push(
-      withTarget(
-        row(
-          { scenario, metric: `lock + tracking per run p50, ${name} (plain: same by hand)`, unit: 'ms', better: 'lower' },
-          pooled(key, lockAndTracking, 0.5),
-          pooled('plain', byHand, 0.5),
+      inSummary(
+        withTarget(
+          row(
+            { scenario, metric: `lock + tracking per run p50, ${name} (plain: same by hand)`, unit: 'ms', better: 'lower' },
+            pooled(key, lockAndTracking, 0.5),
+            pooled('plain', byHand, 0.5),
+          ),
+          'ratio ≤ 1.10',
+          (m) => (m.ratio?.median ?? Infinity) <= 1.1,
         ),
-        '< 3 ms',
-        (m) => m.library.median < 3,
+        { section, row: name, column: 'lock + tracking p50, ms', show: 'library' },
+        { section, row: name, column: 'same by hand p50, ms', show: 'baseline' },
+        { section, row: name, column: 'lock + tracking / by hand (target ≤ 1.10)', show: 'ratio', target: true },
       ),
       row(
         { scenario, metric: `  lock + tracking per run p99, ${name}`, unit: 'ms', better: 'lower' },

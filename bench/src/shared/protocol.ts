@@ -45,6 +45,8 @@ export interface CronSample {
 export interface ChildSamples {
   latency: LatencySample[];
   cron: CronSample[];
+  /** No-op jobs whose handler has run, so far. */
+  noops: number;
 }
 
 export type ToChild = { type: 'report' } | { type: 'stop' };
