@@ -1,4 +1,4 @@
-import type { CronRunStatus, EnqueueOptions, TaskHandle, TaskJobState } from 'nestjs-tasks';
+import type { CronRunStatus, EnqueueOptions, TaskClient, TaskHandle, TaskJobState } from 'nestjs-tasks';
 import type { ContractCronSet, ContractPayload } from './contract-jobs.js';
 
 /**
@@ -160,4 +160,25 @@ export function localTime(ms: number, timeZone: string): string {
   ) as Record<string, string>;
   const offset = parts.timeZoneName === 'GMT' ? '+00:00' : parts.timeZoneName.replace('GMT', '');
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}${offset}`;
+}
+
+/** How a job ended, as both drivers report it: what `waitResult` did, then the job as `getJob` shows it. */
+export async function settleHandle(client: Pick<TaskClient, 'getJob'>, handle: TaskHandle<unknown>, timeoutMs: number): Promise<TaskOutcome> {
+  let wait: TaskOutcome['wait'];
+  try {
+    wait = { resolved: await handle.waitResult({ timeoutMs }) };
+  } catch (error) {
+    wait = { rejected: (error as Error).name, message: (error as Error).message };
+  }
+  const info = await client.getJob(handle.id);
+  if (!info) return { wait };
+  return {
+    wait,
+    job: {
+      state: info.state,
+      attemptsMade: info.attemptsMade,
+      ...('result' in info ? { result: info.result } : {}),
+      ...('error' in info ? { error: info.error } : {}),
+    },
+  };
 }

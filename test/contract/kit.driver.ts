@@ -4,7 +4,7 @@ import { CronRegistry, TaskClient, type EnqueueOptions, type TaskHandle, type Ta
 import { TasksTesting, TasksTestingModule } from 'nestjs-tasks/testing';
 import { waitFor } from '../support/wait-for.js';
 import { ContractJobsModule, ContractProbe, type ContractCronSet, type ContractPayload } from './contract-jobs.js';
-import type { ContractDriver, ContractTaskName, CronDriver, ProbeDriver, RunView, StackSpec, TaskDriver, TaskOutcome } from './driver.js';
+import { settleHandle, type ContractDriver, type ContractTaskName, type CronDriver, type ProbeDriver, type RunView, type StackSpec, type TaskDriver, type TaskOutcome } from './driver.js';
 
 /** Where the kit's clock starts: a fixed instant, so a failure replays alike. */
 const KIT_START = Date.parse('2030-01-07T09:00:00.250Z');
@@ -119,24 +119,8 @@ class KitTasks implements TaskDriver {
     return handle;
   }
 
-  async settle(handle: TaskHandle<unknown>): Promise<TaskOutcome> {
-    let wait: TaskOutcome['wait'];
-    try {
-      wait = { resolved: await handle.waitResult({ timeoutMs: 30_000 }) };
-    } catch (error) {
-      wait = { rejected: (error as Error).name, message: (error as Error).message };
-    }
-    const info = await this.client.getJob(handle.id);
-    if (!info) return { wait };
-    return {
-      wait,
-      job: {
-        state: info.state,
-        attemptsMade: info.attemptsMade,
-        ...('result' in info ? { result: info.result } : {}),
-        ...('error' in info ? { error: info.error } : {}),
-      },
-    };
+  settle(handle: TaskHandle<unknown>): Promise<TaskOutcome> {
+    return settleHandle(this.client, handle, 30_000);
   }
 }
 

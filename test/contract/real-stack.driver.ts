@@ -10,7 +10,7 @@ import { createTasksApp } from '../support/in-process.js';
 import { ROOT, workerReady } from '../support/processes.js';
 import { REDIS_URL } from '../support/redis.js';
 import { CONTRACT_CRONS, ContractJobsModule, ContractProbe, RedisContractProbe, type ContractCronSet, type ContractPayload } from './contract-jobs.js';
-import type { ContractDriver, ContractTaskName, CronDriver, ProbeDriver, RunView, StackSpec, TaskDriver, TaskOutcome } from './driver.js';
+import { settleHandle, type ContractDriver, type ContractTaskName, type CronDriver, type ProbeDriver, type RunView, type StackSpec, type TaskDriver, type TaskOutcome } from './driver.js';
 
 /** The contract fixture app (test/fixtures/contract-fixture), built by test/global-setup.ts. */
 export const CONTRACT_FIXTURE_ENTRY = resolve(ROOT, 'dist/test/fixtures/contract-fixture/main.js');
@@ -106,24 +106,8 @@ class RealTasks implements TaskDriver {
     return this.client.enqueue(name, payload, options);
   }
 
-  async settle(handle: TaskHandle<unknown>): Promise<TaskOutcome> {
-    let wait: TaskOutcome['wait'];
-    try {
-      wait = { resolved: await handle.waitResult({ timeoutMs: SETTLE_TIMEOUT_MS }) };
-    } catch (error) {
-      wait = { rejected: (error as Error).name, message: (error as Error).message };
-    }
-    const info = await this.client.getJob(handle.id);
-    if (!info) return { wait };
-    return {
-      wait,
-      job: {
-        state: info.state,
-        attemptsMade: info.attemptsMade,
-        ...('result' in info ? { result: info.result } : {}),
-        ...('error' in info ? { error: info.error } : {}),
-      },
-    };
+  settle(handle: TaskHandle<unknown>): Promise<TaskOutcome> {
+    return settleHandle(this.client, handle, SETTLE_TIMEOUT_MS);
   }
 }
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { TasksConfigurationError } from '../errors/tasks.errors.js';
 import { duplicateCronName } from '../errors/tasks.messages.js';
-import type { CronMetadata } from './cron.decorator.js';
+import { catchUpToText, type CronMetadata } from './cron.decorator.js';
+import type { DeclaredSchedule } from '../tracking/schedule.store.js';
 import type { CronContext } from './cron-context.js';
 
 export interface RegisteredCron extends CronMetadata {
@@ -37,5 +38,19 @@ export class CronCatalog {
 
   names(): string[] {
     return [...this.crons.keys()].sort();
+  }
+
+  /** Each cron as the code declares it, with its next tick after `now`: what a scheduler reconciles the schedule store with at boot. */
+  declaredSchedules(now: number): DeclaredSchedule[] {
+    return this.all().map((cron) => ({
+      name: cron.name,
+      expression: cron.expression,
+      timeZone: cron.timeZone,
+      catchUp: catchUpToText(cron.catchUp),
+      overlap: cron.overlap,
+      source: cron.source,
+      internal: cron.internal,
+      nextTick: cron.schedule.nextTick(now),
+    }));
   }
 }

@@ -5,7 +5,6 @@ import { CRON_QUEUE_TOKEN, TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { TasksClock } from '../options/tasks-clock.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
-import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
 import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
 import { RedisClients } from '../redis/redis-clients.js';
@@ -134,18 +133,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     if (!this.schedules.inRedis) await this.runs.connect();
     await store.connect();
     const now = this.clock.now();
-    const lastTicks = await store.reconcile(
-      crons.map((cron) => ({
-        name: cron.name,
-        expression: cron.expression,
-        timeZone: cron.timeZone,
-        catchUp: catchUpToText(cron.catchUp),
-        overlap: cron.overlap,
-        source: cron.source,
-        internal: cron.internal,
-        nextTick: cron.schedule.nextTick(now),
-      })),
-    );
+    const lastTicks = await store.reconcile(this.catalog.declaredSchedules(now));
     this.running = true;
     // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
     void this.lease.startRefreshing();

@@ -8,7 +8,6 @@ import { TaskFailedError, TaskWaitAbortedError, TaskWaitTimeoutError, UnknownCro
 import { unknownCron, waitAborted, waitTimedOut } from '../errors/tasks.messages.js';
 import { HandBackRequest, JobAbort, WorkerShutdownAbort } from '../task/job-abort.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
-import { catchUpToText } from '../cron/cron.decorator.js';
 import { cronJobOptions, cronTickJobId, type CronJobData, type CronRunOutcome } from '../cron/cron-job-data.js';
 import type { CronRunTrigger } from '../tracking/cron-run-status.js';
 import type { TaskHandle, WaitResultOptions } from '../client/task-client.types.js';
@@ -201,18 +200,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
     this.started = true;
     const now = this.clock.now();
     const crons = this.catalog.all();
-    await this.schedules.reconcile(
-      crons.map((cron) => ({
-        name: cron.name,
-        expression: cron.expression,
-        timeZone: cron.timeZone,
-        catchUp: catchUpToText(cron.catchUp),
-        overlap: cron.overlap,
-        source: cron.source,
-        internal: cron.internal,
-        nextTick: cron.schedule.nextTick(now),
-      })),
-    );
+    await this.schedules.reconcile(this.catalog.declaredSchedules(now));
     for (const cron of crons) if (!cron.internal) this.arm(cron, cron.schedule.nextTick(now));
   }
 
