@@ -1,6 +1,6 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { CronRegistry, TaskClient, type EnqueueOptions, type TaskHandle, type TasksModuleOptions } from 'nestjs-tasks';
+import { CronRegistry, TaskClient, type EnqueueOptions, type TaskHandle } from 'nestjs-tasks';
 import { TasksTesting, TasksTestingModule } from 'nestjs-tasks/testing';
 import { waitFor } from '../support/wait-for.js';
 import { ContractJobsModule, ContractProbe, type ContractCronSet, type ContractPayload } from './contract-jobs.js';
@@ -161,7 +161,7 @@ class KitCrons implements CronDriver {
   }
 
   async stopWorkers(): Promise<void> {
-    await this.testing.stopWorker();
+    this.testing.stopWorker();
   }
 
   async ticksWhileStopped(name: string, count: number): Promise<number[]> {
