@@ -38,3 +38,8 @@ export const expectedNotEnqueued = (what: string, found: number, list: string) =
 export const taskAndMatch = (name: string, match: unknown) => (match === undefined ? `task "${name}"` : `task "${name}" matching ${showValue(match)}`);
 
 export const invalidExpectedCount = (count: unknown) => `expectEnqueued(..., { count }): ${showValue(count)} is not a non-negative integer.`;
+
+export const needsRealStack = (what: string, member: string) =>
+  `${what}.${member}(): ${what} is Redis itself, which TasksTestingModule leaves out. ` +
+  `Override the provider that uses it in this test (Test.createTestingModule(...).overrideProvider(YourService).useValue(...)), ` +
+  `or test that code against real Redis (docs/testing.md, "Real-stack tests").`;
