@@ -76,3 +76,17 @@ export function planCatchUp(cron: CatchUpSubject, after: number, now: number, gr
   });
   return { fire, missed, uncounted };
 }
+
+/**
+ * Where a booting scheduler's catch-up starts for a cron: after the last tick
+ * any scheduler noted. Without one (a new cron, a new table) nothing was
+ * missed: only the tick in progress is looked at (unless the next one is
+ * moments away), so a first boot neither drops it nor records ticks no one
+ * ever scheduled.
+ */
+export function catchUpAfterBoot(cron: CatchUpSubject, lastTick: number | undefined, now: number, graceMs: number): number {
+  if (lastTick !== undefined) return lastTick;
+  const previous = cron.schedule.previousTick(now);
+  const inProgress = previous !== undefined && now - previous <= graceMs && cron.schedule.nextTick(now) - now >= SUPERSEDE_AFTER_MS;
+  return inProgress ? previous - 1 : now;
+}

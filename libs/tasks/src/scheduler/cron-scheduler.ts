@@ -6,7 +6,8 @@ import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js
 import { TasksClock } from '../options/tasks-clock.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { cronJobOptions, cronTickJobId, type CronJobData } from '../cron/cron-job-data.js';
-import { SUPERSEDE_AFTER_MS, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
+import { catchUpAfterBoot, planCatchUp, type MissedTick } from '../cron/catch-up-policy.js';
+import { fireTicks, type TickFiring } from '../cron/fire-ticks.js';
 import { RedisClients } from '../redis/redis-clients.js';
 import { CronRunStore } from '../tracking/cron-run.store.js';
 import { ScheduleStoreSelector } from '../cron/schedule-store.selector.js';
@@ -75,6 +76,12 @@ export class CronScheduler implements BeforeApplicationShutdown {
   /** Set while the latest attempt to enqueue a tick failed: since when, and why. */
   private enqueueFailing?: { since: number; cause: string };
   readonly stats: CronSchedulerStats = { enqueued: 0, enqueueRetries: 0, enqueueFailures: 0, missed: 0, paused: 0 };
+  /** What firing a tick (or a catch-up plan) does here: the shared steps of fireTicks, on this scheduler's store and queue. */
+  private readonly firing: TickFiring = {
+    beforeTick: (cron, tick, next) => this.beforeTick(cron, tick, next),
+    recordMissed: (cron, missed) => this.recordMissed(cron, missed, 'catch-up'),
+    enqueue: (cron, tick) => this.enqueue(cron, tick),
+  };
 
   constructor(
     private readonly catalog: CronCatalog,
@@ -138,15 +145,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
     // Until the lease answers, this replica fires as a backup; taking it re-arms the pending ticks.
     void this.lease.startRefreshing();
     for (const cron of crons) {
-      // Without a last tick (a new cron, a new table) nothing was missed: only
-      // the tick in progress is looked at (unless the next one is moments away),
-      // so a first boot neither drops it nor records ticks no one ever scheduled.
-      const previous = cron.schedule.previousTick(now);
-      const inProgress =
-        previous !== undefined &&
-        now - previous <= this.options.cronCatchUpMs &&
-        cron.schedule.nextTick(now) - now >= SUPERSEDE_AFTER_MS;
-      this.catchUp(cron, lastTicks.get(cron.name) ?? (inProgress ? previous - 1 : now), now);
+      this.catchUp(cron, catchUpAfterBoot(cron, lastTicks.get(cron.name), now, this.options.cronCatchUpMs), now);
       this.arm(cron, cron.schedule.nextTick(now));
     }
     this.logger.log(
@@ -223,17 +222,7 @@ export class CronScheduler implements BeforeApplicationShutdown {
 
   /** Asks cron_schedules whether the cron is paused (noting the tick), then records `missed` and enqueues `ticks`. */
   private async fire(cron: RegisteredCron, ticks: readonly number[], missed: readonly MissedTick[], next: number): Promise<void> {
-    const newest = Math.max(...ticks, ...missed.map((m) => m.tick));
-    const { paused, previousTick } = await this.beforeTick(cron, newest, next);
-    if (paused) {
-      this.stats.paused += ticks.length;
-      return;
-    }
-    // A tick another replica already noted is its to fire: recording it MISSED here
-    // could beat that replica's run to the row. Enqueueing it again is harmless.
-    const unclaimed = missed.filter((m) => previousTick === undefined || m.tick > previousTick);
-    if (unclaimed.length > 0) await this.recordMissed(cron, unclaimed, 'catch-up');
-    for (const tick of ticks) await this.enqueue(cron, tick);
+    if (!(await fireTicks(this.firing, cron, ticks, missed, next))) this.stats.paused += ticks.length;
   }
 
   // If the schedules' store does not answer, the tick is enqueued all the same:

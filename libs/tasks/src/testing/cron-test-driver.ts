@@ -9,6 +9,9 @@ import { unknownCron, waitAborted, waitTimedOut } from '../errors/tasks.messages
 import { HandBackRequest, JobAbort, WorkerShutdownAbort } from '../task/job-abort.js';
 import { CronCatalog, type RegisteredCron } from '../cron/cron.catalog.js';
 import { cronJobOptions, cronTickJobId, type CronJobData, type CronRunOutcome } from '../cron/cron-job-data.js';
+import { catchUpAfterBoot, planCatchUp } from '../cron/catch-up-policy.js';
+import { fireTicks, type TickFiring } from '../cron/fire-ticks.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import type { CronRunTrigger } from '../tracking/cron-run-status.js';
 import type { TaskHandle, WaitResultOptions } from '../client/task-client.types.js';
 import { CronRunPipeline, type CronJob } from '../worker/cron-run-pipeline.js';
@@ -170,6 +173,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
   private readonly ticks = new Map<string, FakeTimerHandle>();
   private readonly attempts = new Map<string, AttemptRecord[]>();
   private started = false;
+  private schedulerRunning = true;
   private workerRunning = true;
   private closed = false;
   private ids = 0;
@@ -182,7 +186,24 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
     private readonly runs: InMemoryCronRunStore,
     private readonly locks: InMemoryCronLocks,
     @Inject(TASKS_OPTIONS) private readonly options: ResolvedTasksOptions,
+    private readonly events: TasksEvents,
   ) {}
+
+  /** The production scheduler's steps at a tick (fireTicks) on the kit's schedule store, run store and queue. */
+  private readonly firing: TickFiring = {
+    beforeTick: (cron, tick, next) => this.schedules.beforeTick(cron.name, tick, next),
+    recordMissed: async (cron, missed) => {
+      const recorded = new Set(cron.track ? await this.runs.recordMissed(cron.name, missed) : []);
+      for (const { tick, reason } of missed) {
+        this.events.emit('cron.tick.missed', { cron: cron.name, scheduledAt: new Date(tick), cause: 'catch-up', reason, recorded: recorded.has(tick) });
+      }
+    },
+    enqueue: async (cron, tick) => {
+      const data: CronJobData = { name: cron.name, scheduledAt: tick, trigger: 'schedule' };
+      await this.queue.add(cron.name, data, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options));
+      this.events.emit('cron.tick.enqueued', { cron: cron.name, scheduledAt: new Date(tick), leader: true });
+    },
+  };
 
   onApplicationBootstrap(): Promise<void> {
     return this.start();
@@ -259,6 +280,44 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
     });
   }
 
+  /**
+   * Stops the kit's scheduler, as an outage of every scheduler replica: no
+   * tick fires, whatever the clock does, until {@link startScheduler}.
+   */
+  stopScheduler(): void {
+    this.schedulerRunning = false;
+    for (const timer of this.ticks.values()) timer.cancel();
+    this.ticks.clear();
+  }
+
+  /**
+   * Starts the scheduler again, as a scheduler's boot: the ticks that fell
+   * while it was stopped go through each cron's catch-up policy (fired now,
+   * or recorded MISSED, never replayed as a burst), and the next ticks are
+   * armed. Resolves with the rows written meanwhile.
+   */
+  startScheduler(): Promise<CronRun[]> {
+    return this.advance(async () => {
+      if (this.schedulerRunning) return;
+      this.schedulerRunning = true;
+      const now = this.clock.now();
+      const lastTicks = await this.schedules.reconcile(this.catalog.declaredSchedules(now));
+      for (const cron of this.catalog.all()) {
+        if (cron.internal) continue;
+        const plan = planCatchUp(cron, catchUpAfterBoot(cron, lastTicks.get(cron.name), now, this.options.cronCatchUpMs), now, this.options.cronCatchUpMs);
+        const next = cron.schedule.nextTick(now);
+        if (plan.fire.length > 0 || plan.missed.length > 0) this.clock.track(fireTicks(this.firing, cron, plan.fire, plan.missed, next));
+        this.arm(cron, next);
+      }
+      await this.clock.settle();
+    });
+  }
+
+  /** Whether the kit's scheduler fires ticks. */
+  get schedulerStarted(): boolean {
+    return this.schedulerRunning;
+  }
+
   /** Whether the kit's worker takes jobs. */
   get workerStarted(): boolean {
     return this.workerRunning;
@@ -299,6 +358,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
     this.schedules.reset();
     this.locks.reset();
     this.workerRunning = true;
+    this.schedulerRunning = true;
     this.started = false;
     await this.start();
   }
@@ -345,14 +405,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
   private fire(cron: RegisteredCron, tick: number): void {
     const next = cron.schedule.nextTick(tick);
     this.arm(cron, next);
-    this.clock.track(this.enqueueTick(cron, tick, next));
-  }
-
-  private async enqueueTick(cron: RegisteredCron, tick: number, next: number): Promise<void> {
-    const { paused } = await this.schedules.beforeTick(cron.name, tick, next);
-    if (paused) return;
-    const data: CronJobData = { name: cron.name, scheduledAt: tick, trigger: 'schedule' };
-    await this.queue.add(cron.name, data, cronJobOptions(cron, cronTickJobId(cron.name, tick), this.options));
+    this.clock.track(fireTicks(this.firing, cron, [tick], [], next));
   }
 
   private add(name: string, data: CronJobData, opts: JobsOptions): KitCronJob {

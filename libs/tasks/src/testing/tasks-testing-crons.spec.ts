@@ -6,6 +6,7 @@ import { Cron } from '../cron/cron.decorator.js';
 import type { CronContext } from '../cron/cron-context.js';
 import { TaskClient } from '../client/task-client.js';
 import { CronRegistry } from '../client/cron.registry.js';
+import { TasksEvents } from '../events/tasks-events.js';
 import { TasksTestingModule } from './tasks-testing.module.js';
 import { TasksTesting } from './tasks-testing.js';
 import type { TasksTestingMode } from './testing-options.js';
@@ -109,6 +110,44 @@ describe('TasksTesting: crons and time', () => {
     expect(runs.map((run) => run.status)).toEqual(['MISSED', 'MISSED', 'COMPLETED']);
     await tasks.drain();
     expect(reports.sent).toContain('during the outage');
+  });
+
+  it('fires no tick while the scheduler is stopped; at its start the catch-up policy judges the ticks it slept through', async () => {
+    const events = app.get(TasksEvents);
+    const missed: string[] = [];
+    const enqueued: string[] = [];
+    events.on('cron.tick.missed', (e) => missed.push(`${e.scheduledAt.toISOString()} ${e.cause} ${e.recorded}`));
+    events.on('cron.tick.enqueued', (e) => enqueued.push(e.scheduledAt.toISOString()));
+    await tasks.clock.advanceBy(MINUTE); // 10:01 runs
+    tasks.stopScheduler();
+    expect(await tasks.clock.advanceTo(new Date('2030-03-04T10:04:05.000Z'))).toEqual([]);
+    expect(tasks.runsOf('reports.minutely')).toHaveLength(1);
+    // 10:02 and 10:03 are superseded by 10:04, 5 s old: 'skip' runs only the newest, within its grace.
+    const runs = await tasks.startScheduler();
+    expect(runs.map((run) => [run.status, run.scheduledAt.toISOString()])).toEqual([
+      ['MISSED', '2030-03-04T10:02:00.000Z'],
+      ['MISSED', '2030-03-04T10:03:00.000Z'],
+      ['COMPLETED', '2030-03-04T10:04:00.000Z'],
+    ]);
+    expect(runs[0]?.reason).toContain('superseded by the tick of 2030-03-04T10:03:00.000Z');
+    expect(missed).toEqual(['2030-03-04T10:02:00.000Z catch-up true', '2030-03-04T10:03:00.000Z catch-up true']);
+    expect(enqueued).toEqual(['2030-03-04T10:01:00.000Z', '2030-03-04T10:04:00.000Z']);
+    // Ticking again.
+    expect((await tasks.clock.advanceBy(MINUTE)).map((run) => run.status)).toEqual(['COMPLETED']);
+  });
+
+  it('after a scheduler outage longer than the catch-up grace, records every tick MISSED and runs none', async () => {
+    await tasks.clock.advanceBy(MINUTE); // 10:01 runs, and is the last tick a scheduler noted
+    tasks.stopScheduler();
+    await tasks.clock.advanceTo(new Date('2030-03-04T10:03:45.000Z'));
+    // 10:03 is 45 s old: past the default grace (cronCatchUpMs, 10 s) of catchUp 'skip'.
+    const runs = await tasks.startScheduler();
+    expect(runs.map((run) => [run.status, run.scheduledAt.toISOString()])).toEqual([
+      ['MISSED', '2030-03-04T10:02:00.000Z'],
+      ['MISSED', '2030-03-04T10:03:00.000Z'],
+    ]);
+    expect(runs[1]?.reason).toContain('past the catch-up grace');
+    expect(await tasks.startScheduler()).toEqual([]);
   });
 
   it('triggers a cron through the app’s CronRegistry', async () => {

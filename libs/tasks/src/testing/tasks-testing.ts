@@ -213,6 +213,25 @@ export class TasksTesting {
   }
 
   /**
+   * Stops the kit's scheduler, as an outage of every scheduler replica: no
+   * cron tick fires, however far the clock moves, until `startScheduler()`.
+   * Runs going and jobs are not affected.
+   */
+  stopScheduler(): void {
+    this.crons.stopScheduler();
+  }
+
+  /**
+   * Starts the scheduler again, as a scheduler boots after an outage: the
+   * ticks that fell meanwhile go through each cron's catch-up policy (run
+   * now, or recorded MISSED; never replayed as a burst), and the next ticks
+   * are armed. Resolves with the cron runs written meanwhile.
+   */
+  startScheduler(): Promise<CronRun[]> {
+    return this.crons.startScheduler();
+  }
+
+  /**
    * Makes the lock of the cron's running run expire, as when Redis stays
    * away past the lock's TTL: its `ctx.signal` aborts with
    * `CronLockLostError`. False when no run holds it.
