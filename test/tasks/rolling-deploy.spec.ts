@@ -13,7 +13,9 @@ import { RollingV1Module, RollingV2Module, type RollingRun } from '../fixtures/r
  * `rolling.oldName` to `rolling.newName` and moves `rolling.moved` from the
  * default queue to `reports` (test/fixtures/rolling-tasks.ts).
  */
-describe('a rolling deploy from v1 to v2 on one prefix', () => {
+// Each case waits for handovers bounded by HANDOVER_MS (and a worker's boot), so
+// the case itself must be allowed longer than those bounds added up.
+describe('a rolling deploy from v1 to v2 on one prefix', { timeout: 300_000 }, () => {
   const prefix = uniquePrefix('rolling');
   const processes: AppProcess[] = [];
   const apps: TestingModule[] = [];
