@@ -47,6 +47,18 @@ export async function documentedDataSource(): Promise<{ file: string; source: st
   return found[0] as { file: string; source: string };
 }
 
+/**
+ * The complete spec files docs/testing.md gives for an app of one's own: its ts
+ * blocks whose first line is `// src/<path>.spec.ts`, each with that path.
+ */
+export async function documentedAppSpecs(): Promise<{ path: string; source: string }[]> {
+  const page = await readFile(join(ROOT, 'docs/testing.md'), 'utf8');
+  return fencedBlocks(page, 'ts').flatMap((source) => {
+    const path = /^\/\/ (src\/\S+\.spec\.ts)\n/.exec(source)?.[1];
+    return path === undefined ? [] : [{ path, source }];
+  });
+}
+
 /** The documented TypeORM CLI command that applies the migrations through dist/data-source.js. */
 export async function documentedMigrationCommand(): Promise<string> {
   for (const { text } of await userDocs()) {

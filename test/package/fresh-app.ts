@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { access, cp, lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import pg from 'pg';
@@ -11,13 +12,14 @@ import { AppProcess, ROOT, workerReady, type LogLine } from '../support/processe
 import { freePort } from '../support/ports.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { StopWaiting, waitFor } from '../support/wait-for.js';
-import { documentedDataSource, documentedInstallLines, documentedMigrationCommand } from './docs.js';
+import { documentedAppSpecs, documentedDataSource, documentedInstallLines, documentedMigrationCommand } from './docs.js';
 
 // A Nest team's view of the library: `npm pack` it, generate an app with the
 // Nest CLI outside this repository (ESM, the default, or `--type cjs`), follow
 // the docs' own install lines (no overrides, no --force), migrate with the
-// TypeORM CLI through the documented data source, and run an api, a worker
-// and a scheduler composed the way the docs show.
+// TypeORM CLI through the documented data source, run an api, a worker
+// and a scheduler composed the way the docs show, and run docs/testing.md's
+// complete spec files with the test runner the Nest CLI set up.
 
 export type ModuleSystem = 'esm' | 'cjs';
 
@@ -137,32 +139,106 @@ async function copyTemplate(template: string, app: string, skip: readonly string
 }
 
 /**
- * Generates an app with the Nest CLI (`--type esm|cjs`) and trims its test,
- * lint and format tooling: the install stays small and the build is plain tsc.
+ * The test runner `nest new` sets up for a module system, which runs
+ * docs/testing.md's spec files in the app: Jest (ts-jest) for CommonJS, Vitest
+ * for ESM, both with their test functions as globals.
+ */
+interface TestRunner {
+  name: string;
+  /** The scaffold's devDependencies it needs, at the scaffold's versions; the rest of its test tooling (supertest, e2e) goes. */
+  devDependencies: readonly string[];
+  /** Its config file, kept as generated. */
+  config: string;
+  /** What the scaffold's tsconfig.json lists in `types` for its globals. */
+  types: string;
+  /** The scaffold's `npm test`. */
+  script: RegExp;
+  /**
+   * The `npm test` runs, each writing a JSON report to `report`; `leak` is what
+   * that run prints on a leaked handle, which a control file shows it does.
+   */
+  runs: readonly { label: string; args: (report: string) => string[]; leak: RegExp }[];
+}
+
+const TEST_RUNNERS: Record<ModuleSystem, TestRunner> = {
+  cjs: {
+    name: 'Jest',
+    devDependencies: ['@nestjs/testing', 'jest', 'ts-jest', '@types/jest'],
+    config: 'jest.config.ts',
+    types: 'jest',
+    // Node's --experimental-vm-modules: Jest's require() of Nest 12's ES modules needs it.
+    script: /^node --experimental-vm-modules \.\/node_modules\/jest\/bin\/jest\.js$/,
+    runs: [
+      // Jest's own 1 s check, as a plain run prints it.
+      { label: 'npm test', args: (report) => ['--json', `--outputFile=${report}`], leak: /Jest did not exit one second after the test run has completed/ },
+      {
+        label: 'npm test -- --detectOpenHandles',
+        args: (report) => ['--detectOpenHandles', '--json', `--outputFile=${report}`],
+        leak: /Jest has detected the following \d+ open handles?/,
+      },
+    ],
+  },
+  esm: {
+    name: 'Vitest',
+    devDependencies: ['@nestjs/testing', 'vitest', 'vite'],
+    config: 'vitest.config.ts',
+    types: 'vitest/globals',
+    script: /^vitest run$/,
+    runs: [
+      // Vitest stops its workers itself, so a handle left in a test file never holds its exit
+      // (nor shows in the hanging-process reporter): --detectAsyncLeaks is what names one.
+      {
+        label: 'npm test -- --detectAsyncLeaks',
+        args: (report) => ['--detectAsyncLeaks', '--reporter=default', '--reporter=json', `--outputFile=${report}`],
+        leak: /\bleaking in\b/,
+      },
+    ],
+  },
+};
+
+/** The `it`s of docs/testing.md's complete spec files, all of which must pass. */
+const DOCUMENTED_SPEC_TESTS = 5;
+
+/**
+ * A control spec for the runners' leak checks: a timer that outlives the run
+ * by seconds, so that both a plain Jest (its 1 s check) and the detectors see it.
+ */
+const LEAKING_SPEC = "export {};\n\nit('leaves a timer running', () => {\n  setTimeout(() => {}, 5_000);\n});\n";
+
+/**
+ * Generates an app with the Nest CLI (`--type esm|cjs`) and trims its lint,
+ * format and e2e tooling, keeping the test runner it set up: the install stays
+ * small and the build is plain tsc.
  */
 async function generateApp(root: string, type: ModuleSystem): Promise<string> {
   await mustRun(
     process.execPath,
-    [NEST_CLI, 'new', 'fresh-app', '--skip-install', '--skip-git', '--skip-tests', '--no-observe']
+    [NEST_CLI, 'new', 'fresh-app', '--skip-install', '--skip-git', '--no-observe']
       .concat(['--package-manager', 'npm', '--language', 'ts', '--type', type]),
     root,
     60_000,
   );
   const app = join(root, 'fresh-app');
+  const runner = TEST_RUNNERS[type];
   const manifest = await readJson(join(app, 'package.json'));
   expect(manifest.type).toBe(type === 'esm' ? 'module' : undefined);
   expect(Object.keys(manifest.dependencies)).toEqual(expect.arrayContaining(['@nestjs/common', '@nestjs/core', 'reflect-metadata', 'rxjs']));
   expect(await filesUnder(join(app, 'src'))).toEqual(expect.arrayContaining(['main.ts', 'app.module.ts']));
-  manifest.devDependencies = {
-    typescript: manifest.devDependencies.typescript,
-    '@types/node': manifest.devDependencies['@types/node'],
-  };
-  manifest.scripts = { build: 'tsc -p tsconfig.build.json' };
+  expect(Object.keys(manifest.devDependencies), `the test runner nest new --type ${type} sets up`).toEqual(expect.arrayContaining([...runner.devDependencies]));
+  expect(manifest.scripts.test).toMatch(runner.script);
+  const kept = ['typescript', '@types/node', ...runner.devDependencies];
+  manifest.devDependencies = Object.fromEntries(kept.map((name) => [name, manifest.devDependencies[name]]));
+  manifest.scripts = { build: 'tsc -p tsconfig.build.json', test: manifest.scripts.test };
   await writeFile(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
-  for (const file of await readdir(app)) if (/^(vitest|jest)\..*\.[cm]?[jt]s$/.test(file)) await unlink(join(app, file));
+  expect(await exists(join(app, runner.config)), runner.config).toBe(true);
+  for (const file of await readdir(app)) {
+    if (/^(vitest|jest)\..*\.[cm]?[jt]s$/.test(file) && file !== runner.config) await unlink(join(app, file));
+  }
+  // The scaffold's own specs (its e2e needs supertest): the runs count docs/testing.md's alone.
+  await rm(join(app, 'test'), { recursive: true, force: true });
+  await rm(join(app, 'src/app.controller.spec.ts'));
   const tsconfig = await readJson(join(app, 'tsconfig.json'));
-  tsconfig.compilerOptions.types = ['node'];
-  await writeFile(join(app, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  expect(tsconfig.compilerOptions.types).toEqual(expect.arrayContaining(['node', runner.types]));
   return app;
 }
 
@@ -298,6 +374,11 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
       // 4. The apps' sources and the documented data source, then 5. their builds.
       await copyTemplate(TEMPLATE, app, [`${WRONG_PAYLOAD}.tmpl`]);
       await writeFile(join(app, 'src/data-source.ts'), (await documentedDataSource()).source);
+      // docs/testing.md's spec files, as the page shows them: the type-check covers them, the test runner runs them.
+      for (const spec of await documentedAppSpecs()) {
+        await mkdir(dirname(join(app, spec.path)), { recursive: true });
+        await writeFile(join(app, spec.path), spec.source);
+      }
       await copyTemplate(UNTRACKED_TEMPLATE, untracked);
       await cp(join(TEMPLATE, 'src/settings.ts.tmpl'), join(untracked, 'src/settings.ts'));
       await timed('build', () => Promise.all([mustRun('npm', ['run', 'build'], app, 120_000), mustRun('npm', ['run', 'build'], untracked, 120_000)]));
@@ -472,6 +553,53 @@ export function describeFreshApp(type: ModuleSystem, runtime: Runtime = CURRENT_
         }
       } finally {
         await rm(join(app, WRONG_PAYLOAD), { force: true });
+      }
+    });
+
+    it(`runs docs/testing.md's spec files with the scaffold's ${TEST_RUNNERS[type].name}: all pass, and nothing is left open after app.close()`, async () => {
+      const runner = TEST_RUNNERS[type];
+      const specs = (await documentedAppSpecs()).map((spec) => spec.path);
+      expect(specs, 'the `// src/….spec.ts` blocks of docs/testing.md').toEqual(['src/reports/report.tasks.spec.ts', 'src/reports/report.cron.spec.ts']);
+      // Jest's require() of an ES module (Nest 12's packages, from a CommonJS spec) needs Node 24.9 or later.
+      const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+      if (type === 'cjs' && (major < 24 || (major === 24 && minor < 9))) {
+        throw new Error(`Jest loads Nest 12's ES modules from CommonJS specs on Node 24.9 or later, and this suite runs on ${process.version}: run it on Node 24 (scripts/ensure-node.sh)`);
+      }
+      // npm test as typed in the app's folder, on the Node.js running this suite.
+      const npmTest = (args: string[]) =>
+        run('npm', ['test', '--', ...args], app, 180_000, { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NO_COLOR: '1' });
+
+      for (const { label, args } of runner.runs) {
+        const report = join(app, '..', `${label.replace(/\W+/g, '-')}.json`);
+        const ran = await timed(label, () => npmTest(args(report)));
+        const output = stripVTControlCharacters(ran.output);
+        expect(ran.code, `${label}:\n${output}`).toBe(0);
+        const results = await readJson<{ numTotalTests: number; numPassedTests: number; testResults: { name: string }[] }>(report);
+        expect({
+          total: results.numTotalTests,
+          passed: results.numPassedTests,
+          files: results.testResults.map((file) => relative(app, file.name)).sort(),
+        }, output).toEqual({ total: DOCUMENTED_SPEC_TESTS, passed: DOCUMENTED_SPEC_TESTS, files: [...specs].sort() });
+        for (const other of runner.runs) expect(output, label).not.toMatch(other.leak);
+      }
+
+      // The control: the same runs report a timer a spec leaves running, so their silence above is a finding.
+      const control = join(app, 'control');
+      await mkdir(control);
+      await writeFile(join(control, 'leak.spec.ts'), LEAKING_SPEC);
+      try {
+        await timed('leak controls', () =>
+          Promise.all(
+            runner.runs.map(async ({ label, args, leak }) => {
+              const ran = await npmTest([...args(join(control, `${label.replace(/\W+/g, '-')}.json`)), 'control/']);
+              const output = stripVTControlCharacters(ran.output);
+              expect(ran.code, `${label} control/:\n${output}`).toBe(0);
+              expect(output, `${label} control/`).toMatch(leak);
+            }),
+          ),
+        );
+      } finally {
+        await rm(control, { recursive: true, force: true });
       }
     });
 

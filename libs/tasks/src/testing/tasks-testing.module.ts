@@ -14,6 +14,7 @@ import { EventPublisher } from '../pubsub/event-publisher.js';
 import { EventSubscriber } from '../pubsub/event-subscriber.js';
 import { TASKS_TESTING_OPTIONS, resolveTestingOptions, type TasksTestingModuleOptions } from './testing-options.js';
 import { cronTestingExports, cronTestingProviders } from './cron-testing.providers.js';
+import { redisStandInExports, redisStandInProviders } from './redis-stand-ins.js';
 import { FAKE_CLOCK_START } from './fake-clock.js';
 import { TestingMode } from './testing-mode.js';
 import { TestingJobs } from './testing-jobs.js';
@@ -44,6 +45,9 @@ import { TasksTesting } from './tasks-testing.js';
  * pipeline with its overlap policies and fencing). The queues, the cron
  * locks and the run and schedule stores are in memory, and time is a fake
  * clock that moves only when the test moves it (`TasksTesting.clock`).
+ * What is Redis itself (the BullMQ queues, `TasksQueues`, `@InjectRedis()`)
+ * can be injected but fails on its first call, naming itself;
+ * `TasksHealthIndicator` reports every check up.
  */
 @Module({})
 export class TasksTestingModule {
@@ -79,8 +83,9 @@ export class TasksTestingModule {
         { provide: EventPublisher, useExisting: TestingUserEvents },
         { provide: EventSubscriber, useExisting: TestingUserEvents },
         TasksTesting,
+        ...redisStandInProviders,
       ],
-      exports: [TASKS_OPTIONS, TaskClient, TestingTaskClient, EventPublisher, EventSubscriber, TasksEvents, TasksMetrics, TasksTesting, ...cronTestingExports],
+      exports: [TASKS_OPTIONS, TaskClient, TestingTaskClient, EventPublisher, EventSubscriber, TasksEvents, TasksMetrics, TasksTesting, ...cronTestingExports, ...redisStandInExports],
     };
   }
 }

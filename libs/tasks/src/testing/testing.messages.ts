@@ -42,6 +42,11 @@ export const taskAndMatch = (name: string, match: unknown) => (match === undefin
 
 export const invalidExpectedCount = (count: unknown) => `expectEnqueued(..., { count }): ${showValue(count)} is not a non-negative integer.`;
 
+export const needsRealStack = (what: string, member: string) =>
+  `${what}.${member}(): ${what} is Redis itself, which TasksTestingModule leaves out. ` +
+  `Override the provider that uses it in this test (Test.createTestingModule(...).overrideProvider(YourService).useValue(...)), ` +
+  `or test that code against real Redis (docs/testing.md, "Real-stack tests").`;
+
 // waitForJob and waitForCronRun: what was awaited, what was last seen, what to check.
 
 /** An error's text as a wait's message shows it: its first line, credentials masked, cut at 300 characters. */
