@@ -50,20 +50,31 @@ export class TasksMetrics {
   private readonly instruments?: Instruments;
   private depthSampledAt = 0;
   private depthSample?: Promise<void>;
+  /** The queues whose depth `tasks_queue_jobs` reports: the task queues sampled, and the cron queue. */
+  private readonly depthOf: () => Queue[] = () => [];
 
   /** @internal Built by Nest's injector. */
-  constructor(
-    @Inject(TASKS_OPTIONS) options: ResolvedTasksOptions,
-    private readonly taskQueues: TaskQueues,
-    @Inject(CRON_QUEUE_TOKEN) private readonly cronQueue: Queue,
-    events: TasksEvents,
-  ) {
-    const prom = loadPromClient(options.metrics);
-    if (!prom) return;
+  constructor(options: ResolvedTasksOptions, taskQueues: TaskQueues, cronQueue: Queue, events: TasksEvents);
+  /** @internal Metrics off: see {@link TasksMetrics.off}. */
+  constructor();
+  constructor(@Inject(TASKS_OPTIONS) options?: ResolvedTasksOptions, taskQueues?: TaskQueues, @Inject(CRON_QUEUE_TOKEN) cronQueue?: Queue, events?: TasksEvents) {
+    // The overloads pass all four or none; with none, metrics are off.
+    const prom = options && loadPromClient(options.metrics);
+    if (!prom || !taskQueues || !cronQueue || !events) return;
+    this.depthOf = () => [...taskQueues.sampled(), cronQueue];
     const registry = (options.metricsRegistry as PromClient.Registry | undefined) ?? new prom.Registry();
     this.registry = registry;
     this.instruments = createInstruments(prom, registry, () => this.sampleQueueDepth());
     subscribe(events, this.instruments);
+  }
+
+  /**
+   * @internal Metrics off, reading no queue and counting nothing, whatever the
+   * options: for a module without Redis (the testing kit), whose queue depths
+   * and counts would describe no deployment.
+   */
+  static off(): TasksMetrics {
+    return new TasksMetrics();
   }
 
   /** Whether metrics are collected (prom-client is installed and `metrics` is not false). */
@@ -91,7 +102,7 @@ export class TasksMetrics {
       const gauge = this.registry?.getSingleMetric('tasks_queue_jobs') as PromClient.Gauge<'queue' | 'state'> | undefined;
       if (!gauge) return;
       await Promise.all(
-        [...this.taskQueues.sampled(), this.cronQueue].map(async (queue) => {
+        this.depthOf().map(async (queue) => {
           try {
             const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
             const byState = { waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0), active: counts.active, delayed: counts.delayed, failed: counts.failed };

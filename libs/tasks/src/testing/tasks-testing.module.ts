@@ -1,7 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
-import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { resolveTasksOptions } from '../options/resolve-tasks-options.js';
 import { TaskCatalog } from '../task/task.catalog.js';
 import { CronCatalog } from '../cron/cron.catalog.js';
@@ -74,11 +73,7 @@ export class TasksTestingModule {
         { provide: RunLogContext, useExisting: TestingRunLogContext },
         TasksEvents,
         // The queue depths it samples live in Redis: the kit counts nothing.
-        {
-          provide: TasksMetrics,
-          useFactory: (o: ResolvedTasksOptions, events: TasksEvents) => new TasksMetrics({ ...o, metrics: false }, undefined as never, undefined as never, events),
-          inject: [TASKS_OPTIONS, TasksEvents],
-        },
+        { provide: TasksMetrics, useFactory: () => TasksMetrics.off() },
         TestingMode,
         TestingJobs,
         TestingTaskWorker,

@@ -20,6 +20,7 @@ import {
   UnknownTaskError,
 } from '../errors/tasks.errors.js';
 import { TasksEvents } from '../events/tasks-events.js';
+import { TasksMetrics } from '../observability/tasks-metrics.js';
 import { TasksTestingModule } from './tasks-testing.module.js';
 import { TasksExpectationError, TasksTesting } from './tasks-testing.js';
 import { TestingTaskClient } from './testing-task-client.js';
@@ -480,6 +481,19 @@ describe('TasksTestingModule, manual mode', () => {
       'started 1 2/3',
       'finished 1 2 completed',
     ]);
+  });
+
+  it('provides TasksMetrics off, even with metrics: true: no queue to read, nothing of a deployment to count', async () => {
+    const metered = await boot({ options: { metrics: true } });
+    try {
+      const metrics = metered.get(TasksMetrics);
+      await metered.get(TaskClient).enqueue(UploadTasks, 'processUpload', { uploadId: 'm' });
+      await metered.get(TasksTesting).drain();
+      expect(metrics.enabled).toBe(false);
+      expect(await metrics.metrics()).toBe('');
+    } finally {
+      await metered.close();
+    }
   });
 
   it('knows the tasks of the app', () => {

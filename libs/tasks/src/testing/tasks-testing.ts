@@ -53,7 +53,11 @@ export interface TestingClock {
   advanceTo(to: Date | number): Promise<CronRun[]>;
 }
 
-/** An expectation failed: the message lists what was enqueued. */
+/**
+ * An expectation failed. From `expectEnqueued` and `expectNotEnqueued`, the
+ * message lists what was enqueued; from `waitForJob` and `waitForCronRun`, it
+ * says what was awaited, what was last seen, and what to check.
+ */
 export class TasksExpectationError extends TasksError {}
 
 type Target = string | TaskClass<unknown>;
