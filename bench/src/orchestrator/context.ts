@@ -117,11 +117,6 @@ export class BenchContext {
     return schema;
   }
 
-  /** A schema something else creates, dropped at cleanup. */
-  dropLater(schema: string): void {
-    this.schemas.push(schema);
-  }
-
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     const client = new pg.Client({ connectionString: this.databaseUrl });
     await client.connect();

@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Redlock } from '@sesamecare-oss/redlock';
+import { hostname } from 'node:os';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loggerParams } from '@app/jobs/logger-params.js';
@@ -51,21 +52,27 @@ function withTaskLines(inner: Processor): Processor {
 interface RawTracking {
   redlock: Redlock;
   pool: pg.Pool;
-  table: string;
+  runs: string;
+  schedules: string;
+  sequence: string;
 }
 
-/** Creates the baseline's own durable runs table (like cron_job_runs) in BENCH_RAW_SCHEMA. */
+/**
+ * The library's own tables (cron_job_runs, cron_schedules), migrated into
+ * BENCH_RAW_SCHEMA: the baseline writes what the library writes, by hand.
+ */
 async function rawTracking(redis: Redis): Promise<RawTracking> {
   const schema = pg.escapeIdentifier(process.env.BENCH_RAW_SCHEMA ?? 'public');
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-  const table = `${schema}.raw_runs`;
-  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  await pool.query(
-    `CREATE TABLE IF NOT EXISTS ${table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_name varchar(200) NOT NULL,
-       status varchar(16) NOT NULL, scheduled_at timestamptz NOT NULL, started_at timestamptz, completed_at timestamptz,
-       duration_ms integer, result jsonb, lock_token varchar(64), UNIQUE (job_name, scheduled_at))`,
-  );
-  return { redlock: new Redlock([redis], { retryCount: 0, automaticExtensionThreshold: 0 }), pool, table };
+  const runs = `${schema}.cron_job_runs`;
+  const { rows } = await pool.query<{ name: string }>(`SELECT pg_get_serial_sequence($1, 'id') AS name`, [runs]);
+  return {
+    redlock: new Redlock([redis], { retryCount: 0, automaticExtensionThreshold: 0 }),
+    pool,
+    runs,
+    schedules: `${schema}.cron_schedules`,
+    sequence: rows[0]?.name as string,
+  };
 }
 
 /** The baseline of the cron scenario: a BullMQ job scheduler, and a worker in the same process. */
@@ -76,19 +83,40 @@ const cronProcessor =
     // A scheduler's job carries its tick as prevMillis (and at the end of its id).
     const tick = Number((job.opts as { prevMillis?: number }).prevMillis ?? String(job.id).split(':').at(-1));
     const handlerEnd = preciseNow();
-    // After the timestamps: the lock and the run record by hand, as the library does them.
+    // After the timestamps: the lock and the run record by hand, with the statements the
+    // library runs (libs/tasks/src/tracking/cron-run.store.ts: the claim with its pause
+    // check and fencing token, the fenced outcome), so that the ratio is the library's own cost.
     const t0 = preciseNow();
     const lock = await raw.redlock.acquire([`${prefix}:raw-lock:${NAMES.cron}`], 30_000);
-    const { rows } = await raw.pool.query<{ id: string }>(
-      `INSERT INTO ${raw.table} (job_name, status, scheduled_at, started_at, lock_token) VALUES ($1, 'RUNNING', $2, now(), $3)
-       ON CONFLICT (job_name, scheduled_at) DO NOTHING RETURNING id`,
-      [NAMES.cron, new Date(tick), lock.value],
+    const { rows } = await raw.pool.query<{ paused: boolean; id: string | null; fencing_token: string | null }>(
+      `WITH paused AS (
+         SELECT 1 FROM ${raw.schedules} WHERE namespace = $1 AND name = $2 AND paused AND $5 = 'schedule'
+       ), claimed AS (
+         INSERT INTO ${raw.runs} AS r
+           (namespace, job_name, status, scheduled_at, started_at, heartbeat_at, attempt, trigger,
+            lock_token, worker_id, fencing_token, lock_ttl_ms, exclusive)
+         SELECT $1, $2, 'RUNNING', $3, now(), now(), $4, $5, $6, $7, nextval($8::regclass), $9, $10
+          WHERE NOT EXISTS (SELECT 1 FROM paused)
+         ON CONFLICT (namespace, job_name, scheduled_at) DO UPDATE
+           SET status = 'RUNNING', started_at = now(), heartbeat_at = now(), attempt = EXCLUDED.attempt,
+               lock_token = EXCLUDED.lock_token, worker_id = EXCLUDED.worker_id,
+               fencing_token = EXCLUDED.fencing_token, lock_ttl_ms = EXCLUDED.lock_ttl_ms,
+               exclusive = EXCLUDED.exclusive, handed_back = false,
+               completed_at = NULL, duration_ms = NULL, result = NULL, error = NULL, reason = NULL
+           WHERE r.status = 'FAILED' AND (r.attempt < EXCLUDED.attempt OR r.handed_back)
+         RETURNING id, fencing_token
+       )
+       SELECT EXISTS (SELECT 1 FROM paused) AS paused, (SELECT id FROM claimed) AS id, (SELECT fencing_token FROM claimed) AS fencing_token`,
+      [prefix, NAMES.cron, new Date(tick), 1, 'schedule', lock.value, `${hostname()}:${process.pid}`, raw.sequence, 30_000, true],
     );
     const t1 = preciseNow();
-    await raw.pool.query(`UPDATE ${raw.table} SET status = 'COMPLETED', completed_at = now(), duration_ms = 0, result = $2::jsonb WHERE id = $1`, [
-      rows[0]?.id,
-      JSON.stringify({ tick }),
-    ]);
+    await raw.pool.query(
+      `UPDATE ${raw.runs}
+          SET status = $3, completed_at = now(), duration_ms = $4, result = $5::jsonb, error = $6, reason = $7
+        WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING'
+        RETURNING id`,
+      [rows[0]?.id, rows[0]?.fencing_token, 'COMPLETED', 0, JSON.stringify({ tick }), null, null],
+    );
     await lock.release();
     recordCron({ tick, handlerStart, handlerEnd, rawBefore: t1 - t0, rawAfter: preciseNow() - t1 });
     return { tick };
