@@ -5,11 +5,23 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loggerParams } from '@app/jobs/logger-params.js';
-import { CRON_QUEUE, TASKS_QUEUE, bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
+import {
+  CRON_QUEUE,
+  TASKS_QUEUE,
+  bullmqConnection,
+  claimRowSql,
+  finishRunSql,
+  parseRedisUrl,
+} from '#nestjs-tasks-internal';
 import { preciseNow } from '../shared/clock.js';
 import { EXTRA_QUEUES, NAMES, type PlainRole } from '../shared/protocol.js';
 import { plainSettings, type PlainPolicy } from '../shared/plain-policy.js';
-import { countNoop, recordCron, recordLatency, serveOrchestrator } from '../shared/samples.js';
+import {
+  countNoop,
+  recordCron,
+  recordLatency,
+  serveOrchestrator,
+} from '../shared/samples.js';
 import { pinoArguments, runLogged } from '../shared/task-lines.js';
 import { bullQueueName } from 'nestjs-tasks';
 
@@ -22,8 +34,17 @@ const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 10);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const connection = bullmqConnection(redisUrl, 'command');
 // The processing scenario sets BENCH_PLAIN_POLICY (shared/plain-policy.ts); BullMQ's defaults otherwise.
-const policy = plainSettings((process.env.BENCH_PLAIN_POLICY as PlainPolicy | undefined) ?? 'defaults');
-const workerOptions = { connection: bullmqConnection(redisUrl, 'blocking'), prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, ...policy.worker };
+const policy = plainSettings(
+  (process.env.BENCH_PLAIN_POLICY as PlainPolicy | undefined) ?? 'defaults',
+);
+const workerOptions = {
+  connection: bullmqConnection(redisUrl, 'blocking'),
+  prefix,
+  concurrency,
+  lockDuration: 30_000,
+  stalledInterval: 30_000,
+  ...policy.worker,
+};
 
 const taskProcessor: Processor = async (job: Job) => {
   switch (job.name) {
@@ -41,11 +62,15 @@ const taskProcessor: Processor = async (job: Job) => {
 // BENCH_TASK_LINES=1: the plain worker logs the library's two lines per task,
 // through pino set up as the library's worker sets it up (the same options and
 // destination), so that the library's own code is the only difference.
-const processor: Processor = process.env.BENCH_TASK_LINES === '1' ? withTaskLines(taskProcessor) : taskProcessor;
+const processor: Processor =
+  process.env.BENCH_TASK_LINES === '1'
+    ? withTaskLines(taskProcessor)
+    : taskProcessor;
 
 function withTaskLines(inner: Processor): Processor {
   const root = pino(...pinoArguments(loggerParams()));
-  return (job: Job, token?: string, signal?: AbortSignal) => runLogged(root, job, () => inner(job, token, signal));
+  return (job: Job, token?: string, signal?: AbortSignal) =>
+    runLogged(root, job, () => inner(job, token, signal));
 }
 
 /** Redlock and a pg pool, for the baseline of what the library's lock and run record cost. */
@@ -63,11 +88,20 @@ interface RawTracking {
  */
 async function rawTracking(redis: Redis): Promise<RawTracking> {
   const schema = pg.escapeIdentifier(process.env.BENCH_RAW_SCHEMA ?? 'public');
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+  const pool = new pg.Pool({
+    connectionString: process.env.DATABASE_URL,
+    max: 10,
+  });
   const runs = `${schema}.cron_job_runs`;
-  const { rows } = await pool.query<{ name: string }>(`SELECT pg_get_serial_sequence($1, 'id') AS name`, [runs]);
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT pg_get_serial_sequence($1, 'id') AS name`,
+    [runs],
+  );
   return {
-    redlock: new Redlock([redis], { retryCount: 0, automaticExtensionThreshold: 0 }),
+    redlock: new Redlock([redis], {
+      retryCount: 0,
+      automaticExtensionThreshold: 0,
+    }),
     pool,
     runs,
     schedules: `${schema}.cron_schedules`,
@@ -81,44 +115,53 @@ const cronProcessor =
   async (job: Job) => {
     const handlerStart = preciseNow();
     // A scheduler's job carries its tick as prevMillis (and at the end of its id).
-    const tick = Number((job.opts as { prevMillis?: number }).prevMillis ?? String(job.id).split(':').at(-1));
+    const tick = Number(
+      (job.opts as { prevMillis?: number }).prevMillis ??
+        String(job.id).split(':').at(-1),
+    );
     const handlerEnd = preciseNow();
-    // After the timestamps: the lock and the run record by hand, with the statements the
-    // library runs (libs/tasks/src/tracking/cron-run.store.ts: the claim with its pause
-    // check and fencing token, the fenced outcome), so that the ratio is the library's own cost.
+    // After the timestamps: the lock and the run record by hand, with the library's own
+    // statements (the claim with its pause check and fencing token, the fenced outcome)
+    // through the raw drivers, so that the ratio is the library's own cost.
     const t0 = preciseNow();
-    const lock = await raw.redlock.acquire([`${prefix}:raw-lock:${NAMES.cron}`], 30_000);
-    const { rows } = await raw.pool.query<{ paused: boolean; id: string | null; fencing_token: string | null }>(
-      `WITH paused AS (
-         SELECT 1 FROM ${raw.schedules} WHERE namespace = $1 AND name = $2 AND paused AND $5 = 'schedule'
-       ), claimed AS (
-         INSERT INTO ${raw.runs} AS r
-           (namespace, job_name, status, scheduled_at, started_at, heartbeat_at, attempt, trigger,
-            lock_token, worker_id, fencing_token, lock_ttl_ms, exclusive)
-         SELECT $1, $2, 'RUNNING', $3, now(), now(), $4, $5, $6, $7, nextval($8::regclass), $9, $10
-          WHERE NOT EXISTS (SELECT 1 FROM paused)
-         ON CONFLICT (namespace, job_name, scheduled_at) DO UPDATE
-           SET status = 'RUNNING', started_at = now(), heartbeat_at = now(), attempt = EXCLUDED.attempt,
-               lock_token = EXCLUDED.lock_token, worker_id = EXCLUDED.worker_id,
-               fencing_token = EXCLUDED.fencing_token, lock_ttl_ms = EXCLUDED.lock_ttl_ms,
-               exclusive = EXCLUDED.exclusive, handed_back = false,
-               completed_at = NULL, duration_ms = NULL, result = NULL, error = NULL, reason = NULL
-           WHERE r.status = 'FAILED' AND (r.attempt < EXCLUDED.attempt OR r.handed_back)
-         RETURNING id, fencing_token
-       )
-       SELECT EXISTS (SELECT 1 FROM paused) AS paused, (SELECT id FROM claimed) AS id, (SELECT fencing_token FROM claimed) AS fencing_token`,
-      [prefix, NAMES.cron, new Date(tick), 1, 'schedule', lock.value, `${hostname()}:${process.pid}`, raw.sequence, 30_000, true],
+    const lock = await raw.redlock.acquire(
+      [`${prefix}:raw-lock:${NAMES.cron}`],
+      30_000,
     );
+    const { rows } = await raw.pool.query<{
+      paused: boolean;
+      id: string | null;
+      fencing_token: string | null;
+    }>(claimRowSql(raw.runs, raw.schedules), [
+      prefix,
+      NAMES.cron,
+      new Date(tick),
+      1,
+      'schedule',
+      lock.value,
+      `${hostname()}:${process.pid}`,
+      raw.sequence,
+      30_000,
+      true,
+    ]);
     const t1 = preciseNow();
-    await raw.pool.query(
-      `UPDATE ${raw.runs}
-          SET status = $3, completed_at = now(), duration_ms = $4, result = $5::jsonb, error = $6, reason = $7
-        WHERE id = $1 AND fencing_token = $2 AND status = 'RUNNING'
-        RETURNING id`,
-      [rows[0]?.id, rows[0]?.fencing_token, 'COMPLETED', 0, JSON.stringify({ tick }), null, null],
-    );
+    await raw.pool.query(finishRunSql(raw.runs), [
+      rows[0]?.id,
+      rows[0]?.fencing_token,
+      'COMPLETED',
+      0,
+      JSON.stringify({ tick }),
+      null,
+      null,
+    ]);
     await lock.release();
-    recordCron({ tick, handlerStart, handlerEnd, rawBefore: t1 - t0, rawAfter: preciseNow() - t1 });
+    recordCron({
+      tick,
+      handlerStart,
+      handlerEnd,
+      rawBefore: t1 - t0,
+      rawAfter: preciseNow() - t1,
+    });
     return { tick };
   };
 
@@ -126,8 +169,13 @@ async function boot(): Promise<() => Promise<void>> {
   switch (role) {
     case 'plain-worker': {
       // BENCH_QUEUES=several: one Worker per queue of the several-queues side, each at WORKER_CONCURRENCY.
-      const names = process.env.BENCH_QUEUES === 'several' ? [TASKS_QUEUE, ...EXTRA_QUEUES.map((queue) => bullQueueName(queue))] : [TASKS_QUEUE];
-      const workers = names.map((name) => new Worker(name, processor, workerOptions));
+      const names =
+        process.env.BENCH_QUEUES === 'several'
+          ? [TASKS_QUEUE, ...EXTRA_QUEUES.map((queue) => bullQueueName(queue))]
+          : [TASKS_QUEUE];
+      const workers = names.map(
+        (name) => new Worker(name, processor, workerOptions),
+      );
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
       return async () => {
         await Promise.all(workers.map((worker) => worker.close()));
@@ -137,7 +185,11 @@ async function boot(): Promise<() => Promise<void>> {
       const redis = new Redis(parseRedisUrl(redisUrl));
       const raw = await rawTracking(redis);
       const queue = new Queue(CRON_QUEUE, { connection, prefix });
-      await queue.upsertJobScheduler(NAMES.cron, { pattern: '* * * * * *' }, { name: NAMES.cron, data: {} });
+      await queue.upsertJobScheduler(
+        NAMES.cron,
+        { pattern: '* * * * * *' },
+        { name: NAMES.cron, data: {} },
+      );
       const worker = new Worker(CRON_QUEUE, cronProcessor(raw), workerOptions);
       await worker.waitUntilReady();
       return async () => {
@@ -150,12 +202,17 @@ async function boot(): Promise<() => Promise<void>> {
     case 'plain-idle': {
       // What an idle worker holds without the library: two queues' workers
       // (tasks and cron), a Redlock client and a connected pg pool.
-      const workers = [TASKS_QUEUE, CRON_QUEUE].map((name) => new Worker(name, taskProcessor, workerOptions));
+      const workers = [TASKS_QUEUE, CRON_QUEUE].map(
+        (name) => new Worker(name, taskProcessor, workerOptions),
+      );
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
       const redis = new Redis(parseRedisUrl(redisUrl));
       const redlock = new Redlock([redis], { retryCount: 0 });
       await (await redlock.acquire([`${prefix}:idle-lock`], 1_000)).release();
-      const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+      const pool = new pg.Pool({
+        connectionString: process.env.DATABASE_URL,
+        max: 10,
+      });
       await pool.query('SELECT 1');
       return async () => {
         await Promise.all(workers.map((worker) => worker.close()));

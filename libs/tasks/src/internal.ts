@@ -19,7 +19,7 @@ export { TASKS_OPTIONS, TASKS_QUEUE, CRON_QUEUE, TASKS_QUEUE_TOKEN, CRON_QUEUE_T
 export { CronScheduler, type CronSchedulerStats } from './scheduler/cron-scheduler.js';
 export { planCatchUp, missedReason, SUPERSEDE_AFTER_MS } from './cron/catch-up-policy.js';
 export { buildCronMetadata } from './cron/cron.decorator.js';
-export { CronRunStore } from './tracking/cron-run.store.js';
+export { CronRunStore, claimRowSql, finishRunSql } from './tracking/cron-run.store.js';
 export { PostgresScheduleStore } from './tracking/postgres-schedule.store.js';
 export { CronCatalog } from './cron/cron.catalog.js';
 export { RedisScheduleStore } from './tracking/redis-schedule.store.js';
