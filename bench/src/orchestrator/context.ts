@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { TaskClient } from 'nestjs-tasks';
 import { DEFAULT_DATABASE_URL } from '@app/jobs';
-import { bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
+import { bullmqConnection, parseRedisUrl, unlinkMatching } from '#nestjs-tasks-internal';
 import type { ConnectionOptions } from 'bullmq';
 import { benchClientModule } from '../roles/bench-tasks.js';
 import type { LibRole, NestBullmqRole, PlainRole, StackRole } from '../shared/protocol.js';
@@ -136,12 +136,7 @@ export class BenchContext {
 
   /** Deletes every Redis key under `prefix`. */
   async deletePrefix(prefix: string): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await this.redis.unlink(...keys);
-    } while (cursor !== '0');
+    await unlinkMatching(this.redis, `${prefix}:*`);
   }
 
   /** Stops what is still running, deletes this run's keys and schemas, and (on success) its logs. */

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { EnqueueManyItem } from 'nestjs-tasks';
-import { TASKS_QUEUE, bullmqConnection, parseRedisUrl } from '#nestjs-tasks-internal';
+import { TASKS_QUEUE, bullmqConnection, parseRedisUrl, unlinkMatching } from '#nestjs-tasks-internal';
 import { NAMES } from '../shared/protocol.js';
 import { plainSettings } from '../shared/plain-policy.js';
 import type { BenchContext } from '../orchestrator/context.js';
@@ -197,7 +197,7 @@ async function count(ctx: BenchContext, redisUrl: string, side: 'lib' | 'plain',
     await queue.close();
     queueConnection.disconnect();
     monitorClient.disconnect();
-    await deleteKeys(stats, prefix);
+    await unlinkMatching(stats, `${prefix}:*`);
     stats.disconnect();
   }
 }
@@ -206,15 +206,6 @@ async function redisCpuMs(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
   return (read('used_cpu_user') + read('used_cpu_sys')) * 1000;
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /**

@@ -3,6 +3,7 @@ import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { DEFAULT_TASKS_OPTIONS } from '../options/resolve-tasks-options.js';
 import { RedisClients } from '../redis/redis-clients.js';
+import { unlinkMatching } from '../redis/unlink-matching.js';
 import { DeployedTasks } from '../queues/deployed-tasks.js';
 import { TrackingDatabaseLocator } from '../tracking/tracking-database.js';
 import { TasksConfigurationError, TasksError } from '../errors/tasks.errors.js';
@@ -66,13 +67,7 @@ export async function purgeTasksPrefix(app: Pick<INestApplicationContext, 'get'>
   try {
     // The app's own entry among the running apps is refreshed every 20 s: taken off now, as close() would, no refresh writes it back.
     await deployed.withdraw();
-    const redis = clients.command;
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${globEscaped(prefix)}:*`, 'COUNT', 1_000);
-      cursor = next;
-      if (found.length > 0) keys += await redis.unlink(...found);
-    } while (cursor !== '0');
+    keys = await unlinkMatching(clients.command, `${globEscaped(prefix)}:*`);
   } catch (error) {
     throw new TasksError(purgeFailed(prefix, 'Redis', clients.describe(error)));
   }
