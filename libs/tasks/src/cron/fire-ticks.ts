@@ -18,6 +18,8 @@ export interface TickFiring {
  * (nothing recorded, nothing enqueued).
  */
 export async function fireTicks(firing: TickFiring, cron: RegisteredCron, ticks: readonly number[], missed: readonly MissedTick[], next: number): Promise<boolean> {
+  // Nothing fell due (a catch-up plan with nothing in it): nothing to note either.
+  if (ticks.length === 0 && missed.length === 0) return true;
   const newest = Math.max(...ticks, ...missed.map((m) => m.tick));
   const { paused, previousTick } = await firing.beforeTick(cron, newest, next);
   if (paused) return false;

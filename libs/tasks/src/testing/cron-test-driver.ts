@@ -306,7 +306,7 @@ export class CronTestDriver implements OnApplicationBootstrap, OnApplicationShut
         if (cron.internal) continue;
         const plan = planCatchUp(cron, catchUpAfterBoot(cron, lastTicks.get(cron.name), now, this.options.cronCatchUpMs), now, this.options.cronCatchUpMs);
         const next = cron.schedule.nextTick(now);
-        if (plan.fire.length > 0 || plan.missed.length > 0) this.clock.track(fireTicks(this.firing, cron, plan.fire, plan.missed, next));
+        this.clock.track(fireTicks(this.firing, cron, plan.fire, plan.missed, next));
         this.arm(cron, next);
       }
       await this.clock.settle();
