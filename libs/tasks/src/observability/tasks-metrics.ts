@@ -6,6 +6,7 @@ import { TaskQueues } from '../queues/task-queues.js';
 import type { ResolvedTasksOptions } from '../options/tasks-options.interface.js';
 import { loadPromClient } from '../peers/optional-peers.js';
 import { TasksEvents } from '../events/tasks-events.js';
+import { LeanHistogram } from './lean-histogram.js';
 
 /** Queue depth is read from Redis at most this often, however often Prometheus scrapes. */
 const DEPTH_SAMPLE_MS = 1_000;
@@ -17,11 +18,11 @@ const DEPTH_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 interface Instruments {
   enqueued: PromClient.Counter<'task' | 'queue'>;
-  started: PromClient.Counter<'task'>;
-  completed: PromClient.Counter<'task'>;
-  failed: PromClient.Counter<'task'>;
-  retried: PromClient.Counter<'task'>;
-  duration: PromClient.Histogram<'task' | 'outcome'>;
+  started: PerTaskCount;
+  completed: PerTaskCount;
+  failed: PerTaskCount;
+  retried: PerTaskCount;
+  duration: LeanHistogram;
   cronRuns: PromClient.Counter<'cron' | 'status'>;
   lateness: PromClient.Histogram<'cron'>;
   lastSuccess: PromClient.Gauge<'cron'>;
@@ -121,14 +122,14 @@ export class TasksMetrics {
 /** What each lifecycle event counts. A cron run is counted as its row says it: by the process that wrote the row. */
 function subscribe(events: TasksEvents, m: Instruments): void {
   events.on('task.enqueued', ({ task, queue }) => m.enqueued.inc({ task, queue }));
-  events.on('task.started', ({ task }) => m.started.inc({ task }));
+  events.on('task.started', ({ task }) => m.started.inc(task));
   events.on('task.finished', (event) => {
-    (event.status === 'completed' ? m.completed : m.failed).inc({ task: event.task });
-    m.duration.observe({ task: event.task, outcome: event.status }, event.durationMs / 1_000);
+    (event.status === 'completed' ? m.completed : m.failed).inc(event.task);
+    m.duration.observe(event.task, event.status, event.durationMs / 1_000);
   });
   events.on('task.retried', ({ task, durationMs }) => {
-    m.retried.inc({ task });
-    m.duration.observe({ task, outcome: 'retried' }, durationMs / 1_000);
+    m.retried.inc(task);
+    m.duration.observe(task, 'retried', durationMs / 1_000);
   });
   events.on('cron.tick.missed', ({ cron, cause, recorded }) => {
     if (recorded) m.cronRuns.inc({ cron, status: 'MISSED' });
@@ -162,6 +163,7 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
+  const perTask = (name: string, help: string) => PerTaskCount.in(prom, registry, name, help);
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
     existing<PromClient.Histogram<L>>(name) ?? new prom.Histogram<L>({ name, help, labelNames, buckets, registers });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
@@ -170,11 +172,11 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
   gauge('tasks_queue_jobs', 'Jobs in each queue by state (waiting includes prioritized), read from Redis at scrape time.', ['queue', 'state'], sampleDepth);
   return {
     enqueued: counter('tasks_enqueued_total', 'Task jobs enqueued by this process.', ['task', 'queue']),
-    started: counter('tasks_started_total', 'Task attempts started.', ['task']),
-    completed: counter('tasks_completed_total', 'Task attempts that completed.', ['task']),
-    failed: counter('tasks_failed_total', 'Task attempts that failed for good (no attempt left, or not retriable).', ['task']),
-    retried: counter('tasks_retried_total', 'Task attempts that failed and will be retried.', ['task']),
-    duration: histogram('tasks_run_duration_seconds', 'Duration of task attempts, by outcome.', ['task', 'outcome'], DURATION_BUCKETS),
+    started: perTask('tasks_started_total', 'Task attempts started.'),
+    completed: perTask('tasks_completed_total', 'Task attempts that completed.'),
+    failed: perTask('tasks_failed_total', 'Task attempts that failed for good (no attempt left, or not retriable).'),
+    retried: perTask('tasks_retried_total', 'Task attempts that failed and will be retried.'),
+    duration: LeanHistogram.in(registry, 'tasks_run_duration_seconds', 'Duration of task attempts, by outcome.', ['task', 'outcome'], DURATION_BUCKETS),
     cronRuns: counter(
       'tasks_cron_runs_total',
       'Cron runs recorded, by status: COMPLETED, FAILED, SKIPPED, MISSED, or LOST (its worker died or froze).',
@@ -193,4 +195,43 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
     leader: gauge('tasks_scheduler_leader', '1 while this scheduler holds the scheduler lease.', []),
     handBacks: counter('tasks_worker_hand_backs_total', 'Running jobs handed back to their queue at shutdown, past the grace period.', ['queue']),
   };
+}
+
+/**
+ * A prom-client counter by task whose increments, counted on every task
+ * attempt, are kept as plain numbers and added to the counter when a registry
+ * reads it (its `collect`): a labelled `inc` validates and hashes its labels
+ * on every call. Increments are never lost, only added at the next scrape.
+ */
+class PerTaskCount {
+  private static readonly pendingOf = new WeakMap<PromClient.Counter<'task'>, Map<string, number>>();
+
+  private constructor(
+    private readonly pending: Map<string, number> | undefined,
+    private readonly counter?: PromClient.Counter<'task'>,
+  ) {}
+
+  /** Registers the counter in `registry`, or counts into the one of that name registered there before (two modules sharing a registry). */
+  static in(prom: NonNullable<ReturnType<typeof loadPromClient>>, registry: PromClient.Registry, name: string, help: string): PerTaskCount {
+    const existing = registry.getSingleMetric(name) as PromClient.Counter<'task'> | undefined;
+    if (existing) return new PerTaskCount(PerTaskCount.pendingOf.get(existing), existing);
+    const pending = new Map<string, number>();
+    const counter = new prom.Counter<'task'>({
+      name,
+      help,
+      labelNames: ['task'],
+      registers: [registry],
+      collect() {
+        for (const [task, count] of pending) this.inc({ task }, count);
+        pending.clear();
+      },
+    });
+    PerTaskCount.pendingOf.set(counter, pending);
+    return new PerTaskCount(pending);
+  }
+
+  inc(task: string): void {
+    if (this.pending) this.pending.set(task, (this.pending.get(task) ?? 0) + 1);
+    else this.counter?.inc({ task });
+  }
 }

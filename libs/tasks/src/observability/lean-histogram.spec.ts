@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
+import { LeanHistogram } from './lean-histogram.js';
+
+// What LeanHistogram relies on is prom-client's Registry reading any object
+// it registers by its fields and get()/getForPromString(). If an upgrade
+// changes how a registry reads a metric, these fail: every way a registry is
+// read must give, for the same observations, what prom-client's own Histogram gives.
+const BUCKETS = [0.005, 0.1, 1, 10];
+const OBSERVATIONS: [string, string, number][] = [
+  ['echo', 'completed', 0.001],
+  ['echo', 'completed', 0.005],
+  ['echo', 'completed', 0.5],
+  ['flaky', 'retried', 42],
+  ['echo', 'failed', 10],
+  ['name "quoted"\\', 'completed', 0.2],
+];
+
+function both(contentType?: typeof Registry.OPENMETRICS_CONTENT_TYPE): { ours: Registry; theirs: Registry; lean: LeanHistogram; reference: Histogram<'task' | 'outcome'> } {
+  const theirs = new Registry(contentType);
+  const ours = new Registry(contentType);
+  const reference = new Histogram({ name: 'x_seconds', help: 'Help.', labelNames: ['task', 'outcome'], buckets: BUCKETS, registers: [theirs] });
+  const lean = LeanHistogram.in(ours, 'x_seconds', 'Help.', ['task', 'outcome'], BUCKETS);
+  for (const [task, outcome, value] of OBSERVATIONS) {
+    reference.observe({ task, outcome }, value);
+    lean.observe(task, outcome, value);
+  }
+  return { ours, theirs, lean, reference };
+}
+
+describe('LeanHistogram in a prom-client Registry', () => {
+  it('renders the Prometheus text format exactly as prom-client’s Histogram', async () => {
+    const { ours, theirs } = both();
+    const text = await theirs.metrics();
+    expect(text).toContain('x_seconds_bucket{le="0.1",task="echo",outcome="completed"} 2');
+    expect(await ours.metrics()).toBe(text);
+  });
+
+  it('renders OpenMetrics exactly as prom-client’s Histogram', async () => {
+    const { ours, theirs } = both(Registry.OPENMETRICS_CONTENT_TYPE);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('gives the same JSON, and the same text once registries are merged', async () => {
+    const { ours, theirs } = both();
+    expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
+    expect(await Registry.merge([ours, new Registry()]).metrics()).toBe(await Registry.merge([theirs, new Registry()]).metrics());
+  });
+
+  it('aggregates across cluster workers as prom-client’s Histogram does', async () => {
+    const ours = await Promise.all([both().ours.getMetricsAsJSON(), both().ours.getMetricsAsJSON()]);
+    const theirs = await Promise.all([both().theirs.getMetricsAsJSON(), both().theirs.getMetricsAsJSON()]);
+    const text = await AggregatorRegistry.aggregate(theirs).metrics();
+    expect(text).toContain('x_seconds_count{task="echo",outcome="completed"} 6');
+    expect(await AggregatorRegistry.aggregate(ours).metrics()).toBe(text);
+  });
+
+  it('resets as prom-client’s Histogram does, with default labels applied alike', async () => {
+    const { ours, theirs, lean, reference } = both();
+    ours.setDefaultLabels({ app: 'worker' });
+    theirs.setDefaultLabels({ app: 'worker' });
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    lean.observe('echo', 'completed', 0.2);
+    reference.observe({ task: 'echo', outcome: 'completed' }, 0.2);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('is found again by a second module sharing the registry, which counts into the same series', async () => {
+    const { ours } = both();
+    const again = LeanHistogram.in(ours, 'x_seconds', 'Help.', ['task', 'outcome'], BUCKETS);
+    again.observe('echo', 'completed', 0.001);
+    expect(await ours.metrics()).toContain('x_seconds_count{task="echo",outcome="completed"} 4');
+  });
+});
