@@ -1,5 +1,6 @@
 import {
   INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -26,6 +27,18 @@ import { TasksEvents } from '../events/tasks-events.js';
  * attributes follow the OpenTelemetry messaging semantic conventions.
  */
 const tracer = trace.getTracer('nestjs-tasks');
+
+/** What the API's global provider delegates to while no SDK registered one (a shared no-op provider). */
+const NO_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/** One non-recording span for every untraced attempt: it holds no state, so one serves all. */
+const UNTRACED = { span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT), context: undefined };
+
+/** Whether an SDK registered a tracer provider (it may do so after the worker boots, so this is asked per job). */
+function tracingOn(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_PROVIDER;
+}
 
 export const MESSAGING_SYSTEM = 'bullmq';
 
@@ -102,6 +115,8 @@ export function jobContext(job: Pick<Job, 'opts'>): Context {
  * context (no SDK, no trace in the job), as there is nothing to propagate.
  */
 export function startProcessSpan(job: Pick<Job, 'id' | 'queueName' | 'opts'>, attributes: () => Attributes): { span: Span; context: Context | undefined } {
+  // The common case, once per job: no SDK, no trace in the job; the API's own span would be a no-op too.
+  if (!job.opts.telemetry?.metadata && !tracingOn()) return UNTRACED;
   const parent = jobContext(job);
   const span = tracer.startSpan(`process ${job.queueName}`, { kind: SpanKind.CONSUMER }, parent);
   // Once per job: without an SDK the span records nothing, and its attributes are not even built.
