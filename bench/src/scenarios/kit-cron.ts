@@ -37,7 +37,7 @@ class YearCron implements OnModuleInit {
     TasksEvents,
     { provide: TASKS_OPTIONS, useValue: DEFAULT_TASKS_OPTIONS },
     // No nestjs-pino in the scenario: the run's logging context is the caller's.
-    { provide: RunLogContext, useValue: { run: <T>(_bindings: unknown, fn: () => T): T => fn(), assign: () => undefined } },
+    { provide: RunLogContext, useValue: { run: <T>(_bindings: unknown, fn: () => T): T => fn(), assign: () => undefined, logger: { info: () => undefined, debug: () => undefined } } },
     { provide: FAKE_CLOCK_START, useValue: FROM },
     ...cronTestingProviders,
   ],

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MAX_MISSED_ROWS, SUPERSEDE_AFTER_MS, missedReason, planCatchUp, type CatchUpSubject } from './catch-up-policy.js';
 import type { CronCatchUp } from './cron.decorator.js';
 import { CronSchedule } from './cron-schedule.js';
@@ -35,6 +35,15 @@ describe('missedReason', () => {
       expect(missedReason(everySecond, T, T + SECOND + SUPERSEDE_AFTER_MS, GRACE)).toBe(
         `superseded by the tick of ${iso(T + SECOND)}, due before this one could start`,
       );
+    });
+
+    it('asks the schedule for the next tick only when the tick is old enough to be superseded', () => {
+      const everySecond = cron('* * * * * *', 'skip');
+      const nextTick = vi.spyOn(everySecond.schedule, 'nextTick');
+      expect(missedReason(everySecond, T, T + SUPERSEDE_AFTER_MS, GRACE)).toBeUndefined();
+      expect(nextTick).not.toHaveBeenCalled();
+      expect(missedReason(everySecond, T, T + SUPERSEDE_AFTER_MS + 1, GRACE)).toBeUndefined();
+      expect(nextTick).toHaveBeenCalledOnce();
     });
   });
 

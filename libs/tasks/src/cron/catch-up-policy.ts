@@ -43,8 +43,12 @@ export function missedReason(cron: CatchUpSubject, tick: number, now: number, gr
   if (typeof catchUp === 'object') {
     return age > catchUp.windowMs ? `${age} ms late, past its catch-up window of ${catchUp.windowMs} ms` : undefined;
   }
-  const next = cron.schedule.nextTick(tick);
-  if (next <= now - SUPERSEDE_AFTER_MS) return `superseded by the tick of ${iso(next)}, due before this one could start`;
+  // The next tick comes after this one, so a tick taken within SUPERSEDE_AFTER_MS of
+  // its time cannot be superseded: a worker taking a fresh tick does not ask croner.
+  if (age > SUPERSEDE_AFTER_MS) {
+    const next = cron.schedule.nextTick(tick);
+    if (next <= now - SUPERSEDE_AFTER_MS) return `superseded by the tick of ${iso(next)}, due before this one could start`;
+  }
   if (catchUp === 'skip' && age > graceMs) return `${age} ms late, past the catch-up grace of ${graceMs} ms (catchUp: 'skip')`;
   return undefined;
 }

@@ -23,7 +23,7 @@ function both(contentType?: typeof Registry.OPENMETRICS_CONTENT_TYPE): { ours: R
   const lean = LeanHistogram.in(ours, 'x_seconds', 'Help.', ['task', 'outcome'], BUCKETS);
   for (const [task, outcome, value] of OBSERVATIONS) {
     reference.observe({ task, outcome }, value);
-    lean.observe(task, outcome, value);
+    lean.observe(value, task, outcome);
   }
   return { ours, theirs, lean, reference };
 }
@@ -62,15 +62,28 @@ describe('LeanHistogram in a prom-client Registry', () => {
     expect(await ours.metrics()).toBe(await theirs.metrics());
     ours.resetMetrics();
     theirs.resetMetrics();
-    lean.observe('echo', 'completed', 0.2);
+    lean.observe(0.2, 'echo', 'completed');
     reference.observe({ task: 'echo', outcome: 'completed' }, 0.2);
     expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('renders a one-label histogram as prom-client’s does', async () => {
+    const theirs = new Registry();
+    const ours = new Registry();
+    const reference = new Histogram({ name: 'y_seconds', help: 'Help.', labelNames: ['cron'], buckets: BUCKETS, registers: [theirs] });
+    const lean = LeanHistogram.in(ours, 'y_seconds', 'Help.', ['cron'], BUCKETS);
+    for (const [cron, value] of [['nightly', 0.003], ['hourly', 0.5], ['nightly', 20]] as const) {
+      reference.observe({ cron }, value);
+      lean.observe(value, cron);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
   });
 
   it('is found again by a second module sharing the registry, which counts into the same series', async () => {
     const { ours } = both();
     const again = LeanHistogram.in(ours, 'x_seconds', 'Help.', ['task', 'outcome'], BUCKETS);
-    again.observe('echo', 'completed', 0.001);
+    again.observe(0.001, 'echo', 'completed');
     expect(await ours.metrics()).toContain('x_seconds_count{task="echo",outcome="completed"} 4');
   });
 });

@@ -24,7 +24,7 @@ interface Instruments {
   retried: PerTaskCount;
   duration: LeanHistogram;
   cronRuns: PromClient.Counter<'cron' | 'status'>;
-  lateness: PromClient.Histogram<'cron'>;
+  lateness: LeanHistogram;
   lastSuccess: PromClient.Gauge<'cron'>;
   lockExtensionFailures: PromClient.Counter<'cron'>;
   refusedWrites: PromClient.Counter;
@@ -125,11 +125,11 @@ function subscribe(events: TasksEvents, m: Instruments): void {
   events.on('task.started', ({ task }) => m.started.inc(task));
   events.on('task.finished', (event) => {
     (event.status === 'completed' ? m.completed : m.failed).inc(event.task);
-    m.duration.observe(event.task, event.status, event.durationMs / 1_000);
+    m.duration.observe(event.durationMs / 1_000, event.task, event.status);
   });
   events.on('task.retried', ({ task, durationMs }) => {
     m.retried.inc(task);
-    m.duration.observe(task, 'retried', durationMs / 1_000);
+    m.duration.observe(durationMs / 1_000, task, 'retried');
   });
   events.on('cron.tick.missed', ({ cron, cause, recorded }) => {
     if (recorded) m.cronRuns.inc({ cron, status: 'MISSED' });
@@ -140,7 +140,7 @@ function subscribe(events: TasksEvents, m: Instruments): void {
   });
   events.on('cron.run.claimed', ({ cron, scheduledAt, trigger, attempt, resumed }) => {
     // Lateness is the scheduler's and the queue's: a retry or a resumed run starts late by design.
-    if (trigger === 'schedule' && attempt === 1 && !resumed) m.lateness.observe({ cron }, Math.max(Date.now() - scheduledAt.getTime(), 0) / 1_000);
+    if (trigger === 'schedule' && attempt === 1 && !resumed) m.lateness.observe(Math.max(Date.now() - scheduledAt.getTime(), 0) / 1_000, cron);
   });
   events.on('cron.run.finished', ({ cron, status, recorded }) => {
     if (!recorded) return;
@@ -164,8 +164,6 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     existing<PromClient.Counter<L>>(name) ?? new prom.Counter<L>({ name, help, labelNames, registers });
   const perTask = (name: string, help: string) => PerTaskCount.in(prom, registry, name, help);
-  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
-    existing<PromClient.Histogram<L>>(name) ?? new prom.Histogram<L>({ name, help, labelNames, buckets, registers });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
     existing<PromClient.Gauge<L>>(name) ??
     new prom.Gauge<L>({ name, help, labelNames, registers, ...(collect ? { collect: () => collect() } : {}) });
@@ -182,7 +180,7 @@ function createInstruments(prom: NonNullable<ReturnType<typeof loadPromClient>>,
       'Cron runs recorded, by status: COMPLETED, FAILED, SKIPPED, MISSED, or LOST (its worker died or froze).',
       ['cron', 'status'],
     ),
-    lateness: histogram('tasks_cron_tick_lateness_seconds', 'From a cron tick to its handler starting.', ['cron'], LATENESS_BUCKETS),
+    lateness: LeanHistogram.in(registry, 'tasks_cron_tick_lateness_seconds', 'From a cron tick to its handler starting.', ['cron'], LATENESS_BUCKETS),
     lastSuccess: gauge('tasks_cron_last_success_timestamp_seconds', 'When this process last recorded a COMPLETED run of the cron (Unix time).', ['cron']),
     lockExtensionFailures: counter(
       'tasks_cron_lock_extension_failures_total',

@@ -52,7 +52,7 @@ async function boot(crons: Type<unknown>, options: TasksModuleOptions = {}, extr
       CronCatalog,
       TasksExplorer,
       { provide: TASKS_OPTIONS, useValue: resolveTasksOptions({ prefix: 'kit', ...options }) },
-      { provide: RunLogContext, useValue: { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined } },
+      { provide: RunLogContext, useValue: { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined, logger: { info: () => undefined, debug: () => undefined } } },
       TasksEvents,
       { provide: FAKE_CLOCK_START, useValue: T0 },
       ...cronTestingProviders,

@@ -20,6 +20,13 @@ type Level = 'log' | 'debug' | 'warn' | 'error';
 
 // The pipeline with what it needs from Redis and Postgres stubbed: untracked
 // crons need neither a row nor a database, and the lock is free or held at will.
+// The run's routine lines go to its pino logger: they are kept in `routineLines`, at pino's level names.
+const routineLines: Array<{ level: 'info' | 'debug'; message: string; context: unknown }> = [];
+const runLogger = {
+  info: (fields: { context: unknown }, message: string) => void routineLines.push({ level: 'info', message, context: fields.context }),
+  debug: (fields: { context: unknown }, message: string) => void routineLines.push({ level: 'debug', message, context: fields.context }),
+};
+
 function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = () => Promise.resolve({ markedFailed: 0 }), events = new TasksEvents()) {
   const catalog = new CronCatalog();
   const maintenance = new CronMaintenance(null as never, null as never, DEFAULT_TASKS_OPTIONS);
@@ -31,7 +38,7 @@ function pipelineWith(lockFree: () => boolean, sweep: () => Promise<unknown> = (
   const failingCron = buildCronMetadata('ReportJobs', 'broken', '*/5 * * * * *', { name: 'reports.broken', track: false });
   catalog.register({ ...failingCron, source: 'ReportJobs.broken', internal: false, invoke: () => Promise.reject(new RangeError('row 7 of the secret report')) });
   const locks = { tryAcquire: () => Promise.resolve(lockFree() ? { token: 'token', release: () => Promise.resolve() } : undefined) };
-  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn() };
+  const logContext = { run: (_bindings: unknown, fn: () => unknown) => fn(), logger: runLogger };
   return new CronRunPipeline(
     catalog,
     locks as unknown as CronLockService,
@@ -53,6 +60,7 @@ describe('CronRunPipeline log levels', () => {
   const spies: MockInstance[] = [];
   beforeEach(() => {
     lines.length = 0;
+    routineLines.length = 0;
     for (const level of ['log', 'debug', 'warn', 'error'] as const) {
       spies.push(vi.spyOn(Logger.prototype, level).mockImplementation((message: unknown) => void lines.push({ level, message: String(message) })));
     }
@@ -62,21 +70,23 @@ describe('CronRunPipeline log levels', () => {
   });
 
   const levelOf = (fragment: string) => lines.filter((line) => line.message.includes(fragment)).map((line) => line.level);
+  const routineLevelOf = (fragment: string) =>
+    routineLines.filter((line) => line.message.includes(fragment) && line.context === 'CronRunPipeline').map((line) => line.level);
 
   it("logs the routine runs of the library's own crons at debug, and the app's at info", async () => {
     const pipeline = pipelineWith(() => true);
     await expect(pipeline.run(job('tasks.sweepLostRuns'), new JobAbort())).resolves.toMatchObject({ status: 'COMPLETED' });
     await expect(pipeline.run(job('reports.nightly'), new JobAbort())).resolves.toMatchObject({ status: 'COMPLETED' });
-    expect(levelOf('Cron job tasks.sweepLostRuns completed')).toEqual(['debug']);
-    expect(levelOf('Cron job reports.nightly completed')).toEqual(['log']);
+    expect(routineLevelOf('Cron job tasks.sweepLostRuns completed')).toEqual(['debug']);
+    expect(routineLevelOf('Cron job reports.nightly completed')).toEqual(['info']);
   });
 
   it('logs a skipped tick of the sweep at debug, and of an app cron at info', async () => {
     const pipeline = pipelineWith(() => false);
     await expect(pipeline.run(job('tasks.sweepLostRuns'), new JobAbort())).resolves.toMatchObject({ status: 'SKIPPED' });
     await expect(pipeline.run(job('reports.nightly'), new JobAbort())).resolves.toMatchObject({ status: 'SKIPPED' });
-    expect(levelOf('Cron job tasks.sweepLostRuns skipped')).toEqual(['debug']);
-    expect(levelOf('Cron job reports.nightly skipped')).toEqual(['log']);
+    expect(routineLevelOf('Cron job tasks.sweepLostRuns skipped')).toEqual(['debug']);
+    expect(routineLevelOf('Cron job reports.nightly skipped')).toEqual(['info']);
   });
 
   it("keeps a failure of the library's own cron at error", async () => {

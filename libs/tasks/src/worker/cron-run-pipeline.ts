@@ -34,6 +34,9 @@ type Claim =
   | { kind: 'duplicate' }
   | { kind: 'paused' };
 
+/** The `context` field of the run's lines: the class's name, as its Nest Logger sets it. */
+const LOG_CONTEXT = 'CronRunPipeline';
+
 const iso = (date: Date | number | null) => (date === null ? 'never' : new Date(date).toISOString());
 
 /** What the pipeline reads and writes of a cron queue's job: a BullMQ job, or the testing kit's. */
@@ -105,10 +108,15 @@ export class CronRunPipeline {
 
   // A routine line (completed, skipped, waiting) is info for the app's crons
   // and debug for the library's own, whose sweep alone runs every few seconds
-  // on an idle deployment. Failures stay warn and error for both.
-  private routine(cron: RegisteredCron, message: string): void {
-    if (cron.internal) this.logger.debug(message);
-    else this.logger.log(message);
+  // on an idle deployment. Failures stay warn and error for both. Every run
+  // writes one, so it goes to the run's pino logger directly, as the task
+  // lines do: Nest's Logger and nestjs-pino's wrapper around it cost a cron
+  // run, whose code is cold a second after the last, a measurable share of
+  // what its lock and row cost (docs/benchmarks.md).
+  private routine(cron: RegisteredCron, event: string, message: string): void {
+    const log = this.logContext.logger;
+    if (cron.internal) log.debug({ context: LOG_CONTEXT, event }, message);
+    else log.info({ context: LOG_CONTEXT, event }, message);
   }
 
   /** Every way a run fails (no lock, no row, the handler threw) is logged in the run's context, then fails the job. */
@@ -140,7 +148,7 @@ export class CronRunPipeline {
     switch (claim.kind) {
       case 'busy': {
         const reason = `Skipped: ${claim.reason}`;
-        this.routine(cron, `Cron job ${cron.name} skipped: ${claim.reason}`);
+        this.routine(cron, 'cron.skipped', `Cron job ${cron.name} skipped: ${claim.reason}`);
         let recorded = false;
         if (cron.track) recorded = await this.runs.recordSkipped(run, reason);
         else await this.noteUntracked(cron, run, CronRunStatus.SKIPPED);
@@ -151,7 +159,7 @@ export class CronRunPipeline {
         this.logger.warn(`Cron job ${cron.name} tick ${iso(run.scheduledAt)} already has a row; not running it again`);
         return { status: 'DUPLICATE' };
       case 'paused':
-        this.routine(cron, `Cron job ${cron.name} is paused; tick ${iso(run.scheduledAt)} not run`);
+        this.routine(cron, 'cron.paused', `Cron job ${cron.name} is paused; tick ${iso(run.scheduledAt)} not run`);
         return { status: 'PAUSED' };
     }
     const { lock, runId, fencingToken } = claim;
@@ -185,7 +193,7 @@ export class CronRunPipeline {
         if (!slot) {
           slot = await this.locks.tryTakeBufferSlot(cron.name, jobId, BUFFER_SLOT_TTL_MS);
           if (!slot) return { kind: 'busy', reason: `${claim.reason}, and another tick already waits for it (overlap: 'bufferOne')` };
-          this.routine(cron, `Cron job ${cron.name} waits for the run going to end: ${claim.reason}`);
+          this.routine(cron, 'cron.waiting', `Cron job ${cron.name} waits for the run going to end: ${claim.reason}`);
         }
         try {
           await this.clock.sleep(BUFFER_POLL_MS, abort.signal);
@@ -303,7 +311,7 @@ export class CronRunPipeline {
     if (runId) recorded = await this.record(cron, runId, fencingToken, () => this.runs.complete(cron.name, runId, fencingToken, durationMs, result));
     else await this.noteUntracked(cron, run, CronRunStatus.COMPLETED);
     this.events.emit('cron.run.finished', { ...runFields(run), ...row, durationMs, recorded, status: 'COMPLETED' });
-    this.routine(cron, `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
+    this.routine(cron, 'cron.completed', `Cron job ${cron.name} completed in ${Math.round(durationMs)} ms`);
     return runId ? { status: 'COMPLETED', runId, fencingToken, result } : { status: 'COMPLETED', result };
   }
 
