@@ -86,14 +86,9 @@ export class TaskRunner {
     const context = new TaskRunContext(job, task.name, attempt, maxAttempts, abort);
     const started = performance.now();
     this.events.emit('task.started', { ...fields, manualRetry });
-    if (manualRetry) {
-      this.log.info(
-        { context: LOG_CONTEXT, event: 'task.started', manualRetry, attemptsMade: job.attemptsMade },
-        `Task ${task.name} started (attempt ${attempt}/${maxAttempts}, manual retry)`,
-      );
-    } else {
-      this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task.name} started (attempt ${attempt}/${maxAttempts})`);
-    }
+    // Every job writes these two lines: at a level that drops them, their texts are not even built.
+    const lines = this.log.isLevelEnabled('info');
+    if (lines) this.logStarted(task.name, job, attempt, maxAttempts, manualRetry);
     try {
       const result =
         task.timeoutMs === undefined
@@ -103,8 +98,10 @@ export class TaskRunner {
       if (problem) throw new NonRetriableError(invalidResult(task.name, problem.what));
       const elapsed = performance.now() - started;
       this.events.emit('task.finished', { ...fields, durationMs: elapsed, status: 'completed' });
-      const durationMs = Math.round(elapsed);
-      this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
+      if (lines) {
+        const durationMs = Math.round(elapsed);
+        this.log.info({ context: LOG_CONTEXT, event: 'task.completed', durationMs }, `Task ${task.name} completed in ${durationMs} ms`);
+      }
       span.setAttribute(TASKS_ATTRIBUTES.outcome, 'completed');
       span.end();
       return result;
@@ -145,6 +142,17 @@ export class TaskRunner {
         throw unrecoverable;
       }
       throw error;
+    }
+  }
+
+  private logStarted(task: string, job: Job, attempt: number, maxAttempts: number, manualRetry: boolean): void {
+    if (manualRetry) {
+      this.log.info(
+        { context: LOG_CONTEXT, event: 'task.started', manualRetry, attemptsMade: job.attemptsMade },
+        `Task ${task} started (attempt ${attempt}/${maxAttempts}, manual retry)`,
+      );
+    } else {
+      this.log.info({ context: LOG_CONTEXT, event: 'task.started' }, `Task ${task} started (attempt ${attempt}/${maxAttempts})`);
     }
   }
 
