@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { LeanHistogram } from './lean-histogram.js';
 
 // What LeanHistogram relies on is prom-client's Registry reading any object
@@ -16,9 +16,10 @@ const OBSERVATIONS: [string, string, number][] = [
   ['name "quoted"\\', 'completed', 0.2],
 ];
 
-function both(contentType?: typeof Registry.OPENMETRICS_CONTENT_TYPE): { ours: Registry; theirs: Registry; lean: LeanHistogram; reference: Histogram<'task' | 'outcome'> } {
-  const theirs = new Registry(contentType);
-  const ours = new Registry(contentType);
+function both(openMetrics = false): { ours: Registry; theirs: Registry; lean: LeanHistogram; reference: Histogram<'task' | 'outcome'> } {
+  const theirs = new Registry();
+  const ours = new Registry();
+  if (openMetrics) for (const registry of [theirs, ours]) (registry as Registry<RegistryContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const reference = new Histogram({ name: 'x_seconds', help: 'Help.', labelNames: ['task', 'outcome'], buckets: BUCKETS, registers: [theirs] });
   const lean = LeanHistogram.in(ours, 'x_seconds', 'Help.', ['task', 'outcome'], BUCKETS);
   for (const [task, outcome, value] of OBSERVATIONS) {
@@ -37,7 +38,8 @@ describe('LeanHistogram in a prom-client Registry', () => {
   });
 
   it('renders OpenMetrics exactly as prom-client’s Histogram', async () => {
-    const { ours, theirs } = both(Registry.OPENMETRICS_CONTENT_TYPE);
+    const { ours, theirs } = both(true);
+    expect(await theirs.metrics()).toContain('# EOF');
     expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 
