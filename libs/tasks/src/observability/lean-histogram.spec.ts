@@ -16,7 +16,7 @@ const OBSERVATIONS: [string, string, number][] = [
   ['name "quoted"\\', 'completed', 0.2],
 ];
 
-function both(openMetrics = false): { ours: Registry; theirs: Registry; lean: LeanHistogram; reference: Histogram<'task' | 'outcome'> } {
+function both(openMetrics = false): { ours: Registry; theirs: Registry; lean: Pick<LeanHistogram, 'observe'>; reference: Histogram<'task' | 'outcome'> } {
   const theirs = new Registry();
   const ours = new Registry();
   if (openMetrics) for (const registry of [theirs, ours]) (registry as Registry<RegistryContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -80,6 +80,14 @@ describe('LeanHistogram in a prom-client Registry', () => {
     }
     expect(await ours.metrics()).toBe(await theirs.metrics());
     expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
+  });
+
+  it('observes into a prom-client histogram of the same name registered before it', async () => {
+    const registry = new Registry();
+    const theirs = new Histogram({ name: 'x_seconds', help: 'Help.', labelNames: ['task', 'outcome'], buckets: BUCKETS, registers: [registry] });
+    LeanHistogram.in(registry, 'x_seconds', 'Help.', ['task', 'outcome'], BUCKETS).observe(0.5, 'echo', 'completed');
+    theirs.observe({ task: 'echo', outcome: 'completed' }, 0.01);
+    expect(await registry.metrics()).toContain('x_seconds_count{task="echo",outcome="completed"} 2');
   });
 
   it('is found again by a second module sharing the registry, which counts into the same series', async () => {

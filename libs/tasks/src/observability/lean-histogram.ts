@@ -31,10 +31,25 @@ export class LeanHistogram {
     private readonly upperBounds: readonly number[],
   ) {}
 
-  /** Registers it in `registry`, or returns the one of that name registered there before (two modules sharing a registry). */
-  static in(registry: PromClient.Registry, name: string, help: string, labelNames: readonly [string] | readonly [string, string], upperBounds: readonly number[]): LeanHistogram {
+  /**
+   * Registers it in `registry`, or observes into the histogram of that name
+   * registered there before: ours (two modules sharing a registry), or a
+   * prom-client one (the app's, or an earlier version's of the library).
+   */
+  static in(
+    registry: PromClient.Registry,
+    name: string,
+    help: string,
+    labelNames: readonly [string] | readonly [string, string],
+    upperBounds: readonly number[],
+  ): Pick<LeanHistogram, 'observe'> {
     const existing = registry.getSingleMetric(name) as unknown;
     if (existing instanceof LeanHistogram) return existing;
+    if (existing) {
+      const theirs = existing as PromClient.Histogram;
+      const [a, b] = labelNames;
+      return { observe: (value, first, second = '') => theirs.observe(b === undefined ? { [a]: first } : { [a]: first, [b]: second }, value) };
+    }
     const histogram = new LeanHistogram(name, help, labelNames, upperBounds);
     registry.registerMetric(histogram as unknown as PromClient.Metric);
     return histogram;

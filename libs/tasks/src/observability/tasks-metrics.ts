@@ -22,9 +22,9 @@ interface Instruments {
   completed: PerTaskCount;
   failed: PerTaskCount;
   retried: PerTaskCount;
-  duration: LeanHistogram;
+  duration: Pick<LeanHistogram, 'observe'>;
   cronRuns: PromClient.Counter<'cron' | 'status'>;
-  lateness: LeanHistogram;
+  lateness: Pick<LeanHistogram, 'observe'>;
   lastSuccess: PromClient.Gauge<'cron'>;
   lockExtensionFailures: PromClient.Counter<'cron'>;
   refusedWrites: PromClient.Counter;
