@@ -48,7 +48,7 @@ export class LeanHistogram {
     if (existing) {
       const theirs = existing as PromClient.Histogram;
       const [a, b] = labelNames;
-      return { observe: (value, first, second = '') => theirs.observe(b === undefined ? { [a]: first } : { [a]: first, [b]: second }, value) };
+      return { observe: (value, first, second) => theirs.observe(b === undefined ? { [a]: first } : { [a]: first, [b]: second }, value) };
     }
     const histogram = new LeanHistogram(name, help, labelNames, upperBounds);
     registry.registerMetric(histogram as unknown as PromClient.Metric);
