@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { scanMatching } from '#nestjs-tasks-internal';
 import { TEST_DATABASE_URL } from './postgres.js';
 import { REDIS_URL } from './redis.js';
 
@@ -10,18 +11,7 @@ export async function leftoversOf(
   const redis = new Redis(REDIS_URL);
   const keys: string[] = [];
   try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix}:*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
+    for await (const page of scanMatching(redis, `${prefix}:*`)) keys.push(...page);
   } finally {
     redis.disconnect();
   }

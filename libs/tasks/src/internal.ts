@@ -37,4 +37,4 @@ export { KitCronRegistry } from './testing/kit-cron-registry.js';
 export { CronTestDriver, KitCronQueue, type CronAttempt, type CronAttemptOutcome } from './testing/cron-test-driver.js';
 export { cronTestingProviders, cronTestingExports } from './testing/cron-testing.providers.js';
 export { RunLogContext } from './observability/run-log-context.js';
-export { unlinkMatching } from './redis/unlink-matching.js';
+export { scanMatching, unlinkMatching } from './redis/unlink-matching.js';
