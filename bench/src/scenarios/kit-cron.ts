@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CronRunStatus, TasksEvents, type CronContext } from 'nestjs-tasks';
-import { CronCatalog, CronTestDriver, DEFAULT_TASKS_OPTIONS, FAKE_CLOCK_START, RunLogContext, TASKS_OPTIONS, buildCronMetadata, cronTestingProviders } from '#nestjs-tasks-internal';
+import { CronCatalog, CronTestDriver, DEFAULT_TASKS_OPTIONS, FAKE_CLOCK_START, RunLogContext, TASKS_OPTIONS, TestingRunLogContext, buildCronMetadata, cronTestingProviders } from '#nestjs-tasks-internal';
 import type { BenchContext } from '../orchestrator/context.js';
 import { row, withTarget, type MetricRow } from '../orchestrator/results.js';
 import { progress } from '../orchestrator/progress.js';
@@ -36,8 +36,8 @@ class YearCron implements OnModuleInit {
     CronCatalog,
     TasksEvents,
     { provide: TASKS_OPTIONS, useValue: DEFAULT_TASKS_OPTIONS },
-    // No nestjs-pino in the scenario: the run's logging context is the caller's.
-    { provide: RunLogContext, useValue: { run: <T>(_bindings: unknown, fn: () => T): T => fn(), assign: () => undefined, logger: { info: () => undefined, debug: () => undefined } } },
+    // No nestjs-pino LoggerModule in the scenario: the kit's run log context writes nothing.
+    { provide: RunLogContext, useClass: TestingRunLogContext },
     { provide: FAKE_CLOCK_START, useValue: FROM },
     ...cronTestingProviders,
   ],

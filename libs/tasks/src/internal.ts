@@ -36,5 +36,6 @@ export { InMemoryCronRunsService } from './testing/in-memory-cron-runs.service.j
 export { KitCronRegistry } from './testing/kit-cron-registry.js';
 export { CronTestDriver, KitCronQueue, type CronAttempt, type CronAttemptOutcome } from './testing/cron-test-driver.js';
 export { cronTestingProviders, cronTestingExports } from './testing/cron-testing.providers.js';
+export { TestingRunLogContext } from './testing/testing-run-log-context.js';
 export { RunLogContext } from './observability/run-log-context.js';
 export { scanMatching, unlinkMatching } from './redis/unlink-matching.js';

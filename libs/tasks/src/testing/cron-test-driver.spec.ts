@@ -14,6 +14,7 @@ import { CronRegistry } from '../client/cron.registry.js';
 import { CronRunsService } from '../tracking/cron-runs.service.js';
 import { CronRunStatus } from '../tracking/cron-run-status.js';
 import { RunLogContext } from '../observability/run-log-context.js';
+import { TestingRunLogContext } from './testing-run-log-context.js';
 import { TasksEvents } from '../events/tasks-events.js';
 import { TASKS_OPTIONS } from '../options/tasks.constants.js';
 import { resolveTasksOptions } from '../options/resolve-tasks-options.js';
@@ -52,7 +53,7 @@ async function boot(crons: Type<unknown>, options: TasksModuleOptions = {}, extr
       CronCatalog,
       TasksExplorer,
       { provide: TASKS_OPTIONS, useValue: resolveTasksOptions({ prefix: 'kit', ...options }) },
-      { provide: RunLogContext, useValue: { run: (_bindings: unknown, fn: () => unknown) => fn(), assign: () => undefined, logger: { info: () => undefined, debug: () => undefined } } },
+      { provide: RunLogContext, useClass: TestingRunLogContext },
       TasksEvents,
       { provide: FAKE_CLOCK_START, useValue: T0 },
       ...cronTestingProviders,
